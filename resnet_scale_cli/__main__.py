@@ -1,0 +1,3 @@
+from resnet_scale_cli.cli import main
+
+main()

@@ -1,0 +1,243 @@
+"""The residual recursion h_{k+1} = h_k + L^{-β} f(h_k, θ_{k+1}), batched, with tangents.
+
+States are rows of a tensor of shape (draws, rows, d): one weight draw serves every β, input
+and tangent probe, stacked on the row axis, and each row carries its own scale L^{-β}.
+Only layers are looped over.
+
+Models: ``simple`` f = V σ(h), ``full`` f = V σ(W h), ``linear`` f = V h.
+Tangents q_{k+1} = q_k + L^{-β} ∂_h f(h_k, θ_{k+1}) q_k ride along as extra rows.
+
+Exact log-norm carrying: every few layers each row is divided by a power of two (exact in
+floating point) and the integer exponent is accumulated. This is exact for tangent rows (they
+are linear) and for state rows when σ is positively homogeneous (relu, leaky_relu, identity,
+and the linear model), so ratios stay exact far past the float range. States of a
+non-homogeneous σ (tanh, gelu) are never rescaled; if they overflow the row is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+MODELS = ("full", "simple", "linear")
+RENORM_EVERY = 4
+
+
+@dataclass(frozen=True)
+class Activation:
+    """σ with its derivative σ'; `homogeneous` means σ(c x) = c σ(x) for c > 0."""
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    deriv: Callable[[torch.Tensor], torch.Tensor]
+    homogeneous: bool
+
+
+LEAKY_SLOPE = 0.01
+
+
+def _gelu_deriv(x: torch.Tensor) -> torch.Tensor:
+    cdf = 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return cdf + x * pdf
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("relu", torch.relu, lambda x: (x > 0).to(x.dtype), True),
+    "leaky_relu": Activation(
+        "leaky_relu",
+        lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
+        lambda x: torch.where(x > 0, 1.0, LEAKY_SLOPE).to(x.dtype),
+        True,
+    ),
+    "tanh": Activation("tanh", torch.tanh, lambda x: 1.0 - torch.tanh(x) ** 2, False),
+    "gelu": Activation("gelu", torch.nn.functional.gelu, _gelu_deriv, False),
+    "identity": Activation("identity", lambda x: x, torch.ones_like, True),
+}
+
+
+@dataclass
+class Network:
+    """Weights of a batch of draws: V (and W for ``full``), shape (draws, L, d, d)."""
+
+    V: torch.Tensor
+    W: torch.Tensor | None
+    model: str
+    activation: Activation
+
+    @property
+    def depth(self) -> int:
+        return self.V.shape[1]
+
+    @property
+    def state_homogeneous(self) -> bool:
+        return self.model == "linear" or self.activation.homogeneous
+
+
+@dataclass
+class Forward:
+    """End of a forward pass: normalized rows and their base-2 exponents (row = x̂ · 2^e)."""
+
+    x: torch.Tensor  # (D, R, d)
+    exps: torch.Tensor  # (D, R) int64
+    n_states: int
+    masks: list[torch.Tensor] | None = None  # σ' at every layer, when recorded
+    checkpoints: list[tuple[int, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    checkpoint_every: int = 0
+
+
+def _renormalize(x: torch.Tensor, exps: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Divide each selected row by 2^e with e the exponent of its max-abs entry (exact)."""
+    amax = x.abs().amax(dim=-1)
+    _, e = torch.frexp(amax)
+    ok = rows & torch.isfinite(amax) & (amax > 0)
+    e = torch.where(ok, e, torch.zeros_like(e)).to(torch.int64)
+    return x * torch.exp2(-e.to(x.dtype)).unsqueeze(-1), exps + e
+
+
+def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
+    if net.model == "full":
+        return torch.bmm(x, net.W[:, k].mT)
+    return x
+
+
+def _activated(net: Network, pre: torch.Tensor, n_states: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Rows fed to V_k: σ(pre) for states, σ'(pre_h) ⊙ pre_q for tangents; also the mask σ'."""
+    if net.model == "linear":
+        return pre, None
+    act = net.activation
+    h_pre = pre[:, :n_states]
+    mask = act.deriv(h_pre)
+    if pre.shape[1] == n_states:
+        return act.fn(h_pre), mask
+    d0, rows, width = pre.shape
+    probes = (rows - n_states) // n_states
+    tangent = pre[:, n_states:].reshape(d0, n_states, probes, width) * mask.unsqueeze(2)
+    return torch.cat([act.fn(h_pre), tangent.reshape(d0, n_states * probes, width)], dim=1), mask
+
+
+def forward(
+    net: Network,
+    x0: torch.Tensor,
+    scales: torch.Tensor,
+    n_states: int,
+    *,
+    carry_log_norms: bool = True,
+    record_masks: bool = False,
+    checkpoint_every: int = 0,
+    start: int = 0,
+    stop: int | None = None,
+    exps0: torch.Tensor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Forward:
+    """Run layers start..stop-1 on rows x0 (D, R, d): the first `n_states` rows are states h,
+    the rest their tangents (R − n_states a multiple of n_states, probes grouped per state).
+
+    `scales` (R,) holds L^{-β} for each row. With `carry_log_norms`, rows are rescaled by
+    powers of two every few layers and the exponents returned (exact; see module docstring).
+    """
+    depth = net.depth if stop is None else stop
+    d0, rows, _ = x0.shape
+    x = x0
+    exps = torch.zeros((d0, rows), dtype=torch.int64, device=x0.device) if exps0 is None else exps0
+    rescale_rows = torch.ones(rows, dtype=torch.bool, device=x0.device)
+    if not net.state_homogeneous:
+        rescale_rows[:n_states] = False
+    scale_col = scales.to(x0.dtype).view(1, rows, 1)
+    out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
+    for k in range(start, depth):
+        if checkpoint_every and k % checkpoint_every == 0:
+            out.checkpoints.append((k, x[:, :n_states].clone(), exps[:, :n_states].clone()))
+        pre = _pre_activation(net, x, k)
+        fed, mask = _activated(net, pre, n_states)
+        if record_masks:
+            out.masks.append(mask)
+        x = torch.baddbmm(x, fed * scale_col, net.V[:, k].mT)
+        if carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth):
+            x, exps = _renormalize(x, exps, rescale_rows)
+        if progress is not None and (k + 1) % 64 == 0:
+            progress(64)
+    if progress is not None and (depth - start) % 64:
+        progress((depth - start) % 64)
+    out.x, out.exps = x, exps
+    return out
+
+
+def _backward_layer(net: Network, p: torch.Tensor, k: int, mask: torch.Tensor | None, scale_col: torch.Tensor) -> torch.Tensor:
+    """p_k = p_{k+1} + L^{-β} ∂_h f(h_k, θ_{k+1})ᵀ p_{k+1}, in row form."""
+    u = torch.bmm(p, net.V[:, k])
+    if mask is not None:
+        u = u * mask
+    if net.model == "full":
+        return torch.baddbmm(p, u * scale_col, net.W[:, k])
+    return p + u * scale_col
+
+
+def backward(
+    net: Network,
+    fwd: Forward,
+    p_last: torch.Tensor,
+    scales: torch.Tensor,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact reverse pass from p_L (D, n, d) to p_0 = (∂h_L/∂h_0)ᵀ p_L, as (p̂_0, exponents).
+
+    Uses the masks σ' recorded by `forward`, or recomputes them segment by segment from its
+    checkpoints (memory ~ checkpoint_every × batch instead of L × batch). The linear model
+    needs no masks.
+    """
+    n = fwd.n_states
+    scale_col = scales.to(p_last.dtype).view(1, n, 1)
+    p = p_last
+    exps = torch.zeros(p.shape[:2], dtype=torch.int64, device=p.device)
+    every_row = torch.ones(n, dtype=torch.bool, device=p.device)
+    depth = net.depth
+    done = 0
+
+    def step(k: int, mask: torch.Tensor | None) -> None:
+        nonlocal p, exps, done
+        p = _backward_layer(net, p, k, mask, scale_col)
+        if (depth - k) % RENORM_EVERY == 0 or k == 0:
+            p, exps = _renormalize(p, exps, every_row)
+        done += 1
+        if progress is not None and done % 64 == 0:
+            progress(64)
+
+    if net.model == "linear":
+        for k in reversed(range(depth)):
+            step(k, None)
+    elif fwd.masks is not None:
+        for k in reversed(range(depth)):
+            step(k, fwd.masks[k])
+    else:
+        for k0, x0, e0 in reversed(fwd.checkpoints):
+            k1 = min(k0 + fwd.checkpoint_every, depth)
+            segment = forward(net, x0, scales, n, record_masks=True, start=k0, stop=k1, exps0=e0)
+            for k in reversed(range(k0, k1)):
+                step(k, segment.masks[k - k0])
+    if progress is not None and done % 64:
+        progress(done % 64)
+    return p, exps
+
+
+def forward_direct(net: Network, h0: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The plain recursion without rescaling (differentiable; overflows where floats do)."""
+    scale_col = scales.to(h0.dtype).view(1, -1, 1)
+    h = h0
+    for k in range(net.depth):
+        fed, _ = _activated(net, _pre_activation(net, h, k), h.shape[1])
+        h = h + torch.bmm(fed * scale_col, net.V[:, k].mT)
+    return h
+
+
+def autograd_gradient(net: Network, h0: torch.Tensor, scales: torch.Tensor, p_last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """h_L and p_0 = (∂h_L/∂h_0)ᵀ p_L by plain PyTorch backpropagation (the cross-check)."""
+    with torch.enable_grad():
+        x = h0.detach().clone().requires_grad_(True)
+        h = forward_direct(net, x, scales)
+        (p0,) = torch.autograd.grad((h * p_last).sum(), x)
+    return h.detach(), p0

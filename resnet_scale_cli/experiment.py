@@ -1,0 +1,217 @@
+"""One cell of an experiment: a law at depth L, width d, for every β of the spec.
+
+`measure` returns per-sample log10 ratios; `run` adds their statistics. Draws are processed in
+chunks that fit the memory budget; every draw's weights, inputs, readout and probes come from
+its own stream, so chunking, batch size and the β list never change a given sample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from resnet_scale_cli import seeding
+from resnet_scale_cli.dynamics import ACTIVATIONS, Network, autograd_gradient, backward, forward
+from resnet_scale_cli.laws import sample_weights
+from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
+from resnet_scale_cli.spec import RunSpec
+
+QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
+IDENTITY_BELOW, EXPLOSION_ABOVE = -1.0, 1.0
+
+
+@dataclass
+class Measurements:
+    """Per-sample log10 ratios, arrays of shape (n_betas, samples); NaN where overflowed."""
+
+    betas: tuple[float, ...]
+    values: dict[str, np.ndarray]
+    overflowed: np.ndarray  # (n_betas, samples) bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def cell_key(spec: RunSpec) -> tuple[int, ...]:
+    """Stream coordinates of a cell: the law's name, d and L (common random numbers across β
+    and across a law's parameter H or ℓ)."""
+    return (seeding.name_key(spec.law), spec.width, spec.depth)
+
+
+def resolved_grad_method(spec: RunSpec) -> str:
+    """`auto`: random-probe tangents when --probes is given, else the exact reverse pass."""
+    if not spec.gradients:
+        return "none"
+    if spec.grad_method == "auto":
+        return "tangent" if spec.probes is not None else "reverse"
+    return spec.grad_method
+
+
+def _draw_chunk(spec: RunSpec) -> int:
+    itemsize = torch.finfo(spec.torch_dtype()).bits // 8
+    per_draw = spec.depth * spec.width**2 * itemsize * (2 if spec.model == "full" else 1) * 3
+    return max(1, min(spec.n_draws, int(spec.memory_gb * 2**29 // per_draw)))
+
+
+def _checkpoint_every(spec: RunSpec, chunk: int, rows: int) -> int:
+    """0 (store σ' of every layer) when that fits half the budget, else ⌈√L⌉-layer segments."""
+    itemsize = torch.finfo(spec.torch_dtype()).bits // 8
+    if chunk * rows * spec.depth * spec.width * itemsize <= spec.memory_gb * 2**29:
+        return 0
+    return max(RENORM_ALIGN, int(math.ceil(math.sqrt(spec.depth) / RENORM_ALIGN)) * RENORM_ALIGN)
+
+
+RENORM_ALIGN = 4
+
+
+def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Measurements:
+    """Per-sample log10 ‖h_L − h_0‖/‖h_0‖, ‖h_L‖/‖h_0‖, ‖p_0 − p_L‖/‖p_L‖ and ‖p_0‖/‖p_L‖."""
+    device, dtype = spec.torch_device(), spec.torch_dtype()
+    betas, m, d, depth = spec.betas, spec.inputs_per_draw, spec.width, spec.depth
+    n_beta = len(betas)
+    method = resolved_grad_method(spec)
+    key = cell_key(spec)
+    act = ACTIVATIONS[spec.activation]
+    law_options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst,
+                       fbm_backend=spec.fbm_backend, dtype=dtype, device=device)
+    chunk = _draw_chunk(spec)
+    n_states = n_beta * m
+    row_scales = torch.tensor([depth ** (-b) for b in betas for _ in range(m)], dtype=torch.float64, device=device)
+    exact_probes = method == "tangent" and spec.probes is None
+    n_probes = d if exact_probes else (spec.probes or 0) if method == "tangent" else 0
+    checkpoint_every = _checkpoint_every(spec, chunk, n_states) if method == "reverse" else 0
+
+    parts: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
+    overflow_parts: list[np.ndarray] = []
+    for first in range(0, spec.n_draws, chunk):
+        draws = range(first, min(first + chunk, spec.n_draws))
+
+        def gens(purpose: int) -> list[torch.Generator]:
+            return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
+
+        V = sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), **law_options)
+        W = sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), **law_options) if spec.model == "full" else None
+        net = Network(V, W, spec.model, act)
+        h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
+        h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
+        readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])
+        p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
+        n_chunk = len(draws)
+        result: dict[str, torch.Tensor] = {}
+        bad = torch.zeros((n_chunk, n_states), dtype=torch.bool, device=device)
+
+        if method == "autograd":
+            hL, p0 = autograd_gradient(net, h0, row_scales, p_last)
+            zero = torch.zeros((n_chunk, n_states), dtype=torch.int64, device=device)
+            h_hat, h_exp, p_hat, p_exp = hL, zero, p0, zero
+            bad |= ~torch.isfinite(hL).all(-1) | ~torch.isfinite(p0).all(-1)
+            if progress is not None:
+                progress(depth)
+        else:
+            probes = None
+            if method == "tangent":
+                if exact_probes:
+                    tangents = torch.eye(d, dtype=dtype, device=device).expand(n_chunk, n_states, d, d)
+                else:
+                    z = torch.stack([torch.randn((m, n_probes, d), generator=g, dtype=dtype, device=device)
+                                     for g in gens(seeding.PROBES)])
+                    probes = z.repeat(1, n_beta, 1, 1)
+                    tangents = probes
+                x0 = torch.cat([h0, tangents.reshape(n_chunk, n_states * n_probes, d)], dim=1)
+                scales = torch.cat([row_scales, row_scales.repeat_interleave(n_probes)])
+            else:
+                x0, scales = h0, row_scales
+            fwd = forward(net, x0, scales, n_states, record_masks=(method == "reverse" and checkpoint_every == 0),
+                          checkpoint_every=checkpoint_every, progress=progress)
+            h_hat, h_exp = fwd.x[:, :n_states], fwd.exps[:, :n_states]
+            bad |= ~torch.isfinite(h_hat).all(-1)
+            if method == "tangent":
+                q_hat = fwd.x[:, n_states:].reshape(n_chunk, n_states, n_probes, d)
+                q_exp = fwd.exps[:, n_states:].reshape(n_chunk, n_states, n_probes)
+                bad |= ~torch.isfinite(q_hat).all(-1).all(-1)
+                log_p0, log_diff = tangent_gradient_log10(q_hat, q_exp, probes, p_last)
+                log_pl = torch.log10(torch.linalg.vector_norm(p_last.to(torch.float64), dim=-1))
+                result["gradient_log10"] = log_diff - log_pl
+                result["gradient_norm_log10"] = log_p0 - log_pl
+            elif method == "reverse":
+                p_hat, p_exp = backward(net, fwd, p_last, row_scales, progress=progress)
+                bad |= ~torch.isfinite(p_hat).all(-1)
+            del fwd
+        log_h0 = log10_norm(h0, torch.zeros_like(h_exp))
+        result["output_log10"] = log10_norm_diff(h_hat, h_exp, h0) - log_h0
+        result["output_norm_log10"] = log10_norm(h_hat, h_exp) - log_h0
+        if method in ("reverse", "autograd"):
+            log_pl = log10_norm(p_last, torch.zeros_like(p_exp))
+            result["gradient_log10"] = log10_norm_diff(p_hat, p_exp, p_last) - log_pl
+            result["gradient_norm_log10"] = log10_norm(p_hat, p_exp) - log_pl
+        for q in QUANTITIES:
+            if q in result:
+                values = result[q].masked_fill(bad, float("nan"))
+                # (draws, β·m) -> (β, draws·m): samples ordered by draw, then input
+                parts[q].append(values.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
+        overflow_parts.append(bad.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
+        del net, V, W
+
+    values = {q: np.concatenate(v, axis=1) for q, v in parts.items() if v}
+    info = {
+        "device": str(device),
+        "grad_method_used": method,
+        "probes_used": "exact (d basis vectors)" if exact_probes else n_probes if method == "tangent" else None,
+        "checkpoint_every": checkpoint_every or None,
+        "draws": spec.n_draws,
+        "inputs_per_draw": m,
+        "draws_per_chunk": chunk,
+    }
+    return Measurements(tuple(betas), values, np.concatenate(overflow_parts, axis=1), info)
+
+
+def suggest_regime(median_log10: float | None) -> str:
+    """Single-depth reading of a median log10 ratio: < −1 identity, > +1 explosion, else stable."""
+    if median_log10 is None:
+        return "explosion"
+    if median_log10 < IDENTITY_BELOW:
+        return "identity"
+    if median_log10 > EXPLOSION_ABOVE:
+        return "explosion"
+    return "stable"
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    measurements: Measurements
+    results: list[dict[str, Any]]
+    elapsed_seconds: float
+
+
+def statistics(spec: RunSpec, meas: Measurements) -> list[dict[str, Any]]:
+    """One summary per β: quantiles of each log10 ratio, sample and overflow counts, regime."""
+    rows = []
+    for j, beta in enumerate(meas.betas):
+        row: dict[str, Any] = {"beta": float(beta), "depth": spec.depth}
+        for q in QUANTITIES:
+            row[q] = summarize(meas.values[q][j]) if q in meas.values else None
+        row["samples"] = int(meas.overflowed.shape[1])
+        row["overflowed"] = int(meas.overflowed[j].sum())
+        out = row["output_log10"]
+        row["regime"] = suggest_regime(None if out is None or row["overflowed"] * 2 > row["samples"] else out["median"])
+        rows.append(row)
+    return rows
+
+
+def run(spec: RunSpec, progress: Callable[[int], None] | None = None) -> RunResult:
+    """Measure a spec and summarize it per β."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        meas = measure(spec, progress)
+    return RunResult(spec, meas, statistics(spec, meas), time.perf_counter() - start)
+
+
+def progress_total(spec: RunSpec) -> int:
+    """Layers `measure` will report through its progress callback."""
+    chunks = math.ceil(spec.n_draws / _draw_chunk(spec))
+    passes = 2 if resolved_grad_method(spec) == "reverse" else 1
+    return chunks * spec.depth * passes

@@ -1,0 +1,193 @@
+"""Weight laws across depth, batched: tensors of shape (draws, L, d, d), variance 1/d per entry.
+
+Every entry path `k ↦ √d (V_k)_{ij}`, k = 1..L, is independent across (i, j) and follows the law:
+
+- ``iid``: independent across k, Gaussian N(0, 1), Rademacher ±1 or uniform on [-√3, √3];
+- ``rbf``: values G(k/L) of a Gaussian process with covariance exp(-(s-t)²/(2ℓ²));
+- ``fbm``: fractional Gaussian noise with Hurst index H, autocovariance
+  γ(k) = ½(|k+1|^{2H} - 2|k|^{2H} + |k-1|^{2H}), sampled exactly by circulant embedding.
+
+Each draw takes its own `torch.Generator`, so a draw's weights do not depend on how many draws
+are sampled together.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from resnet_scale_cli.errors import SpecError
+
+DISTS = ("gaussian", "rademacher", "uniform")
+FBM_BACKENDS = ("torch", "fbm")
+
+
+@dataclass(frozen=True)
+class Law:
+    """A registry entry: the law's parameters (spec field names), its summary and theory."""
+
+    name: str
+    params: tuple[str, ...]
+    summary: str
+    critical_beta: Callable[..., float]
+
+
+def _fbm_critical(hurst: float = 0.5, **_: object) -> float:
+    # heuristic reference of SCIENCE.md §4: 1/2 for H <= 1/2, rising linearly to 1 as H -> 1
+    return max(0.5, hurst)
+
+
+LAWS: dict[str, Law] = {
+    "iid": Law("iid", ("dist",), "i.i.d. across depth (gaussian | rademacher | uniform)", lambda **_: 0.5),
+    "rbf": Law("rbf", ("lengthscale",), "smooth Gaussian process, RBF kernel with lengthscale ℓ", lambda **_: 1.0),
+    "fbm": Law("fbm", ("hurst",), "fractional Gaussian noise (fBm increments), Hurst index H", _fbm_critical),
+}
+
+
+# --------------------------------------------------------------------------- theory
+def fgn_autocovariance(hurst: float, lags: np.ndarray | Sequence[int]) -> np.ndarray:
+    """γ(k) = ½(|k+1|^{2H} − 2|k|^{2H} + |k−1|^{2H}) of unit-variance fractional Gaussian noise."""
+    k = np.abs(np.asarray(lags, dtype=np.float64))
+    two_h = 2.0 * hurst
+    return 0.5 * (np.abs(k + 1) ** two_h - 2 * k**two_h + np.abs(k - 1) ** two_h)
+
+
+def rbf_kernel_matrix(depth: int, lengthscale: float) -> np.ndarray:
+    """K_{kl} = exp(−(k/L − l/L)² / (2ℓ²)) on the grid k = 1..L (scikit-learn's RBF kernel)."""
+    from sklearn.gaussian_process.kernels import RBF
+
+    grid = (np.arange(1, depth + 1, dtype=np.float64) / depth)[:, None]
+    return RBF(length_scale=float(lengthscale))(grid)
+
+
+def theory_autocorrelation(law: str, lags: np.ndarray, depth: int, *, lengthscale: float = 0.1, hurst: float = 0.5) -> np.ndarray:
+    """Autocorrelation across depth of one entry path at the given lags."""
+    lags = np.asarray(lags, dtype=np.float64)
+    if law == "iid":
+        return (lags == 0).astype(np.float64)
+    if law == "rbf":
+        return np.exp(-((lags / depth) ** 2) / (2.0 * lengthscale**2))
+    if law == "fbm":
+        return fgn_autocovariance(hurst, lags)
+    raise SpecError(f"--law: unknown value {law!r}; choose from {', '.join(LAWS)}")
+
+
+# --------------------------------------------------------------------------- factors
+@functools.lru_cache(maxsize=32)
+def _circulant_sqrt_eigenvalues(hurst: float, depth: int) -> np.ndarray:
+    """√(λ_j / 2L) for the circulant embedding c = (γ(0..L), γ(L−1..1)) of length 2L."""
+    gamma = fgn_autocovariance(hurst, np.arange(depth + 1))
+    row = np.concatenate([gamma, gamma[-2:0:-1]])
+    eig = np.fft.fft(row).real
+    if eig.min() < -1e-8 * eig.max():
+        raise SpecError(f"--hurst {hurst}: circulant embedding is not non-negative definite at depth {depth}")
+    return np.sqrt(np.clip(eig, 0.0, None) / row.size)
+
+
+@functools.lru_cache(maxsize=16)
+def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
+    """Lower Cholesky factor of the RBF kernel matrix, with the smallest jitter that works."""
+    kernel = rbf_kernel_matrix(depth, lengthscale)
+    jitter = 1e-10
+    while jitter <= 1e-3:
+        try:
+            return np.linalg.cholesky(kernel + jitter * np.eye(depth))
+        except np.linalg.LinAlgError:
+            jitter *= 10.0
+    raise SpecError(f"--lengthscale {lengthscale}: the RBF kernel at depth {depth} is too ill-conditioned")
+
+
+# --------------------------------------------------------------------------- samplers
+def _iid_paths(dist: str, n_paths: int, depth: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
+    shape = (depth, n_paths)
+    if dist == "gaussian":
+        return torch.randn(shape, generator=gen, dtype=dtype, device=device)
+    if dist == "rademacher":
+        bits = torch.randint(0, 2, shape, generator=gen, device=device)
+        return (2 * bits - 1).to(dtype)
+    if dist == "uniform":
+        u = torch.rand(shape, generator=gen, dtype=dtype, device=device)
+        return (2.0 * u - 1.0) * math.sqrt(3.0)
+    raise SpecError(f"--dist: unknown value {dist!r}; choose from {', '.join(DISTS)}")
+
+
+def sample_fgn(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype=torch.float32, device="cpu") -> torch.Tensor:
+    """Exact unit-variance fGn, shape (draws, L, n_paths), by circulant embedding (Davies–Harte).
+
+    One complex FFT of length 2L gives two independent paths (real and imaginary parts).
+    """
+    sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(float(hurst), int(depth)), dtype=dtype, device=device)
+    n_complex = (n_paths + 1) // 2
+    noise = torch.stack([torch.randn((n_complex, 2 * depth, 2), generator=g, dtype=dtype, device=device) for g in generators])
+    spectrum = torch.view_as_complex(noise) * sqrt_eig
+    paths = torch.fft.fft(spectrum, dim=-1)[..., :depth]
+    both = torch.cat([paths.real, paths.imag], dim=1)[:, :n_paths]
+    return both.transpose(1, 2)
+
+
+def _fgn_reference(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], dtype, device) -> torch.Tensor:
+    """The PyPI `fbm` package, one path at a time (slow; a reference to validate against)."""
+    from fbm import FBM
+
+    out = np.empty((len(generators), depth, n_paths))
+    saved = np.random.get_state()
+    try:
+        for i, g in enumerate(generators):
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device).item())
+            np.random.seed(seed)
+            process = FBM(n=int(depth), hurst=float(hurst), length=int(depth), method="daviesharte")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the package warns when it falls back to Hosking's method
+                for j in range(n_paths):
+                    out[i, :, j] = process.fgn()
+    finally:
+        np.random.set_state(saved)
+    return torch.as_tensor(out, dtype=dtype, device=device)
+
+
+def sample_paths(
+    law: str,
+    depth: int,
+    n_paths: int,
+    generators: Sequence[torch.Generator],
+    *,
+    dist: str = "gaussian",
+    lengthscale: float = 0.1,
+    hurst: float = 0.5,
+    fbm_backend: str = "torch",
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Unit-variance entry paths across depth, shape (draws, L, n_paths), one generator per draw."""
+    if law == "iid":
+        return torch.stack([_iid_paths(dist, n_paths, depth, g, dtype, device) for g in generators])
+    if law == "rbf":
+        chol = torch.as_tensor(_rbf_cholesky(int(depth), float(lengthscale)), dtype=dtype, device=device)
+        white = torch.stack([torch.randn((depth, n_paths), generator=g, dtype=dtype, device=device) for g in generators])
+        return torch.matmul(chol, white)
+    if law == "fbm":
+        if fbm_backend == "fbm":
+            return _fgn_reference(hurst, depth, n_paths, generators, dtype, device)
+        return sample_fgn(hurst, depth, n_paths, generators, dtype=dtype, device=device)
+    raise SpecError(f"--law: unknown value {law!r}; choose from {', '.join(LAWS)}")
+
+
+def sample_weights(
+    law: str,
+    depth: int,
+    width: int,
+    generators: Sequence[torch.Generator],
+    **options,
+) -> torch.Tensor:
+    """Weights (V_k)_{k=1..L} for each draw, shape (draws, L, d, d), entries of variance 1/d.
+
+    `options` are those of `sample_paths` (dist, lengthscale, hurst, fbm_backend, dtype, device).
+    """
+    paths = sample_paths(law, depth, width * width, generators, **options)
+    return paths.reshape(len(generators), depth, width, width) / math.sqrt(width)
