@@ -1,0 +1,230 @@
+"""The `rscale` command line: thin commands that parse, call the library, and print.
+
+Exit codes: 0 ok, 1 a check failed, 2 bad usage or input (one line on stderr), 3 internal error.
+`--json` prints one JSON document on stdout; progress goes to stderr, on a terminal only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Optional
+
+import click
+import typer
+
+from resnet_scale_cli import __version__
+from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.laws import DISTS, FBM_BACKENDS, LAWS
+from resnet_scale_cli.spec import DEVICES, DTYPES, GRAD_METHODS, RunSpec, spec_from_mapping
+
+app = typer.Typer(
+    name="rscale",
+    help="Depth-scaling stability of deep residual networks h_{k+1} = h_k + L^-β f(h_k, θ_{k+1}).",
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DEFAULT = RunSpec()
+
+
+def _choices(names) -> str:
+    return "|".join(names)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rscale {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """rscale: will a ResNet of depth L with residual scaling L^-β explode, collapse to the identity, or stay stable?"""
+
+
+# ----------------------------------------------------------------------------- shared options
+LawOpt = Annotated[Optional[str], typer.Option("--law", help=f"Weight law across depth: {_choices(LAWS)}. [default: {DEFAULT.law}]", show_default=False)]
+DistOpt = Annotated[Optional[str], typer.Option("--dist", help=f"iid entry law: {_choices(DISTS)}. [default: {DEFAULT.dist}]", show_default=False)]
+LengthscaleOpt = Annotated[Optional[float], typer.Option("--lengthscale", help=f"RBF lengthscale ℓ > 0 (on depth scaled to [0,1]). [default: {DEFAULT.lengthscale}]", show_default=False)]
+HurstOpt = Annotated[Optional[float], typer.Option("--hurst", help=f"fBm Hurst index H in (0,1). [default: {DEFAULT.hurst}]", show_default=False)]
+BackendOpt = Annotated[Optional[str], typer.Option("--fbm-backend", help=f"fGn sampler: {_choices(FBM_BACKENDS)} (fbm = the PyPI package, one path at a time, reference). [default: torch]", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help=f"Residual f: {_choices(MODELS)}. [default: {DEFAULT.model}]", show_default=False)]
+ActivationOpt = Annotated[Optional[str], typer.Option("--activation", help=f"σ: {_choices(ACTIVATIONS)}. [default: {DEFAULT.activation}]", show_default=False)]
+DepthOpt = Annotated[Optional[int], typer.Option("--depth", "-L", help=f"Depth L. [default: {DEFAULT.depth}]", show_default=False)]
+WidthOpt = Annotated[Optional[int], typer.Option("--width", "-d", help=f"Width d. [default: {DEFAULT.width}]", show_default=False)]
+BetaOpt = Annotated[Optional[str], typer.Option("--beta", help="Scaling exponents β: comma list 0.25,0.5,1 or range start:stop:count. [default: 0.25,0.5,1]", show_default=False)]
+SamplesOpt = Annotated[Optional[int], typer.Option("--samples", "-n", help=f"(weights, input) samples per β. [default: {DEFAULT.samples}]", show_default=False)]
+DrawsOpt = Annotated[Optional[int], typer.Option("--draws", help="Independent weight draws the samples share (must divide --samples). [default: one per sample]", show_default=False)]
+ProbesOpt = Annotated[Optional[int], typer.Option("--probes", help="Random tangent probes for an unbiased gradient estimate. [default: exact]", show_default=False)]
+GradMethodOpt = Annotated[Optional[str], typer.Option("--grad-method", help=f"{_choices(GRAD_METHODS)}: auto = exact reverse pass (tangent when --probes is given). [default: auto]", show_default=False)]
+GradientsOpt = Annotated[Optional[bool], typer.Option("--gradients/--no-gradients", help="Measure gradient ratios too. [default: --gradients]", show_default=False)]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Root seed; every cell and draw derives its own stream. [default: 0]", show_default=False)]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help=f"{_choices(DEVICES)}. [default: auto]", show_default=False)]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help=f"{_choices(DTYPES)}. [default: {DEFAULT.dtype}]", show_default=False)]
+MemoryOpt = Annotated[Optional[float], typer.Option("--memory-gb", help=f"Memory budget for weights and stored activations. [default: {DEFAULT.memory_gb}]", show_default=False)]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="TOML file of settings ('-' reads stdin); flags override it.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
+PlotOpt = Annotated[Optional[str], typer.Option("--plot", help="Write a figure (.png, .pdf or .svg).", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes on stderr.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR is honored too).")]
+
+
+def read_config(source: str | None) -> dict[str, Any]:
+    """Settings from a TOML file or stdin ('-'); errors name the file."""
+    if source is None:
+        return {}
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise SpecError(f"--config: cannot read {source!r}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"--config {source}: invalid TOML: {exc}") from None
+
+
+def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
+    """Config file values, overridden by the flags that were given (not None)."""
+    values = read_config(config)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return spec_from_mapping(values, source=f"--config {config}" if config else "settings")
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar with ETA on stderr, only when stderr is a terminal."""
+    from resnet_scale_cli.report import make_console
+
+    console = make_console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+# ----------------------------------------------------------------------------- commands
+@app.command()
+def run(
+    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleOpt = None, hurst: HurstOpt = None,
+    fbm_backend: BackendOpt = None, model: ModelOpt = None, activation: ActivationOpt = None,
+    depth: DepthOpt = None, width: WidthOpt = None, beta: BetaOpt = None, samples: SamplesOpt = None,
+    draws: DrawsOpt = None, probes: ProbesOpt = None, grad_method: GradMethodOpt = None,
+    gradients: GradientsOpt = None, seed: SeedOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None,
+    memory_gb: MemoryOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False, plot: PlotOpt = None,
+    quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Measure log10 ‖h_L − h_0‖/‖h_0‖ and log10 ‖p_0 − p_L‖/‖p_L‖ at one depth, for each β."""
+    from resnet_scale_cli import experiment, plots, report
+
+    flags = dict(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
+                 activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
+                 probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
+                 dtype=dtype, memory_gb=memory_gb)
+    spec = build_spec(config, flags)
+    plot_path = plots.check_plot_path(plot) if plot else None
+    with progress_bar(experiment.progress_total(spec), "layers", not quiet) as advance:
+        result = experiment.run(spec, progress=advance)
+    title = f"{plots.describe_law(spec)}, {spec.model} model, {spec.activation}, L = {spec.depth}, d = {spec.width}"
+    if plot_path:
+        plots.plot_run_distributions(plot_path, spec.betas, result.measurements.values, title)
+    if json_out:
+        report.dump_json(report.run_document(result))
+        return
+    console = report.make_console(stderr=False, no_color=no_color)
+    console.print(report.run_table(result, title))
+    info = result.measurements.info
+    console.print(f"gradients: {info['grad_method_used']}; {info['draws']} draws × {info['inputs_per_draw']} inputs; "
+                  f"device {info['device']}, {spec.dtype}; seed {spec.seed}; {result.elapsed_seconds:.2f} s")
+    if plot_path:
+        console.print(f"figure written to {plot_path}")
+
+
+@app.command()
+def sample(
+    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleOpt = None, hurst: HurstOpt = None,
+    fbm_backend: BackendOpt = None, depth: DepthOpt = None, width: WidthOpt = None,
+    draws: Annotated[Optional[int], typer.Option("--draws", help="Weight draws (each gives d² entry paths). [default: 1]", show_default=False)] = None,
+    lags: Annotated[int, typer.Option("--lags", help="Largest lag shown.")] = 10,
+    paths: Annotated[int, typer.Option("--paths", help="Entry paths drawn in the figure.")] = 3,
+    seed: SeedOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None, config: ConfigOpt = None,
+    json_out: JsonOpt = False, plot: PlotOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Draw weights from a law; compare their autocovariance across depth with theory."""
+    from resnet_scale_cli import plots, report
+    from resnet_scale_cli.autocorrelation import weight_statistics
+
+    if lags < 0:
+        raise SpecError(f"--lags must be at least 0, got {lags}")
+    if paths < 1:
+        raise SpecError(f"--paths must be at least 1, got {paths}")
+    flags = dict(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, depth=depth,
+                 width=width, samples=draws if draws is not None else 1, seed=seed, device=device, dtype=dtype)
+    spec = build_spec(config, flags)
+    plot_path = plots.check_plot_path(plot) if plot else None
+    stats = weight_statistics(spec, lags)
+    title = f"{plots.describe_law(spec)}, L = {spec.depth}, d = {spec.width}, {stats['paths'].shape[0]} entry paths"
+    if plot_path:
+        plots.plot_sample(plot_path, stats["paths"], stats["lags"], stats["empirical"], stats["stderr"], stats["theory"], title, paths)
+    if json_out:
+        report.dump_json({
+            "command": "sample",
+            "spec": {k: v for k, v in spec.to_dict().items() if k in ("law", "dist", "lengthscale", "hurst", "fbm_backend", "depth", "width", "seed", "device", "dtype")}
+            | {"draws": spec.samples, "entry_paths": int(stats["paths"].shape[0])},
+            "lags": [int(k) for k in stats["lags"]],
+            "autocovariance": {"empirical": stats["empirical"].tolist(), "stderr": stats["stderr"].tolist(), "theory": stats["theory"].tolist()},
+            "mean": stats["mean"],
+            "variance_times_width": stats["variance_times_width"],
+            "hurst_estimate": stats["hurst_estimate"],
+            "versions": report.versions(),
+        })
+        return
+    console = report.make_console(stderr=False, no_color=no_color)
+    console.print(report.sample_table(stats, title))
+    h = stats["hurst_estimate"]
+    console.print(f"mean {stats['mean']:+.4f}; variance × d {stats['variance_times_width']:.4f} (theory 1)"
+                  + (f"; estimated Hurst index {h:.3f}" if h is not None else "")
+                  + (f" (law's H = {spec.hurst:g})" if spec.law == "fbm" else ""))
+    if plot_path:
+        console.print(f"figure written to {plot_path}")
+
+
+# ----------------------------------------------------------------------------- entry point
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"rscale: error: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every usage or input error becomes one line and exit 2."""
+    try:
+        code = app(args=argv, prog_name="rscale", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        code = _fail(exc.format_message().replace("\n", " "), 2)
+    except click.exceptions.ClickException as exc:
+        code = _fail(exc.format_message().replace("\n", " "), 2)
+    except SpecError as exc:
+        code = _fail(str(exc), 2)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        code = _fail("interrupted", 130)
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # an internal error: one line unless RSCALE_DEBUG asks for the traceback
+        if os.environ.get("RSCALE_DEBUG"):
+            raise
+        code = _fail(f"internal error: {type(exc).__name__}: {exc} (set RSCALE_DEBUG=1 for the traceback)", 3)
+    raise SystemExit(code if isinstance(code, int) else 0)
