@@ -13,8 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
-import click
 import typer
+
+try:  # typer >= 0.22 vendors its own click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
 
 from resnet_scale_cli import __version__
 from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
@@ -213,13 +217,12 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: every usage or input error becomes one line and exit 2."""
     try:
         code = app(args=argv, prog_name="rscale", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        code = _fail(exc.format_message().replace("\n", " "), 2)
-    except click.exceptions.ClickException as exc:
-        code = _fail(exc.format_message().replace("\n", " "), 2)
+    except click_exceptions.ClickException as exc:  # usage errors: unknown option, bad type, ...
+        message = exc.format_message().replace("\n", " ").strip()
+        code = _fail(message, 2) if message else 0  # bare `rscale` printed its help
     except SpecError as exc:
         code = _fail(str(exc), 2)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, click_exceptions.Abort):
         code = _fail("interrupted", 130)
     except BrokenPipeError:
         code = 0

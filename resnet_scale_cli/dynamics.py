@@ -182,6 +182,7 @@ def backward(
     p_last: torch.Tensor,
     scales: torch.Tensor,
     *,
+    carry_log_norms: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact reverse pass from p_L (D, n, d) to p_0 = (∂h_L/∂h_0)ᵀ p_L, as (p̂_0, exponents).
@@ -201,7 +202,7 @@ def backward(
     def step(k: int, mask: torch.Tensor | None) -> None:
         nonlocal p, exps, done
         p = _backward_layer(net, p, k, mask, scale_col)
-        if (depth - k) % RENORM_EVERY == 0 or k == 0:
+        if carry_log_norms and ((depth - k) % RENORM_EVERY == 0 or k == 0):
             p, exps = _renormalize(p, exps, every_row)
         done += 1
         if progress is not None and done % 64 == 0:

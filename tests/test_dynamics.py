@@ -1,0 +1,196 @@
+"""The residual recursion: gradient methods against each other and autograd, log-norm
+carrying against direct computation, an analytic case, and reproducibility."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_scale_cli import seeding
+from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS, Network, backward, forward, forward_direct
+from resnet_scale_cli.experiment import measure
+from resnet_scale_cli.laws import sample_weights
+from resnet_scale_cli.spec import RunSpec
+
+# 1e-6 relative on a ratio is 1e-6 / ln 10 on its log10
+REL_1E6_LOG10 = 1e-6 / math.log(10.0)
+
+
+def small(**changes):
+    base = dict(depth=40, width=6, samples=4, draws=2, betas=(0.0, 0.3, 1.0), dtype="float64", device="cpu")
+    base.update(changes)
+    return RunSpec(**base)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_reverse_tangent_autograd_agree(model, activation):
+    results = {m: measure(small(model=model, activation=activation, grad_method=m)) for m in ("reverse", "tangent", "autograd")}
+    ref = results["autograd"]
+    assert not ref.overflowed.any()
+    for method in ("reverse", "tangent"):
+        for q in ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10"):
+            np.testing.assert_allclose(results[method].values[q], ref.values[q], rtol=0, atol=REL_1E6_LOG10, err_msg=f"{method} {q}")
+
+
+def test_checkpointed_reverse_equals_stored_reverse():
+    spec = small(model="full", depth=101, samples=2)
+    stored = measure(spec)
+    segmented = measure(spec.replace(memory_gb=1e-6))
+    assert stored.info["checkpoint_every"] is None and segmented.info["checkpoint_every"] > 1
+    np.testing.assert_allclose(segmented.values["gradient_log10"], stored.values["gradient_log10"], rtol=0, atol=1e-12)
+
+
+def _network(model="full", activation="tanh", depth=6, width=3, draws=1, dtype=torch.float64):
+    gens = [seeding.generator(7, (i,)) for i in range(draws)]
+    V = sample_weights("iid", depth, width, gens, dtype=dtype)
+    W = sample_weights("iid", depth, width, [seeding.generator(8, (i,)) for i in range(draws)], dtype=dtype)
+    return Network(V, W if model == "full" else None, model, ACTIVATIONS[activation])
+
+
+class _HandWritten(torch.autograd.Function):
+    """h_L(h_0) whose backward is rscale's hand-written reverse pass."""
+
+    @staticmethod
+    def forward(ctx, h0, net, scales):
+        fwd = forward(net, h0, scales, h0.shape[1], record_masks=True)
+        ctx.net, ctx.fwd, ctx.scales = net, fwd, scales
+        return fwd.x * torch.exp2(fwd.exps.to(h0.dtype)).unsqueeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, e = backward(ctx.net, ctx.fwd, grad, ctx.scales)
+        return p * torch.exp2(e.to(p.dtype)).unsqueeze(-1), None, None
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "relu"])
+def test_gradcheck_hand_written_backward(model, activation):
+    net = _network(model, activation)
+    scales = torch.tensor([6.0**-0.5, 6.0**-1.0], dtype=torch.float64)
+    h0 = torch.randn((1, 2, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: _HandWritten.apply(x, net, scales), (h0,))
+
+
+def test_gradcheck_autograd_forward():
+    net = _network("full", "tanh")
+    scales = torch.tensor([0.5], dtype=torch.float64)
+    h0 = torch.randn((1, 1, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: forward_direct(net, x, scales), (h0,))
+
+
+def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate():
+    """With N Gaussian probes the squared-norm estimate over its exact value is χ²_N / N:
+    mean 1 and mean squared error 2/N. Tolerances follow from the χ² moments:
+    Var((X−1)²) = 8/N² + 48/N³ for X = χ²_N/N."""
+    samples = 1200
+    exact = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5))
+    for n in (4, 64):
+        est = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5, probes=n))
+        for q in ("gradient_log10", "gradient_norm_log10"):
+            ratio = 10.0 ** (2 * (est.values[q][0] - exact.values[q][0]))
+            assert abs(ratio.mean() - 1.0) < 4.5 * math.sqrt(2.0 / n / samples)
+            mse = np.mean((ratio - 1.0) ** 2)
+            sd_mse = math.sqrt((8.0 / n**2 + 48.0 / n**3) / samples)
+            assert abs(mse - 2.0 / n) < 4.5 * sd_mse, (n, q, mse)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity"])
+def test_carried_log_norms_equal_direct_where_no_overflow(model, activation):
+    """Forward states, tangents and the reverse pass, with and without rescaling, in float64."""
+    from resnet_scale_cli.metrics import log10_norm, log10_norm_diff
+
+    depth, width = 300, 20
+    net = _network(model, activation, depth=depth, width=width, draws=2)
+    scales = torch.tensor([1.0, depth**-0.25, depth**-1.0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    h0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
+    q0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
+    x0 = torch.cat([h0, q0], dim=1)
+    row_scales = torch.cat([scales, scales])
+    p_last = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
+    logs = {}
+    for carry in (True, False):
+        fwd = forward(net, x0, row_scales, 3, carry_log_norms=carry, record_masks=True)
+        p, e = backward(net, forward(net, h0, scales, 3, carry_log_norms=carry, record_masks=True), p_last, scales,
+                        carry_log_norms=carry)
+        logs[carry] = (log10_norm_diff(fwd.x[:, :3], fwd.exps[:, :3], h0), log10_norm(fwd.x[:, 3:], fwd.exps[:, 3:]),
+                       log10_norm_diff(p, e, p_last))
+        if carry:
+            assert fwd.exps.abs().max() > 30  # the rescaling did act
+    for carried, direct in zip(logs[True], logs[False]):
+        assert torch.isfinite(direct).all()
+        assert direct.max() > 10  # deep in the explosion regime at β = 0
+        torch.testing.assert_close(carried, direct, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_explosion_regime_stays_finite_and_large(dtype):
+    """β = 0.2, L = 4000: the ratios grow like exp(c L^{1−2β}), yet stay finite; and at β = 0.05
+    they pass float32's range (10^38) and agree between float32 and float64 runs."""
+    spec = RunSpec(depth=4000, width=40, samples=4, betas=(0.05, 0.2), dtype=dtype, device="cpu")
+    meas = measure(spec)
+    assert not meas.overflowed.any()
+    for q in meas.values:
+        assert np.all(np.isfinite(meas.values[q]))
+    assert np.all(meas.values["output_log10"][1] > 10) and np.all(meas.values["gradient_log10"][1] > 10)
+    assert np.all(meas.values["output_log10"][0] > 38) and np.all(meas.values["gradient_log10"][0] > 38)
+
+
+def test_float32_and_float64_agree_in_the_explosion_regime():
+    """Same weights law and seed in both dtypes draw different numbers, so compare medians:
+    their spread across 8 samples is ~1 decade at β = 0.05 (a loose, distributional check)."""
+    out = {dt: measure(RunSpec(depth=2000, width=40, samples=8, betas=(0.05,), dtype=dt, device="cpu"))
+           for dt in ("float32", "float64")}
+    med = {dt: np.median(m.values["output_log10"]) for dt, m in out.items()}
+    spread = np.std(out["float64"].values["output_log10"])
+    assert abs(med["float32"] - med["float64"]) < 4 * spread
+
+
+def test_non_homogeneous_overflow_is_reported_not_nan():
+    from resnet_scale_cli.experiment import run
+
+    result = run(RunSpec(activation="gelu", depth=3000, width=20, samples=4, betas=(0.0, 1.0), dtype="float32", device="cpu"))
+    exploded, calm = result.results
+    assert exploded["overflowed"] == 4 and exploded["output_log10"] is None and exploded["regime"] == "explosion"
+    assert calm["overflowed"] == 0 and math.isfinite(calm["output_log10"]["median"])
+
+
+def test_scalar_linear_network_is_an_exact_product():
+    """d = 1, linear model: h_L = Π_k (1 + L^{-β} v_k) h_0 and p_0 = Π_k (1 + L^{-β} v_k) p_L."""
+    depth, beta = 500, 0.1
+    net = _network("linear", "identity", depth=depth, width=1)
+    v = net.V[0, :, 0, 0].numpy()
+    factors = 1.0 + depth**-beta * v
+    log10_prod = np.sum(np.log10(np.abs(factors)))
+    sign = np.prod(np.sign(factors))
+    h0 = torch.tensor([[[0.7]]], dtype=torch.float64)
+    scales = torch.tensor([depth**-beta], dtype=torch.float64)
+    fwd = forward(net, h0, scales, 1, record_masks=True)
+    log10_h = math.log10(abs(fwd.x.item())) + fwd.exps.item() * math.log10(2) - math.log10(0.7)
+    assert abs(log10_h - log10_prod) < 1e-10 and np.sign(fwd.x.item()) == sign
+    p, e = backward(net, fwd, torch.tensor([[[1.0]]], dtype=torch.float64), scales)
+    assert abs(math.log10(abs(p.item())) + e.item() * math.log10(2) - log10_prod) < 1e-10
+
+
+def test_same_seed_same_numbers_and_other_seed_other_numbers():
+    a, b = measure(small()), measure(small())
+    c = measure(small(seed=1))
+    for q in a.values:
+        assert np.array_equal(a.values[q], b.values[q])
+        assert not np.allclose(a.values[q], c.values[q])
+
+
+def test_batch_split_and_beta_list_do_not_change_a_beta():
+    spec = small(samples=6, draws=6, betas=(0.25, 0.5, 1.0))
+    whole = measure(spec)
+    split = measure(spec.replace(memory_gb=1e-7))  # one draw per chunk
+    assert split.info["draws_per_chunk"] == 1 and whole.info["draws_per_chunk"] == 6
+    alone = measure(spec.replace(betas=(0.5,)))
+    other = measure(spec.replace(betas=(0.5, 2.0)))
+    for q in whole.values:
+        np.testing.assert_allclose(split.values[q], whole.values[q], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(alone.values[q][0], whole.values[q][1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(other.values[q][0], whole.values[q][1], rtol=0, atol=1e-12)
