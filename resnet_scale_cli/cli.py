@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a check failed, 2 bad usage or input (one line on stderr), 3
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tomllib
@@ -96,11 +97,55 @@ def read_config(source: str | None) -> dict[str, Any]:
         raise SpecError(f"--config {source}: invalid TOML: {exc}") from None
 
 
+def merge_settings(config: str | None, flags: dict[str, Any]) -> dict[str, Any]:
+    """Config file values overridden by the flags that were given (not None); `--hurst` alone
+    implies `--law fbm` and `--lengthscale` alone `--law rbf`."""
+    values = {k.replace("-", "_"): v for k, v in read_config(config).items()}
+    given = {k: v for k, v in flags.items() if v is not None}
+    values.update(given)
+    if "law" not in values:
+        if "hurst" in values and "lengthscale" not in values:
+            values["law"] = "fbm"
+        elif "lengthscale" in values and "hurst" not in values:
+            values["law"] = "rbf"
+    law = values.get("law")
+    for key, owner in (("hurst", "fbm"), ("lengthscale", "rbf")):
+        if key in given and law is not None and law != owner:
+            raise SpecError(f"--{key} applies to --law {owner}, not --law {law}")
+    return values
+
+
 def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
-    """Config file values, overridden by the flags that were given (not None)."""
-    values = read_config(config)
-    values.update({k: v for k, v in flags.items() if v is not None})
+    """A single-cell spec from the config file and flags."""
+    values = merge_settings(config, flags)
     return spec_from_mapping(values, source=f"--config {config}" if config else "settings")
+
+
+OUTPUT_KEYS = ("out", "resume", "plot", "plot_hist", "hist_depth", "hist_beta")
+
+
+def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas: str):
+    """A sweep from the config file and flags, and the output settings (out, plot, …)."""
+    from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
+    from resnet_scale_cli.sweep import SweepSpec, law_parameter
+
+    values = merge_settings(config, flags)
+    outputs = {k: values.pop(k) for k in OUTPUT_KEYS if k in values}
+    depth_grid = parse_int_grid(values.pop("depth", depths), "--depth")
+    values.setdefault("beta", betas)
+    source = f"--config {config}" if config else "settings"
+    law = values.get("law", RunSpec().law)
+    grids = {}
+    for key in ("hurst", "lengthscale"):
+        if key in values:
+            grids[key] = parse_float_grid(values[key], f"--{key}")
+            if key != law_parameter(law) and len(grids[key]) > 1:
+                raise SpecError(f"--{key} takes several values only with --law {'fbm' if key == 'hurst' else 'rbf'}")
+            values[key] = grids[key][0]
+    base = spec_from_mapping({**values, "depth": depth_grid[0]}, source=source)
+    parameter = law_parameter(base.law)
+    params = grids.get(parameter, (getattr(base, parameter),)) if parameter else ()
+    return SweepSpec(base, depth_grid, params), outputs
 
 
 @contextmanager
@@ -206,6 +251,143 @@ def sample(
         console.print(f"figure written to {plot_path}")
 
 
+HurstGridOpt = Annotated[Optional[str], typer.Option("--hurst", help="fBm Hurst index H (implies --law fbm): one value, a list 0.2,0.5 or a range 0.05:0.97:24.", show_default=False)]
+LengthscaleGridOpt = Annotated[Optional[str], typer.Option("--lengthscale", help="RBF lengthscale ℓ (implies --law rbf): one value, a list or a range.", show_default=False)]
+DepthGridOpt = Annotated[Optional[str], typer.Option("--depth", "-L", help="Depths: list 100,1000 or range 10:1000:10 (integers, deduplicated).", show_default=False)]
+OutOpt = Annotated[Optional[str], typer.Option("--out", help="Folder for results.jsonl (one line per finished cell) and summary.json.", show_default=False)]
+ResumeOpt = Annotated[Optional[bool], typer.Option("--resume", help="Skip the cells already in --out; ends identical to an uninterrupted run.", show_default=False)]
+PlotHistOpt = Annotated[Optional[str], typer.Option("--plot-hist", help="Histogram of both ratios at one (L, β) (see --hist-depth, --hist-beta).", show_default=False)]
+HistDepthOpt = Annotated[Optional[int], typer.Option("--hist-depth", help="Depth of --plot-hist. [default: the largest]", show_default=False)]
+HistBetaOpt = Annotated[Optional[float], typer.Option("--hist-beta", help="β of --plot-hist (nearest grid value). [default: nearest 0.5]", show_default=False)]
+
+SWEEP_DEFAULTS = {"sweep": ("100,300,1000", "0.25,0.5,1"), "phase": ("100,300,1000,3000", "0:1.3:27")}
+
+
+def _grid_command(command: str, flags: dict[str, Any], config: str | None, json_out: bool, quiet: bool, no_color: bool) -> None:
+    """Shared body of `sweep` and `phase`: build, run (resumable), analyze, write, print."""
+    import time
+
+    from resnet_scale_cli import analysis, plots, report, sweep as sweeps
+
+    depths, betas = SWEEP_DEFAULTS[command]
+    if command == "phase":
+        flags.setdefault("samples", None)
+        if flags["samples"] is None and "samples" not in {k.replace("-", "_") for k in read_config(config)}:
+            flags["samples"] = 24
+    sweep, outputs = build_sweep(config, flags, depths=depths, betas=betas)
+    out = Path(outputs["out"]) if outputs.get("out") else None
+    resume = bool(outputs.get("resume"))
+    if resume and out is None:
+        raise SpecError("--resume needs --out (the folder of the sweep to resume)")
+    plot_path = plots.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
+    hist_path = plots.check_plot_path(outputs["plot_hist"], "--plot-hist") if outputs.get("plot_hist") else None
+    hist_depth = outputs.get("hist_depth")
+    if hist_depth is not None and hist_depth not in sweep.depths:
+        raise SpecError(f"--hist-depth {hist_depth} is not among the swept depths {list(sweep.depths)}")
+    start = time.perf_counter()
+    with progress_bar(sweeps.progress_total(sweep), f"{command}: layers", not quiet) as advance:
+        try:
+            records = sweeps.run_sweep(sweep, out=out, resume=resume, progress=advance)
+        except KeyboardInterrupt:
+            if out is not None:
+                sys.stderr.write(f"rscale: interrupted; finished cells are in {out / sweeps.RESULTS}: rerun with --resume\n")
+            raise
+    critical = analysis.analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 else []
+    document = report.grid_document(command, sweep, records, critical)
+    if out is not None:
+        sweeps.write_atomic(out / sweeps.SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    title = f"{plots.describe_law(sweep.base) if not sweep.parameter or len(sweep.params) == 1 else sweep.base.law}, " \
+            f"{sweep.base.model} model, {sweep.base.activation}, d = {sweep.base.width}, {sweep.base.samples} samples"
+    figures = []
+    if plot_path:
+        if command == "sweep":
+            plots.plot_depth_curves(plot_path, records, title)
+        elif len(sweep.settings()) > 1 and critical:
+            from resnet_scale_cli.laws import LAWS
+
+            reference = LAWS[sweep.base.law].critical_beta
+            plots.plot_phase_param(plot_path, records, critical, sweep.parameter, title,
+                                   lambda v: reference(**{sweep.parameter: v}))
+        elif critical:
+            plots.plot_phase_depth(plot_path, [r for r in records], critical[0], title, report.theory_beta(sweep.base))
+        else:
+            raise SpecError("--plot of a phase diagram needs at least two depths")
+        figures.append(plot_path)
+    if hist_path:
+        record = report.histogram_record(records, hist_depth, outputs.get("hist_beta"))
+        j = report.nearest_beta(record, outputs.get("hist_beta"))
+        plots.plot_histogram(hist_path, record, j, plots.describe_law_cell(record["cell"], sweep.base))
+        figures.append(hist_path)
+    if json_out:
+        report.dump_json(document | {"elapsed_seconds": round(time.perf_counter() - start, 3)})
+        return
+    console = report.make_console(stderr=False, no_color=no_color)
+    if command == "sweep":
+        console.print(report.cells_table(document["cells"], title))
+    for entry in document["critical"]:
+        console.print(report.regimes_table(entry, sweep.base))
+    if len(critical) > 1:
+        console.print(report.critical_table(document["critical"], sweep.base))
+    console.print(f"{len(records)} cells in {time.perf_counter() - start:.1f} s; seed {sweep.base.seed}; "
+                  f"device {records[0]['info']['device'] if records else '?'}")
+    if out is not None:
+        console.print(f"results: {out / sweeps.RESULTS}; summary: {out / sweeps.SUMMARY}")
+    for fig in figures:
+        console.print(f"figure written to {fig}")
+
+
+def _grid_flags(**kwargs: Any) -> dict[str, Any]:
+    kwargs["plot_hist"] = kwargs.pop("plot_hist", None)
+    return kwargs
+
+
+@app.command()
+def sweep(
+    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleGridOpt = None, hurst: HurstGridOpt = None,
+    fbm_backend: BackendOpt = None, model: ModelOpt = None, activation: ActivationOpt = None,
+    depth: DepthGridOpt = None, width: WidthOpt = None, beta: BetaOpt = None, samples: SamplesOpt = None,
+    draws: DrawsOpt = None, probes: ProbesOpt = None, grad_method: GradMethodOpt = None,
+    gradients: GradientsOpt = None, seed: SeedOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None,
+    memory_gb: MemoryOpt = None, config: ConfigOpt = None, out: OutOpt = None, resume: ResumeOpt = None,
+    json_out: JsonOpt = False, plot: PlotOpt = None, plot_hist: PlotHistOpt = None, hist_depth: HistDepthOpt = None,
+    hist_beta: HistBetaOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Measure a grid of depths × β (× Hurst indices or lengthscales); curves against L.
+
+    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1. With --out, each finished cell is saved
+    and --resume continues an interrupted sweep.
+    """
+    flags = _grid_flags(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
+                        activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
+                        probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
+                        dtype=dtype, memory_gb=memory_gb, out=out, resume=resume, plot=plot, plot_hist=plot_hist,
+                        hist_depth=hist_depth, hist_beta=hist_beta)
+    _grid_command("sweep", flags, config, json_out, quiet, no_color)
+
+
+@app.command()
+def phase(
+    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleGridOpt = None, hurst: HurstGridOpt = None,
+    fbm_backend: BackendOpt = None, model: ModelOpt = None, activation: ActivationOpt = None,
+    depth: DepthGridOpt = None, width: WidthOpt = None, beta: BetaOpt = None, samples: SamplesOpt = None,
+    draws: DrawsOpt = None, probes: ProbesOpt = None, grad_method: GradMethodOpt = None,
+    gradients: GradientsOpt = None, seed: SeedOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None,
+    memory_gb: MemoryOpt = None, config: ConfigOpt = None, out: OutOpt = None, resume: ResumeOpt = None,
+    json_out: JsonOpt = False, plot: PlotOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Phase diagram: regimes and the critical β from the trend of the ratios over depth.
+
+    Defaults: --beta 0:1.3:27 --depth 100,300,1000,3000 --samples 24 --width 40, full model, ReLU.
+    One law setting: β × L heatmap; several Hurst indices (--hurst 0.05:0.97:24): β × H heatmap
+    with the critical-β curve. --plot writes the figure.
+    """
+    flags = _grid_flags(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
+                        activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
+                        probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
+                        dtype=dtype, memory_gb=memory_gb, out=out, resume=resume, plot=plot)
+    _grid_command("phase", flags, config, json_out, quiet, no_color)
+
+
 # ----------------------------------------------------------------------------- entry point
 def _fail(message: str, code: int) -> int:
     sys.stderr.write(f"rscale: error: {message}\n")
@@ -222,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         code = _fail(message, 2) if message else 0  # bare `rscale` printed its help
     except SpecError as exc:
         code = _fail(str(exc), 2)
-    except (KeyboardInterrupt, click_exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted", 130)
     except BrokenPipeError:
         code = 0

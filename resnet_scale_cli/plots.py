@@ -93,3 +93,192 @@ def describe_law(spec: Any) -> str:
     if spec.law == "rbf":
         return f"rbf (ℓ = {spec.lengthscale:g})"
     return f"iid ({spec.dist})"
+
+
+# ----------------------------------------------------------------------------- sweeps and phases
+QUANTITY_LABELS = {
+    "output_log10": r"$\log_{10}\ \|h_L-h_0\|\,/\,\|h_0\|$",
+    "gradient_log10": r"$\log_{10}\ \|p_0-p_L\|\,/\,\|p_L\|$",
+}
+REGIME_COLORS = {"identity": "tab:blue", "stable": "tab:green", "explosion": "tab:red"}
+CLIP = 4.0
+
+
+def _setting_label(cell: dict[str, Any]) -> str:
+    if "hurst" in cell:
+        return f"H = {cell['hurst']:g}"
+    if "lengthscale" in cell:
+        return f"ℓ = {cell['lengthscale']:g}"
+    return cell["law"]
+
+
+def _edges(centers: np.ndarray, log: bool = False) -> np.ndarray:
+    """Cell edges around grid centers (geometric midpoints when log)."""
+    c = np.log10(centers) if log else np.asarray(centers, dtype=float)
+    if c.size == 1:
+        e = np.array([c[0] - 0.5, c[0] + 0.5])
+    else:
+        mid = (c[1:] + c[:-1]) / 2
+        e = np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+    return 10**e if log else e
+
+
+def _settings(records: list[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for r in records:
+        label = _setting_label(r["cell"])
+        if label not in seen:
+            seen.append(label)
+    return seen
+
+
+def plot_depth_curves(path: Path, records: list[dict[str, Any]], title: str) -> None:
+    """Median log10 ratio against L with 5–95 % bands, one panel per β; output solid, gradient dashed."""
+    plt = _pyplot()
+    betas = records[0]["betas"]
+    n = len(betas)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    settings = _settings(records)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    quantities = [q for q in ("output_log10", "gradient_log10") if q in records[0]["values"]]
+    for j, beta in enumerate(betas):
+        ax = axes[j // cols][j % cols]
+        for s, label in enumerate(settings):
+            group = sorted((r for r in records if _setting_label(r["cell"]) == label), key=lambda r: r["cell"]["depth"])
+            depths = [r["cell"]["depth"] for r in group]
+            for q, style in zip(quantities, ("-", "--")):
+                stats = [r["results"][j][q] for r in group]
+                med = [st["median"] if st else np.nan for st in stats]
+                lo = [st["q05"] if st else np.nan for st in stats]
+                hi = [st["q95"] if st else np.nan for st in stats]
+                color = colors[(2 * s + (q == "gradient_log10")) % len(colors)] if len(settings) > 1 else colors[q == "gradient_log10"]
+                name = ("output" if q == "output_log10" else "gradient") + (f", {label}" if len(settings) > 1 else "")
+                ax.plot(depths, med, style, marker="o", ms=3, color=color, label=name)
+                ax.fill_between(depths, lo, hi, color=color, alpha=0.15)
+        ax.set_xscale("log")
+        ax.axhline(0.0, color="grey", lw=0.6)
+        ax.set_title(f"β = {beta:g}")
+        ax.set_xlabel("depth L")
+        ax.set_ylabel("median log10 ratio (5–95 %)")
+        if j == 0:
+            ax.legend(fontsize=7)
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle(title + "\nsolid: log10 ‖h_L−h_0‖/‖h_0‖, dashed: log10 ‖p_0−p_L‖/‖p_L‖")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_histogram(path: Path, record: dict[str, Any], beta_index: int, title: str) -> None:
+    """Distribution over samples of both ratios at one (L, β), like Figure 2 of the paper."""
+    plt = _pyplot()
+    quantities = [q for q in ("output_log10", "gradient_log10") if q in record["values"]]
+    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 3.8), squeeze=False)
+    for ax, q in zip(axes[0], quantities):
+        data = np.array([v for v in record["values"][q][beta_index] if v is not None], dtype=float)
+        ax.hist(10.0**data, bins=max(10, min(40, data.size // 4)), color="tab:blue", alpha=0.8)
+        ax.set_xlabel(QUANTITY_LABELS[q].replace(r"\log_{10}\ ", ""))
+        ax.set_ylabel("samples")
+    beta = record["betas"][beta_index]
+    fig.suptitle(f"{title}: L = {record['cell']['depth']}, β = {beta:g}, {len(record['values'][quantities[0]][beta_index])} samples")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _heatmap(ax, fig, x, y, z, ylog, ylabel):
+    import matplotlib.colors as mcolors
+
+    mesh = ax.pcolormesh(_edges(np.asarray(x)), _edges(np.asarray(y, dtype=float), ylog), np.clip(z, -CLIP, CLIP),
+                         cmap="RdBu_r", norm=mcolors.TwoSlopeNorm(vmin=-CLIP, vcenter=0.0, vmax=CLIP), shading="flat")
+    if ylog:
+        ax.set_yscale("log")
+        ax.set_yticks(list(y), [f"{v:g}" for v in y])
+        ax.minorticks_off()
+    ax.set_xlabel("β")
+    ax.set_ylabel(ylabel)
+    bar = fig.colorbar(mesh, ax=ax, extend="both")
+    return bar
+
+
+def plot_phase_depth(path: Path, records: list[dict[str, Any]], analysis: dict[str, Any], title: str, theory: float) -> None:
+    """β × L heatmaps of the median log10 ratios, regimes marked above, critical β drawn."""
+    plt = _pyplot()
+    records = sorted(records, key=lambda r: r["cell"]["depth"])
+    betas = np.array(records[0]["betas"])
+    depths = np.array([r["cell"]["depth"] for r in records])
+    quantities = [q for q in ("output_log10", "gradient_log10") if q in records[0]["values"]]
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+
+    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
+    for ax, q in zip(axes[0], quantities):
+        info = analysis if q == "output_log10" else analysis.get("gradient", analysis)
+        z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in records])
+        bar = _heatmap(ax, fig, betas, depths, z, True, "depth L")
+        ax.set_title("output ratio" if q == "output_log10" else "gradient ratio", pad=14)
+        bar.set_label(QUANTITY_LABELS[q] + f" (median, clipped at ±{CLIP:g})")
+        crit, (lo, hi) = info["critical_beta"], info["interval"]
+        if lo is not None or hi is not None:
+            ax.axvspan(lo if lo is not None else betas[0], hi if hi is not None else betas[-1], color="black", alpha=0.15,
+                       label="95 % interval")
+        if crit is not None:
+            ax.axvline(crit, color="black", lw=1.6, label=f"critical β ≈ {crit:.3f}")
+        ax.axvline(theory, color="gold", lw=1.6, ls="--", label=f"theory reference {theory:g}")
+        # regimes from the depth trend: a row of squares above the heatmap
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        marks = [(reg["beta"], REGIME_COLORS[reg["regime"]]) for reg in info["regimes"] if reg["regime"]]
+        if marks:
+            ax.scatter([b for b, _ in marks], [1.03] * len(marks), c=[c for _, c in marks], marker="s", s=28,
+                       transform=top, clip_on=False)
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], marker="s", ls="", color=c, label=n) for n, c in REGIME_COLORS.items()]
+        ax.legend(handles=handles, fontsize=7, loc="lower left", title="regime squares above", title_fontsize=7)
+    fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_phase_param(path: Path, records: list[dict[str, Any]], analyses: list[dict[str, Any]], parameter: str,
+                     title: str, theory) -> None:
+    """β × H (or ℓ) heatmaps at the largest depth with the critical-β curve, its intervals and theory."""
+    plt = _pyplot()
+    largest = max(r["cell"]["depth"] for r in records)
+    top = sorted((r for r in records if r["cell"]["depth"] == largest), key=lambda r: r["cell"][parameter])
+    betas = np.array(top[0]["betas"])
+    params = np.array([r["cell"][parameter] for r in top])
+    quantities = [q for q in ("output_log10", "gradient_log10") if q in top[0]["values"]]
+    symbol = "H" if parameter == "hurst" else "ℓ"
+    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
+    by_param = {a[parameter]: a for a in analyses}
+    for ax, q in zip(axes[0], quantities):
+        z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in top])
+        bar = _heatmap(ax, fig, betas, params, z, parameter == "lengthscale", symbol)
+        ax.set_title("output ratio" if q == "output_log10" else "gradient ratio")
+        bar.set_label(QUANTITY_LABELS[q] + f" at L = {largest} (median, clipped at ±{CLIP:g})")
+        crit, lo, hi, ys = [], [], [], []
+        for p in params:
+            info = by_param[p] if q == "output_log10" else by_param[p].get("gradient", by_param[p])
+            if info["critical_beta"] is None:
+                continue
+            c = info["critical_beta"]
+            ys.append(p)
+            crit.append(c)
+            lo.append(c - (info["interval"][0] if info["interval"][0] is not None else betas[0]))
+            hi.append((info["interval"][1] if info["interval"][1] is not None else betas[-1]) - c)
+        ax.errorbar(crit, ys, xerr=[lo, hi], fmt="o-", color="black", ms=3, lw=1, capsize=2,
+                    label="critical β (95 % interval)")
+        fine = np.linspace(params.min(), params.max(), 200)
+        ax.plot([theory(p) for p in fine], fine, "--", color="gold", lw=1.8, label="theory reference")
+        ax.set_xlim(betas[0] - 0.5 * (betas[1] - betas[0] if betas.size > 1 else 0.1), betas[-1] + 0.5 * (betas[1] - betas[0] if betas.size > 1 else 0.1))
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title + f"; critical β from the trend over L ∈ {{{', '.join(str(d) for d in sorted({r['cell']['depth'] for r in records}))}}}")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def describe_law_cell(cell: dict[str, Any], base: Any) -> str:
+    """Title of a single cell, e.g. 'fbm (H = 0.7), full model'."""
+    law = f"{cell['law']} ({_setting_label(cell)})" if len(cell) > 2 else f"{cell['law']} ({base.dist})"
+    return f"{law}, {base.model} model, {base.activation}, d = {base.width}"

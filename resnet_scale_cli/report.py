@@ -84,3 +84,114 @@ def make_console(*, stderr: bool, no_color: bool = False) -> Console:
     if not console.is_terminal:
         console.width = 120  # files and pipes: no wrapping at 80 columns
     return console
+
+
+# ----------------------------------------------------------------------------- sweeps and phases
+def theory_beta(spec) -> float:
+    """The reference critical β of SCIENCE.md §4 for a law setting (1/2 iid, 1 rbf, max(1/2, H) fbm)."""
+    from resnet_scale_cli.laws import LAWS
+
+    return float(LAWS[spec.law].critical_beta(hurst=spec.hurst, lengthscale=spec.lengthscale))
+
+
+def grid_document(command: str, sweep, records: list[dict[str, Any]], critical: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON document of `sweep`/`phase` (also written as summary.json, without timing)."""
+    cells = []
+    for r in records:
+        for res in r["results"]:
+            cells.append({**r["cell"], **res})
+    enriched = []
+    for entry in critical:
+        setting = sweep.base.replace(**{k: entry[k] for k in ("hurst", "lengthscale") if k in entry})
+        enriched.append({**entry, "theory_reference": theory_beta(setting)})
+    info = records[0]["info"] if records else {}
+    spec = sweep.to_dict() | {"device": info.get("device", sweep.base.device),
+                              "grad_method_used": info.get("grad_method_used")}
+    return {"command": command, "spec": spec, "cells": cells, "critical": enriched, "versions": versions()}
+
+
+def nearest_beta(record: dict[str, Any], beta: float | None) -> int:
+    target = 0.5 if beta is None else beta
+    return min(range(len(record["betas"])), key=lambda j: abs(record["betas"][j] - target))
+
+
+def histogram_record(records: list[dict[str, Any]], depth: int | None, beta: float | None) -> dict[str, Any]:
+    """The cell of --plot-hist: the given (default largest) depth, first law setting."""
+    target = max(r["cell"]["depth"] for r in records) if depth is None else depth
+    return next(r for r in records if r["cell"]["depth"] == target)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:+.{digits}f}"
+
+
+def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, caption="median [5 %, 95 %] of log10 ratios over samples")
+    param = "hurst" if "hurst" in cells[0] else "lengthscale" if "lengthscale" in cells[0] else None
+    if param:
+        table.add_column("H" if param == "hurst" else "ℓ", justify="right")
+    for name in ("L", "β"):
+        table.add_column(name, justify="right")
+    table.add_column("output", justify="right", no_wrap=True)
+    table.add_column("gradient", justify="right", no_wrap=True)
+    table.add_column("overflow", justify="right")
+    for c in cells:
+        row = [f"{c[param]:g}"] if param else []
+        row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"]), str(c["overflowed"])]
+        table.add_row(*row)
+    return table
+
+
+def _interval(pair: list) -> str:
+    lo, hi = pair
+    return f"[{'<grid' if lo is None else f'{lo:.3f}'}, {'>grid' if hi is None else f'{hi:.3f}'}]"
+
+
+def _critical_text(info: dict[str, Any]) -> str:
+    if info["critical_beta"] is None:
+        return f"{info['bound'] or 'undetermined'}"
+    return f"{info['critical_beta']:.3f} {_interval(info['interval'])}"
+
+
+def regimes_table(entry: dict[str, Any], base) -> Table:
+    setting = entry["law"] + (f" H = {entry['hurst']:g}" if "hurst" in entry else "") + \
+        (f" ℓ = {entry['lengthscale']:g}" if "lengthscale" in entry else "")
+    grad = entry.get("gradient")
+    title = (f"{setting}: critical β (output) {_critical_text(entry)}"
+             + (f", (gradient) {_critical_text(grad)}" if grad else "")
+             + f"; theory reference {entry['theory_reference']:g}")
+    table = Table(title=title, caption=f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} "
+                  "[95 % bootstrap interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+    table.add_column("β", justify="right")
+    table.add_column("output slope", justify="right", no_wrap=True)
+    table.add_column("regime")
+    if grad:
+        table.add_column("gradient slope", justify="right", no_wrap=True)
+        table.add_column("regime")
+    table.add_column(f"median output at L = {entry['depths'][-1]}", justify="right")
+    for j, reg in enumerate(entry["regimes"]):
+        cells = [f"{reg['beta']:g}", f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]",
+                 f"[{REGIME_STYLE[reg['regime']]}]{reg['regime']}[/]"]
+        if grad:
+            g = grad["regimes"][j]
+            cells += [f"{_fmt(g['slope'])} [{_fmt(g['slope_interval'][0], 2)}, {_fmt(g['slope_interval'][1], 2)}]",
+                      f"[{REGIME_STYLE[g['regime']]}]{g['regime']}[/]"]
+        cells.append(_fmt(reg["median_at_largest_depth"]))
+        table.add_row(*cells)
+    return table
+
+
+def critical_table(critical: list[dict[str, Any]], base) -> Table:
+    param = "hurst" if "hurst" in critical[0] else "lengthscale" if "lengthscale" in critical[0] else None
+    table = Table(title="critical β per law setting", caption="95 % bootstrap intervals over weight draws")
+    if param:
+        table.add_column("H" if param == "hurst" else "ℓ", justify="right")
+    table.add_column("critical β (output)", justify="right")
+    table.add_column("critical β (gradient)", justify="right")
+    table.add_column("theory reference", justify="right")
+    for entry in critical:
+        row = [f"{entry[param]:g}"] if param else []
+        grad = entry.get("gradient")
+        row += [_critical_text(entry), _critical_text(grad) if grad else "—", f"{entry['theory_reference']:g}"]
+        table.add_row(*row)
+    return table
