@@ -80,6 +80,8 @@ ConfigOpt = Annotated[Optional[str], typer.Option("--config", help="TOML file of
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
 PlotOpt = Annotated[Optional[str], typer.Option("--plot", help="Write a figure (.png, .pdf or .svg).", show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or notes on stderr.")]
+HurstGridOpt = Annotated[Optional[str], typer.Option("--hurst", help="fBm Hurst index H (implies --law fbm): one value, a list 0.2,0.5 or a range 0.05:0.97:24.", show_default=False)]
+LengthscaleGridOpt = Annotated[Optional[str], typer.Option("--lengthscale", help="RBF lengthscale ℓ (implies --law rbf): one value, a list or a range.", show_default=False)]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR is honored too).")]
 
 
@@ -204,15 +206,18 @@ def run(
 
 @app.command()
 def sample(
-    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleOpt = None, hurst: HurstOpt = None,
+    law: LawOpt = None, dist: DistOpt = None, lengthscale: LengthscaleGridOpt = None, hurst: HurstGridOpt = None,
     fbm_backend: BackendOpt = None, depth: DepthOpt = None, width: WidthOpt = None,
     draws: Annotated[Optional[int], typer.Option("--draws", help="Weight draws (each gives d² entry paths). [default: 1]", show_default=False)] = None,
     lags: Annotated[int, typer.Option("--lags", help="Largest lag shown.")] = 10,
-    paths: Annotated[int, typer.Option("--paths", help="Entry paths drawn in the figure.")] = 3,
+    paths: Annotated[int, typer.Option("--paths", help="Entry paths drawn per law setting in the figure.")] = 3,
     seed: SeedOpt = None, device: DeviceOpt = None, dtype: DtypeOpt = None, config: ConfigOpt = None,
     json_out: JsonOpt = False, plot: PlotOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
-    """Draw weights from a law; compare their autocovariance across depth with theory."""
+    """Draw weights from a law; compare their autocovariance across depth with theory.
+
+    --hurst (or --lengthscale) takes a list, e.g. --hurst 0.2,0.5,0.8: one row per value.
+    """
     from resnet_scale_cli import plots, report
     from resnet_scale_cli.autocorrelation import weight_statistics
 
@@ -221,38 +226,40 @@ def sample(
     if paths < 1:
         raise SpecError(f"--paths must be at least 1, got {paths}")
     flags = dict(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, depth=depth,
-                 width=width, samples=draws if draws is not None else 1, seed=seed, device=device, dtype=dtype)
-    spec = build_spec(config, flags)
+                 width=width, samples=draws, seed=seed, device=device, dtype=dtype)
+    values = merge_settings(config, flags)
+    if "draws" in values:  # in a config file, `draws` names the weight draws of `sample`
+        values["samples"] = values.pop("draws")
+    values.setdefault("samples", 1)
+    sweep, _ = build_sweep(None, values, depths=str(values.pop("depth", RunSpec().depth)), betas="0.5")
+    settings = sweep.settings()
     plot_path = plots.check_plot_path(plot) if plot else None
-    stats = weight_statistics(spec, lags)
-    title = f"{plots.describe_law(spec)}, L = {spec.depth}, d = {spec.width}, {stats['paths'].shape[0]} entry paths"
+    results = [(plots.describe_law(s), s, weight_statistics(s, lags)) for s in settings]
+    base = settings[0]
+    title = f"L = {base.depth}, d = {base.width}, {results[0][2]['paths'].shape[0]} entry paths per law setting"
     if plot_path:
-        plots.plot_sample(plot_path, stats["paths"], stats["lags"], stats["empirical"], stats["stderr"], stats["theory"], title, paths)
+        plots.plot_sample(plot_path, [(label, stats) for label, _, stats in results], title, paths)
     if json_out:
+        keep = ("law", "dist", "fbm_backend", "depth", "width", "seed", "device", "dtype")
         report.dump_json({
             "command": "sample",
-            "spec": {k: v for k, v in spec.to_dict().items() if k in ("law", "dist", "lengthscale", "hurst", "fbm_backend", "depth", "width", "seed", "device", "dtype")}
-            | {"draws": spec.samples, "entry_paths": int(stats["paths"].shape[0])},
-            "lags": [int(k) for k in stats["lags"]],
-            "autocovariance": {"empirical": stats["empirical"].tolist(), "stderr": stats["stderr"].tolist(), "theory": stats["theory"].tolist()},
-            "mean": stats["mean"],
-            "variance_times_width": stats["variance_times_width"],
-            "hurst_estimate": stats["hurst_estimate"],
+            "spec": {k: v for k, v in base.to_dict().items() if k in keep}
+            | {"device": str(base.torch_device()), "draws": base.samples, "entry_paths": int(results[0][2]["paths"].shape[0])},
+            "settings": [report.sample_document(s, stats) for _, s, stats in results],
             "versions": report.versions(),
         })
         return
     console = report.make_console(stderr=False, no_color=no_color)
-    console.print(report.sample_table(stats, title))
-    h = stats["hurst_estimate"]
-    console.print(f"mean {stats['mean']:+.4f}; variance × d {stats['variance_times_width']:.4f} (theory 1)"
-                  + (f"; estimated Hurst index {h:.3f}" if h is not None else "")
-                  + (f" (law's H = {spec.hurst:g})" if spec.law == "fbm" else ""))
+    for label, s, stats in results:
+        console.print(report.sample_table(stats, f"{label}, {title}"))
+        h = stats["hurst_estimate"]
+        console.print(f"mean {stats['mean']:+.4f}; variance × d {stats['variance_times_width']:.4f} (theory 1)"
+                      + (f"; estimated Hurst index {h:.3f}" if h is not None else "")
+                      + (f" (law's H = {s.hurst:g})" if s.law == "fbm" else "") + "\n")
     if plot_path:
         console.print(f"figure written to {plot_path}")
 
 
-HurstGridOpt = Annotated[Optional[str], typer.Option("--hurst", help="fBm Hurst index H (implies --law fbm): one value, a list 0.2,0.5 or a range 0.05:0.97:24.", show_default=False)]
-LengthscaleGridOpt = Annotated[Optional[str], typer.Option("--lengthscale", help="RBF lengthscale ℓ (implies --law rbf): one value, a list or a range.", show_default=False)]
 DepthGridOpt = Annotated[Optional[str], typer.Option("--depth", "-L", help="Depths: list 100,1000 or range 10:1000:10 (integers, deduplicated).", show_default=False)]
 OutOpt = Annotated[Optional[str], typer.Option("--out", help="Folder for results.jsonl (one line per finished cell) and summary.json.", show_default=False)]
 ResumeOpt = Annotated[Optional[bool], typer.Option("--resume", help="Skip the cells already in --out; ends identical to an uninterrupted run.", show_default=False)]

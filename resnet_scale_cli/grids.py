@@ -1,4 +1,5 @@
-"""Grid syntax shared by every grid flag: comma lists `0.25,0.5,1` and inclusive ranges `start:stop:count`."""
+"""Grid syntax shared by every grid flag: comma lists `0.25,0.5,1`, inclusive ranges
+`start:stop:count`, and geometric ranges `start:stop:count:log` (start > 0)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def parse_float_grid(text: str | float | int | list | tuple, flag: str) -> tuple
 
 def _range(part: str, flag: str) -> list[float]:
     pieces = part.split(":")
-    if len(pieces) != 3:
-        raise SpecError(f"{flag}: range {part!r} must be start:stop:count")
+    geometric = len(pieces) == 4 and pieces[3].strip() == "log"
+    if len(pieces) != 3 and not geometric:
+        raise SpecError(f"{flag}: range {part!r} must be start:stop:count or start:stop:count:log")
     start, stop = _number(pieces[0], flag), _number(pieces[1], flag)
     try:
         count = int(pieces[2])
@@ -56,6 +58,10 @@ def _range(part: str, flag: str) -> list[float]:
         return [start]
     if stop < start:
         raise SpecError(f"{flag}: range {part!r} has stop < start")
+    if geometric:
+        if start <= 0:
+            raise SpecError(f"{flag}: a log range needs start > 0, got {part!r}")
+        return [start * (stop / start) ** (i / (count - 1)) for i in range(count)]
     return [start + (stop - start) * i / (count - 1) for i in range(count)]
 
 

@@ -40,27 +40,31 @@ def _save(fig, path: Path) -> None:
         _pyplot().close(fig)
 
 
-def plot_sample(path: Path, paths: np.ndarray, lags: np.ndarray, empirical: np.ndarray, stderr: np.ndarray,
-                theory: np.ndarray, title: str, n_show: int = 5) -> None:
-    """Left: a few entry paths √d (V_k)_{ij} against layer k. Right: autocovariance per lag."""
+def plot_sample(path: Path, panels: list[tuple[str, dict[str, Any]]], title: str, n_show: int = 3) -> None:
+    """One row per law setting. Left: entry paths √d (V_k)_{ij} against layer k.
+    Right: autocovariance per lag, empirical (±2 s.e.) against theory."""
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    depth = paths.shape[1]
-    layers = np.arange(1, depth + 1)
-    for i in range(min(n_show, paths.shape[0])):
-        left.plot(layers, paths[i], lw=0.8, label=f"entry {i + 1}")
-    left.set_xlabel("layer k")
-    left.set_ylabel(r"$\sqrt{d}\,(V_k)_{ij}$")
-    left.set_title("entry paths across depth")
-    left.legend(fontsize=8, loc="upper right")
-    right.errorbar(lags, empirical, yerr=2 * stderr, fmt="o", ms=4, capsize=3, label="empirical (±2 s.e.)")
-    right.plot(lags, theory, "-", color="black", lw=1.2, label="theory")
-    right.axhline(0.0, color="grey", lw=0.5)
-    right.set_xlabel("lag (layers)")
-    right.set_ylabel("autocovariance")
-    right.set_title("autocovariance across depth")
-    right.legend(fontsize=8)
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.6 * len(panels)), squeeze=False)
+    for (label, stats), (left, right) in zip(panels, axes):
+        paths = stats["paths"]
+        layers = np.arange(1, paths.shape[1] + 1)
+        for i in range(min(n_show, paths.shape[0])):
+            left.plot(layers, paths[i], lw=0.8, label=f"entry {i + 1}")
+        left.set_xlabel("layer k")
+        left.set_ylabel(r"$\sqrt{d}\,(V_k)_{ij}$")
+        left.set_title(f"{label}: entry paths across depth")
+        left.legend(fontsize=7, loc="upper right")
+        right.errorbar(stats["lags"], stats["empirical"], yerr=2 * stats["stderr"], fmt="o", ms=4, capsize=3,
+                       label="empirical (±2 s.e.)")
+        right.plot(stats["lags"], stats["theory"], "-", color="black", lw=1.2, label="theory")
+        right.axhline(0.0, color="grey", lw=0.5)
+        right.set_xlabel("lag (layers)")
+        right.xaxis.get_major_locator().set_params(integer=True)
+        right.set_ylabel("autocovariance")
+        right.set_title(f"{label}: autocovariance across depth")
+        right.legend(fontsize=7)
     fig.suptitle(title)
+    fig.tight_layout()
     _save(fig, path)
 
 

@@ -195,3 +195,23 @@ def critical_table(critical: list[dict[str, Any]], base) -> Table:
         row += [_critical_text(entry), _critical_text(grad) if grad else "—", f"{entry['theory_reference']:g}"]
         table.add_row(*row)
     return table
+
+
+def sample_document(spec, stats: dict[str, Any]) -> dict[str, Any]:
+    """One law setting of `rscale sample --json`."""
+    from resnet_scale_cli.sweep import law_parameter
+
+    out: dict[str, Any] = {"law": spec.law}
+    parameter = law_parameter(spec.law)
+    if parameter:
+        out[parameter] = getattr(spec, parameter)
+    elif spec.law == "iid":
+        out["dist"] = spec.dist
+    return out | {
+        "lags": [int(k) for k in stats["lags"]],
+        "autocovariance": {"empirical": stats["empirical"].tolist(), "stderr": stats["stderr"].tolist(),
+                           "theory": stats["theory"].tolist()},
+        "mean": stats["mean"],
+        "variance_times_width": stats["variance_times_width"],
+        "hurst_estimate": stats["hurst_estimate"],
+    }

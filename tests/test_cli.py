@@ -105,9 +105,12 @@ def test_sample_json_and_plot(capsys, tmp_path):
                         "--lags", "3", "--plot", str(fig), "--json", "--device", "cpu")
     assert code == 0
     doc = json.loads(out)
-    assert doc["command"] == "sample" and doc["lags"] == [0, 1, 2, 3]
-    assert len(doc["autocovariance"]["theory"]) == 4 and abs(doc["autocovariance"]["theory"][1] - (2 ** 0.4 / 2 - 1)) < 1e-12
-    assert 0.0 < doc["hurst_estimate"] < 0.5
+    assert doc["command"] == "sample" and doc["spec"]["law"] == "fbm"
+    (setting,) = doc["settings"]
+    assert setting["hurst"] == 0.2 and setting["lags"] == [0, 1, 2, 3]
+    assert len(setting["autocovariance"]["theory"]) == 4
+    assert abs(setting["autocovariance"]["theory"][1] - (2 ** 0.4 / 2 - 1)) < 1e-12
+    assert 0.0 < setting["hurst_estimate"] < 0.5
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
