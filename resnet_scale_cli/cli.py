@@ -6,9 +6,11 @@ Exit codes: 0 ok, 1 a check failed, 2 bad usage or input (one line on stderr), 3
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+import time
 import tomllib
 from contextlib import contextmanager
 from pathlib import Path
@@ -393,6 +395,98 @@ def phase(
                         probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
                         dtype=dtype, memory_gb=memory_gb, out=out, resume=resume, plot=plot)
     _grid_command("phase", flags, config, json_out, quiet, no_color)
+
+
+@app.command()
+def check(
+    files: Annotated[list[str], typer.Argument(help="Check files (TOML); '-' reads one from stdin.", show_default=False)],
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Compare every statistic with this stored run.", show_default=False)] = None,
+    update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Write this run's statistics into --baseline.")] = False,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence of the baseline comparison (family-wise).")] = 0.99,
+    junit: Annotated[Optional[str], typer.Option("--junit", help="Write a JUnit XML report.", show_default=False)] = None,
+    seed: SeedOpt = None, device: DeviceOpt = None,
+    json_out: JsonOpt = False, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Run check files: exit 0 when every expectation holds, 1 when one fails, 2 on bad input."""
+    from resnet_scale_cli import checks, report, sweep as sweeps
+    from resnet_scale_cli.analysis import analyze
+
+    if not 0.5 <= confidence < 1.0:
+        raise SpecError(f"--confidence must be in [0.5, 1), got {confidence}")
+    if update_baseline and not baseline:
+        raise SpecError("--update-baseline needs --baseline FILE")
+    junit_path = Path(junit) if junit else None
+    if junit_path and not junit_path.parent.is_dir():
+        raise SpecError(f"--junit: folder {str(junit_path.parent)!r} does not exist")
+    if files.count("-") > 1:
+        raise SpecError("'-' (stdin) can be given once")
+    loaded = [checks.load_check(f) for f in files]
+    overrides = {k: v for k, v in (("seed", seed), ("device", device)) if v is not None}
+    if overrides:
+        for c in loaded:
+            c.sweep = dataclasses.replace(c.sweep, base=c.sweep.base.replace(**overrides))
+    names = [c.name for c in loaded]
+    if len(set(names)) != len(names):
+        raise SpecError("two check files have the same name; give each a distinct `name`")
+    stored = None
+    baseline_path = Path(baseline) if baseline else None
+    if baseline_path and not update_baseline:
+        stored = checks.read_baseline(baseline_path)
+        for c in loaded:
+            entry = stored["checks"].get(c.name)
+            if entry is None:
+                raise SpecError(f"--baseline {baseline}: no baseline for check {c.name!r}; create it with --update-baseline")
+            if entry["settings"] != json.loads(json.dumps(checks.comparable_settings(c.sweep))):
+                raise SpecError(f"--baseline {baseline}: check {c.name!r} has other settings than its baseline; "
+                                "update it with --update-baseline")
+    documents, new_entries = [], {}
+    total = sum(sweeps.progress_total(c.sweep) for c in loaded)
+    with progress_bar(total, "check: layers", not quiet) as advance:
+        for c in loaded:
+            start = time.perf_counter()
+            records = sweeps.run_sweep(c.sweep, progress=advance)
+            critical = analyze(records, seed=c.sweep.base.seed) if len(c.sweep.depths) > 1 else []
+            outcomes = checks.evaluate(c, records, critical)
+            statistics = checks.baseline_statistics(records)
+            if stored is not None:
+                outcomes.append(checks.compare_baseline(stored["checks"][c.name], statistics, confidence))
+            if update_baseline:
+                new_entries[c.name] = {"settings": checks.comparable_settings(c.sweep), "seed": c.sweep.base.seed,
+                                       "statistics": statistics}
+            documents.append({"file": c.path, "name": c.name, "spec": c.sweep.to_dict(), "expectations": outcomes,
+                              "passed": all(o["passed"] for o in outcomes),
+                              "elapsed_seconds": round(time.perf_counter() - start, 3)})
+    if update_baseline:
+        data = checks.read_baseline(baseline_path) if baseline_path.exists() else {"rscale_baseline": checks.BASELINE_FORMAT, "checks": {}}
+        data["checks"].update(new_entries)
+        try:
+            sweeps.write_atomic(baseline_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise SpecError(f"--baseline: cannot write {baseline!r}: {exc.strerror or exc}") from None
+    if junit_path:
+        from resnet_scale_cli.junit import write_junit
+
+        write_junit(junit_path, documents)
+    n_total = sum(len(d["expectations"]) for d in documents)
+    n_failed = sum(not o["passed"] for d in documents for o in d["expectations"])
+    passed = n_failed == 0
+    if json_out:
+        report.dump_json({"command": "check", "passed": passed,
+                          "summary": {"expectations": n_total, "passed": n_total - n_failed, "failed": n_failed},
+                          "files": documents, "baseline": baseline, "baseline_updated": update_baseline,
+                          "versions": report.versions()})
+    else:
+        console = report.make_console(stderr=False, no_color=no_color)
+        for d in documents:
+            console.print(report.check_table(d))
+        verdict = "[green]all expectations hold[/]" if passed else f"[red]{n_failed} of {n_total} expectations failed[/]"
+        console.print(f"{verdict} ({len(documents)} check file{'s' * (len(documents) != 1)})")
+        if update_baseline:
+            console.print(f"baseline written to {baseline}")
+        if junit_path:
+            console.print(f"JUnit report written to {junit_path}")
+    if not passed:
+        raise typer.Exit(1)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from resnet_scale_cli.experiment import RunResult
@@ -215,3 +216,26 @@ def sample_document(spec, stats: dict[str, Any]) -> dict[str, Any]:
         "variance_times_width": stats["variance_times_width"],
         "hurst_estimate": stats["hurst_estimate"],
     }
+
+
+def check_table(document: dict[str, Any]) -> Table:
+    """One row per expectation: measured value, expected bounds, PASS/FAIL, and what it means."""
+    table = Table(title=f"{document['name']} ({document['file']}), {document['elapsed_seconds']:.1f} s", show_lines=False)
+    table.add_column("expectation")
+    table.add_column("measured", justify="right")
+    table.add_column("expected", justify="right")
+    table.add_column("result")
+    table.add_column("detail")
+    for o in document["expectations"]:
+        measured = o.get("measured")
+        if o["type"] == "baseline":
+            measured, expected = f"{len(o['moved'])} moved / {o['compared']}", f"none moved ({o['confidence']:.0%})"
+        elif o["type"] == "regime":
+            expected = o["expected"]
+        else:
+            lo, hi = o["bounds"]
+            expected = f"[{'-∞' if lo is None else f'{lo:.4g}'}, {'+∞' if hi is None else f'{hi:.4g}'}]"
+        shown = measured if isinstance(measured, str) else "—" if measured is None else f"{measured:.4g}"
+        verdict = "[green]PASS[/]" if o["passed"] else "[bold red]FAIL[/]"
+        table.add_row(escape(o["name"]), escape(shown), escape(expected), verdict, escape(o["message"]))
+    return table
