@@ -28,12 +28,30 @@ RENORM_EVERY = 4
 
 @dataclass(frozen=True)
 class Activation:
-    """σ with its derivative σ'; `homogeneous` means σ(c x) = c σ(x) for c > 0."""
+    """σ with its derivative σ'; `homogeneous` means σ(c x) = c σ(x) for c > 0.
+
+    Piecewise-linear σ (`slopes` = (slope for x ≤ 0, slope for x > 0)) store σ' for the reverse
+    pass as one bool per entry (x > 0) instead of a float.
+    """
 
     name: str
     fn: Callable[[torch.Tensor], torch.Tensor]
     deriv: Callable[[torch.Tensor], torch.Tensor]
     homogeneous: bool
+    slopes: tuple[float, float] | None = None
+
+    def record(self, pre: torch.Tensor) -> torch.Tensor:
+        """What the reverse pass needs of σ'(pre): a bool mask when σ is piecewise linear."""
+        return pre > 0 if self.slopes is not None else self.deriv(pre)
+
+    def apply_recorded(self, u: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
+        """u ⊙ σ'(pre) from `record(pre)`."""
+        if self.slopes is None:
+            return u * recorded
+        low, high = self.slopes
+        if low == 0.0 and high == 1.0:
+            return u * recorded
+        return u * torch.where(recorded, high, low).to(u.dtype)
 
 
 LEAKY_SLOPE = 0.01
@@ -46,12 +64,13 @@ def _gelu_deriv(x: torch.Tensor) -> torch.Tensor:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", torch.relu, lambda x: (x > 0).to(x.dtype), True),
+    "relu": Activation("relu", torch.relu, lambda x: (x > 0).to(x.dtype), True, (0.0, 1.0)),
     "leaky_relu": Activation(
         "leaky_relu",
         lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
         lambda x: torch.where(x > 0, 1.0, LEAKY_SLOPE).to(x.dtype),
         True,
+        (LEAKY_SLOPE, 1.0),
     ),
     "tanh": Activation("tanh", torch.tanh, lambda x: 1.0 - torch.tanh(x) ** 2, False),
     "gelu": Activation("gelu", torch.nn.functional.gelu, _gelu_deriv, False),
@@ -61,16 +80,25 @@ ACTIVATIONS: dict[str, Activation] = {
 
 @dataclass
 class Network:
-    """Weights of a batch of draws: V (and W for ``full``), shape (draws, L, d, d)."""
+    """Weights of a batch of draws: V (and W for ``full``), given as (draws, L, d, d).
+
+    They are kept layer-major, (L, draws, d, d) contiguous, so that each layer's (draws, d, d)
+    block is contiguous for the batched matrix products of both passes.
+    """
 
     V: torch.Tensor
     W: torch.Tensor | None
     model: str
     activation: Activation
 
+    def __post_init__(self) -> None:
+        self.layers_V = self.V.transpose(0, 1).contiguous()
+        self.layers_W = self.W.transpose(0, 1).contiguous() if self.W is not None else None
+        self.V = self.W = None  # the layer-major copies are the only ones kept
+
     @property
     def depth(self) -> int:
-        return self.V.shape[1]
+        return self.layers_V.shape[0]
 
     @property
     def state_homogeneous(self) -> bool:
@@ -100,23 +128,24 @@ def _renormalize(x: torch.Tensor, exps: torch.Tensor, rows: torch.Tensor) -> tup
 
 def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
     if net.model == "full":
-        return torch.bmm(x, net.W[:, k].mT)
+        return torch.bmm(x, net.layers_W[k].mT)
     return x
 
 
-def _activated(net: Network, pre: torch.Tensor, n_states: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Rows fed to V_k: σ(pre) for states, σ'(pre_h) ⊙ pre_q for tangents; also the mask σ'."""
+def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Rows fed to V_k: σ(pre) for states, σ'(pre_h) ⊙ pre_q for tangents; with `record`, also
+    what the reverse pass needs of σ'(pre_h) (see `Activation.record`)."""
     if net.model == "linear":
         return pre, None
     act = net.activation
     h_pre = pre[:, :n_states]
-    mask = act.deriv(h_pre)
+    recorded = act.record(h_pre) if record else None
     if pre.shape[1] == n_states:
-        return act.fn(h_pre), mask
+        return act.fn(h_pre), recorded
     d0, rows, width = pre.shape
     probes = (rows - n_states) // n_states
-    tangent = pre[:, n_states:].reshape(d0, n_states, probes, width) * mask.unsqueeze(2)
-    return torch.cat([act.fn(h_pre), tangent.reshape(d0, n_states * probes, width)], dim=1), mask
+    tangent = pre[:, n_states:].reshape(d0, n_states, probes, width) * act.deriv(h_pre).unsqueeze(2)
+    return torch.cat([act.fn(h_pre), tangent.reshape(d0, n_states * probes, width)], dim=1), recorded
 
 
 def forward(
@@ -152,10 +181,10 @@ def forward(
         if checkpoint_every and k % checkpoint_every == 0:
             out.checkpoints.append((k, x[:, :n_states].clone(), exps[:, :n_states].clone()))
         pre = _pre_activation(net, x, k)
-        fed, mask = _activated(net, pre, n_states)
+        fed, mask = _activated(net, pre, n_states, record_masks)
         if record_masks:
             out.masks.append(mask)
-        x = torch.baddbmm(x, fed * scale_col, net.V[:, k].mT)
+        x = torch.baddbmm(x, fed * scale_col, net.layers_V[k].mT)
         if carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth):
             x, exps = _renormalize(x, exps, rescale_rows)
         if progress is not None and (k + 1) % 64 == 0:
@@ -168,12 +197,12 @@ def forward(
 
 def _backward_layer(net: Network, p: torch.Tensor, k: int, mask: torch.Tensor | None, scale_col: torch.Tensor) -> torch.Tensor:
     """p_k = p_{k+1} + L^{-β} ∂_h f(h_k, θ_{k+1})ᵀ p_{k+1}, in row form."""
-    u = torch.bmm(p, net.V[:, k])
+    u = torch.bmm(p * scale_col, net.layers_V[k])
     if mask is not None:
-        u = u * mask
+        u = net.activation.apply_recorded(u, mask)
     if net.model == "full":
-        return torch.baddbmm(p, u * scale_col, net.W[:, k])
-    return p + u * scale_col
+        return torch.baddbmm(p, u, net.layers_W[k])
+    return p + u
 
 
 def backward(
@@ -231,7 +260,7 @@ def forward_direct(net: Network, h0: torch.Tensor, scales: torch.Tensor) -> torc
     h = h0
     for k in range(net.depth):
         fed, _ = _activated(net, _pre_activation(net, h, k), h.shape[1])
-        h = h + torch.bmm(fed * scale_col, net.V[:, k].mT)
+        h = h + torch.bmm(fed * scale_col, net.layers_V[k].mT)
     return h
 
 

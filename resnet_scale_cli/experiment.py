@@ -58,7 +58,8 @@ def _draw_chunk(spec: RunSpec) -> int:
 
 def _checkpoint_every(spec: RunSpec, chunk: int, rows: int) -> int:
     """0 (store σ' of every layer) when that fits half the budget, else ⌈√L⌉-layer segments."""
-    itemsize = torch.finfo(spec.torch_dtype()).bits // 8
+    piecewise_linear = ACTIVATIONS[spec.activation].slopes is not None
+    itemsize = 1 if piecewise_linear else torch.finfo(spec.torch_dtype()).bits // 8
     if chunk * rows * spec.depth * spec.width * itemsize <= spec.memory_gb * 2**29:
         return 0
     return max(RENORM_ALIGN, int(math.ceil(math.sqrt(spec.depth) / RENORM_ALIGN)) * RENORM_ALIGN)
@@ -92,9 +93,9 @@ def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Mea
         def gens(purpose: int) -> list[torch.Generator]:
             return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
 
-        V = sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), **law_options)
-        W = sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), **law_options) if spec.model == "full" else None
-        net = Network(V, W, spec.model, act)
+        net = Network(sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), **law_options),
+                      sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), **law_options) if spec.model == "full" else None,
+                      spec.model, act)
         h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
         h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
         readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])
@@ -153,7 +154,7 @@ def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Mea
                 # (draws, β·m) -> (β, draws·m): samples ordered by draw, then input
                 parts[q].append(values.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
         overflow_parts.append(bad.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
-        del net, V, W
+        del net
 
     values = {q: np.concatenate(v, axis=1) for q, v in parts.items() if v}
     info = {

@@ -162,7 +162,7 @@ def test_scalar_linear_network_is_an_exact_product():
     """d = 1, linear model: h_L = Π_k (1 + L^{-β} v_k) h_0 and p_0 = Π_k (1 + L^{-β} v_k) p_L."""
     depth, beta = 500, 0.1
     net = _network("linear", "identity", depth=depth, width=1)
-    v = net.V[0, :, 0, 0].numpy()
+    v = net.layers_V[:, 0, 0, 0].numpy()
     factors = 1.0 + depth**-beta * v
     log10_prod = np.sum(np.log10(np.abs(factors)))
     sign = np.prod(np.sign(factors))
