@@ -78,23 +78,23 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
-@dataclass
 class Network:
-    """Weights of a batch of draws: V (and W for ``full``), given as (draws, L, d, d).
+    """Weights of a batch of draws: V (and W for ``full``), given as (draws, L, d, d), or as
+    (L, draws, d, d) with `layer_major=True`.
 
-    They are kept layer-major, (L, draws, d, d) contiguous, so that each layer's (draws, d, d)
-    block is contiguous for the batched matrix products of both passes.
+    They are kept layer-major and contiguous, so that each layer's (draws, d, d) block is
+    contiguous for the batched matrix products of both passes.
     """
 
-    V: torch.Tensor
-    W: torch.Tensor | None
-    model: str
-    activation: Activation
+    def __init__(self, V: torch.Tensor, W: torch.Tensor | None, model: str, activation: Activation,
+                 *, layer_major: bool = False) -> None:
+        def arrange(x):
+            return x if layer_major else x.transpose(0, 1)
 
-    def __post_init__(self) -> None:
-        self.layers_V = self.V.transpose(0, 1).contiguous()
-        self.layers_W = self.W.transpose(0, 1).contiguous() if self.W is not None else None
-        self.V = self.W = None  # the layer-major copies are the only ones kept
+        self.layers_V = arrange(V).contiguous()
+        self.layers_W = arrange(W).contiguous() if W is not None else None
+        self.model = model
+        self.activation = activation
 
     @property
     def depth(self) -> int:

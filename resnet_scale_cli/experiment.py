@@ -52,7 +52,7 @@ def resolved_grad_method(spec: RunSpec) -> str:
 
 def _draw_chunk(spec: RunSpec) -> int:
     itemsize = torch.finfo(spec.torch_dtype()).bits // 8
-    per_draw = spec.depth * spec.width**2 * itemsize * (2 if spec.model == "full" else 1) * 3
+    per_draw = spec.depth * spec.width**2 * itemsize * (2 if spec.model == "full" else 1)
     return max(1, min(spec.n_draws, int(spec.memory_gb * 2**29 // per_draw)))
 
 
@@ -93,9 +93,9 @@ def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Mea
         def gens(purpose: int) -> list[torch.Generator]:
             return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
 
-        net = Network(sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), **law_options),
-                      sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), **law_options) if spec.model == "full" else None,
-                      spec.model, act)
+        net = Network(sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), layer_major=True, **law_options),
+                      sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), layer_major=True, **law_options)
+                      if spec.model == "full" else None, spec.model, act, layer_major=True)
         h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
         h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
         readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])

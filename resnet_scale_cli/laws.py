@@ -104,7 +104,12 @@ def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- samplers
-def _iid_paths(dist: str, n_paths: int, depth: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
+#: paths drawn per call: bounds the temporaries (an FFT of length 2L per pair of paths) and fixes
+#: how a draw's stream is consumed, so results never depend on memory settings
+PATH_CHUNK = 256
+
+
+def _iid_chunk(dist: str, n_paths: int, depth: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
     shape = (depth, n_paths)
     if dist == "gaussian":
         return torch.randn(shape, generator=gen, dtype=dtype, device=device)
@@ -117,38 +122,59 @@ def _iid_paths(dist: str, n_paths: int, depth: int, gen: torch.Generator, dtype,
     raise SpecError(f"--dist: unknown value {dist!r}; choose from {', '.join(DISTS)}")
 
 
-def sample_fgn(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype=torch.float32, device="cpu") -> torch.Tensor:
-    """Exact unit-variance fGn, shape (draws, L, n_paths), by circulant embedding (Davies–Harte).
-
-    One complex FFT of length 2L gives two independent paths (real and imaginary parts).
-    """
+def _fgn_chunk(hurst: float, depth: int, n_paths: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
+    """(L, n_paths) unit-variance fGn: Re and Im of one complex FFT are two independent paths."""
     sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(float(hurst), int(depth)), dtype=dtype, device=device)
     n_complex = (n_paths + 1) // 2
-    noise = torch.stack([torch.randn((n_complex, 2 * depth, 2), generator=g, dtype=dtype, device=device) for g in generators])
-    spectrum = torch.view_as_complex(noise) * sqrt_eig
-    paths = torch.fft.fft(spectrum, dim=-1)[..., :depth]
-    both = torch.cat([paths.real, paths.imag], dim=1)[:, :n_paths]
-    return both.transpose(1, 2)
+    noise = torch.view_as_complex(torch.randn((n_complex, 2 * depth, 2), generator=gen, dtype=dtype, device=device))
+    paths = torch.fft.fft(noise * sqrt_eig, dim=-1)[:, :depth]
+    return torch.cat([paths.real, paths.imag], dim=0)[:n_paths].T
 
 
-def _fgn_reference(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], dtype, device) -> torch.Tensor:
+def _rbf_chunk(chol: torch.Tensor, n_paths: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
+    return chol @ torch.randn((chol.shape[0], n_paths), generator=gen, dtype=dtype, device=device)
+
+
+def _fgn_reference(hurst: float, depth: int, n_paths: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
     """The PyPI `fbm` package, one path at a time (slow; a reference to validate against)."""
     from fbm import FBM
 
-    out = np.empty((len(generators), depth, n_paths))
+    out = np.empty((depth, n_paths))
     saved = np.random.get_state()
     try:
-        for i, g in enumerate(generators):
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=g, device=g.device).item())
-            np.random.seed(seed)
-            process = FBM(n=int(depth), hurst=float(hurst), length=int(depth), method="daviesharte")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the package warns when it falls back to Hosking's method
-                for j in range(n_paths):
-                    out[i, :, j] = process.fgn()
+        np.random.seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device).item()))
+        process = FBM(n=int(depth), hurst=float(hurst), length=int(depth), method="daviesharte")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the package warns when it falls back to Hosking's method
+            for j in range(n_paths):
+                out[:, j] = process.fgn()
     finally:
         np.random.set_state(saved)
     return torch.as_tensor(out, dtype=dtype, device=device)
+
+
+def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dist: str,
+                lengthscale: float, hurst: float, fbm_backend: str, dtype, device) -> None:
+    """Write draw i's unit-variance paths into out(i) of shape (L, n_paths), chunk by chunk."""
+    if law not in LAWS:
+        raise SpecError(f"--law: unknown value {law!r}; choose from {', '.join(LAWS)}")
+    chol = None
+    if law == "rbf":
+        chol = torch.as_tensor(_rbf_cholesky(int(depth), float(lengthscale)), dtype=dtype, device=device)
+    for i, gen in enumerate(generators):
+        target = out(i)
+        if law == "fbm" and fbm_backend == "fbm":
+            target.copy_(_fgn_reference(hurst, depth, n_paths, gen, dtype, device))
+            continue
+        for first in range(0, n_paths, PATH_CHUNK):
+            n = min(PATH_CHUNK, n_paths - first)
+            if law == "iid":
+                chunk = _iid_chunk(dist, n, depth, gen, dtype, device)
+            elif law == "fbm":
+                chunk = _fgn_chunk(hurst, depth, n, gen, dtype, device)
+            else:
+                chunk = _rbf_chunk(chol, n, gen, dtype, device)
+            target[:, first:first + n] = chunk
 
 
 def sample_paths(
@@ -165,17 +191,15 @@ def sample_paths(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Unit-variance entry paths across depth, shape (draws, L, n_paths), one generator per draw."""
-    if law == "iid":
-        return torch.stack([_iid_paths(dist, n_paths, depth, g, dtype, device) for g in generators])
-    if law == "rbf":
-        chol = torch.as_tensor(_rbf_cholesky(int(depth), float(lengthscale)), dtype=dtype, device=device)
-        white = torch.stack([torch.randn((depth, n_paths), generator=g, dtype=dtype, device=device) for g in generators])
-        return torch.matmul(chol, white)
-    if law == "fbm":
-        if fbm_backend == "fbm":
-            return _fgn_reference(hurst, depth, n_paths, generators, dtype, device)
-        return sample_fgn(hurst, depth, n_paths, generators, dtype=dtype, device=device)
-    raise SpecError(f"--law: unknown value {law!r}; choose from {', '.join(LAWS)}")
+    out = torch.empty((len(generators), depth, n_paths), dtype=dtype, device=device)
+    _fill_paths(lambda i: out[i], law, depth, n_paths, generators, dist=dist, lengthscale=lengthscale, hurst=hurst,
+                fbm_backend=fbm_backend, dtype=dtype, device=device)
+    return out
+
+
+def sample_fgn(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype=torch.float32, device="cpu") -> torch.Tensor:
+    """Exact unit-variance fGn, shape (draws, L, n_paths), by circulant embedding (Davies–Harte)."""
+    return sample_paths("fbm", depth, n_paths, generators, hurst=hurst, dtype=dtype, device=device)
 
 
 def sample_weights(
@@ -183,11 +207,21 @@ def sample_weights(
     depth: int,
     width: int,
     generators: Sequence[torch.Generator],
+    *,
+    layer_major: bool = False,
     **options,
 ) -> torch.Tensor:
-    """Weights (V_k)_{k=1..L} for each draw, shape (draws, L, d, d), entries of variance 1/d.
+    """Weights (V_k)_{k=1..L} for each draw, entries of variance 1/d: shape (draws, L, d, d), or
+    (L, draws, d, d) with `layer_major` (written in place, chunk by chunk: no second copy).
 
     `options` are those of `sample_paths` (dist, lengthscale, hurst, fbm_backend, dtype, device).
     """
-    paths = sample_paths(law, depth, width * width, generators, **options)
-    return paths.reshape(len(generators), depth, width, width) / math.sqrt(width)
+    dtype, device = options.get("dtype", torch.float32), options.get("device", "cpu")
+    n = width * width
+    shape = (depth, len(generators), n) if layer_major else (len(generators), depth, n)
+    out = torch.empty(shape, dtype=dtype, device=device)
+    pick = (lambda i: out[:, i]) if layer_major else (lambda i: out[i])
+    defaults = dict(dist="gaussian", lengthscale=0.1, hurst=0.5, fbm_backend="torch")
+    _fill_paths(pick, law, depth, n, generators, **{**defaults, **options, "dtype": dtype, "device": device})
+    out.mul_(1.0 / math.sqrt(width))
+    return out.view(*shape[:2], width, width)

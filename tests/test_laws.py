@@ -38,10 +38,12 @@ def test_fgn_autocovariance_matches_theory(hurst, device):
 
 
 def test_fgn_real_and_imaginary_paths_are_independent():
-    n = 2000
-    raw = sample_fgn(0.7, 256, n, gens(1), dtype=torch.float64)[0].numpy()  # (L, n): path j and j + n/2 share an FFT
-    real, imag = raw[:, : n // 2], raw[:, n // 2:]
-    cross = (real * imag).mean(axis=0)  # per pair, lag-0 cross covariance, mean 0 if independent
+    from resnet_scale_cli.laws import PATH_CHUNK
+
+    n = PATH_CHUNK  # one chunk per draw: path j and j + n/2 are the real and imaginary parts of one FFT
+    raw = sample_fgn(0.7, 256, n, gens(8), dtype=torch.float64).numpy()  # (draws, L, n)
+    real, imag = raw[:, :, : n // 2], raw[:, :, n // 2:]
+    cross = (real * imag).mean(axis=1).ravel()  # per pair, lag-0 cross covariance, mean 0 if independent
     assert abs(cross.mean()) < Z * cross.std(ddof=1) / math.sqrt(cross.size)
 
 
