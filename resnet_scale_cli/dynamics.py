@@ -23,7 +23,14 @@ from typing import Callable
 import torch
 
 MODELS = ("full", "simple", "linear")
-RENORM_EVERY = 4
+RENORM_EVERY = 8
+#: activations applied in place on the full model's pre-activation buffer
+INPLACE = {
+    "relu": torch.relu_,
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu_(x, LEAKY_SLOPE),
+    "tanh": torch.tanh_,
+    "identity": lambda x: x,
+}
 
 
 @dataclass(frozen=True)
@@ -117,13 +124,14 @@ class Forward:
     checkpoint_every: int = 0
 
 
-def _renormalize(x: torch.Tensor, exps: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Divide each selected row by 2^e with e the exponent of its max-abs entry (exact)."""
-    amax = x.abs().amax(dim=-1)
-    _, e = torch.frexp(amax)
-    ok = rows & torch.isfinite(amax) & (amax > 0)
-    e = torch.where(ok, e, torch.zeros_like(e)).to(torch.int64)
-    return x * torch.exp2(-e.to(x.dtype)).unsqueeze(-1), exps + e
+def _renormalize(x: torch.Tensor, exps: torch.Tensor, rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Divide (in place) each selected row by 2^e, e the binary exponent of its max-abs entry:
+    exact in floating point. frexp gives e = 0 for zero, infinite or NaN rows (left as they are)."""
+    _, e = torch.frexp(x.abs().amax(dim=-1))
+    if rows is not None:
+        e = e * rows
+    x.mul_(torch.exp2(-e.to(x.dtype)).unsqueeze(-1))
+    return x, exps + e
 
 
 def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
@@ -169,22 +177,31 @@ def forward(
     powers of two every few layers and the exponents returned (exact; see module docstring).
     """
     depth = net.depth if stop is None else stop
-    d0, rows, _ = x0.shape
-    x = x0
-    exps = torch.zeros((d0, rows), dtype=torch.int64, device=x0.device) if exps0 is None else exps0
-    rescale_rows = torch.ones(rows, dtype=torch.bool, device=x0.device)
+    d0, rows, width = x0.shape
+    x = x0.clone()  # updated in place below
+    exps = torch.zeros((d0, rows), dtype=torch.int64, device=x0.device) if exps0 is None else exps0.clone()
+    rescale_rows = None
     if not net.state_homogeneous:
-        rescale_rows[:n_states] = False
+        rescale_rows = torch.ones(rows, dtype=torch.int32, device=x0.device)
+        rescale_rows[:n_states] = 0
     scale_col = scales.to(x0.dtype).view(1, rows, 1)
+    in_place = net.model == "full" and rows == n_states and net.activation.name in INPLACE
+    buffer = torch.empty_like(x) if in_place else None
     out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
     for k in range(start, depth):
         if checkpoint_every and k % checkpoint_every == 0:
             out.checkpoints.append((k, x[:, :n_states].clone(), exps[:, :n_states].clone()))
-        pre = _pre_activation(net, x, k)
-        fed, mask = _activated(net, pre, n_states, record_masks)
-        if record_masks:
-            out.masks.append(mask)
-        x = torch.baddbmm(x, fed * scale_col, net.layers_V[k].mT)
+        if in_place:  # the common case, without temporaries: pre = x W_kᵀ, σ in place, scale, x += pre V_kᵀ
+            pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
+            if record_masks:
+                out.masks.append(net.activation.record(pre))
+            fed = INPLACE[net.activation.name](pre).mul_(scale_col)
+        else:
+            fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record_masks)
+            if record_masks:
+                out.masks.append(mask)
+            fed = fed * scale_col
+        x.baddbmm_(fed, net.layers_V[k].mT)
         if carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth):
             x, exps = _renormalize(x, exps, rescale_rows)
         if progress is not None and (k + 1) % 64 == 0:
@@ -224,7 +241,6 @@ def backward(
     scale_col = scales.to(p_last.dtype).view(1, n, 1)
     p = p_last
     exps = torch.zeros(p.shape[:2], dtype=torch.int64, device=p.device)
-    every_row = torch.ones(n, dtype=torch.bool, device=p.device)
     depth = net.depth
     done = 0
 
@@ -232,7 +248,7 @@ def backward(
         nonlocal p, exps, done
         p = _backward_layer(net, p, k, mask, scale_col)
         if carry_log_norms and ((depth - k) % RENORM_EVERY == 0 or k == 0):
-            p, exps = _renormalize(p, exps, every_row)
+            p, exps = _renormalize(p, exps, None)
         done += 1
         if progress is not None and done % 64 == 0:
             progress(64)

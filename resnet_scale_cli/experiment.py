@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from resnet_scale_cli import seeding
-from resnet_scale_cli.dynamics import ACTIVATIONS, Network, autograd_gradient, backward, forward
+from resnet_scale_cli.dynamics import ACTIVATIONS, RENORM_EVERY, Network, autograd_gradient, backward, forward
 from resnet_scale_cli.laws import sample_weights
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
 from resnet_scale_cli.spec import RunSpec
@@ -62,10 +62,7 @@ def _checkpoint_every(spec: RunSpec, chunk: int, rows: int) -> int:
     itemsize = 1 if piecewise_linear else torch.finfo(spec.torch_dtype()).bits // 8
     if chunk * rows * spec.depth * spec.width * itemsize <= spec.memory_gb * 2**29:
         return 0
-    return max(RENORM_ALIGN, int(math.ceil(math.sqrt(spec.depth) / RENORM_ALIGN)) * RENORM_ALIGN)
-
-
-RENORM_ALIGN = 4
+    return max(RENORM_EVERY, int(math.ceil(math.sqrt(spec.depth) / RENORM_EVERY)) * RENORM_EVERY)
 
 
 def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Measurements:

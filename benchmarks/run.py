@@ -1,0 +1,331 @@
+"""rscale benchmarks, measured side by side in one run on one machine.
+
+    python benchmarks/run.py --quick      # under 5 minutes on a 2-core CPU
+    python benchmarks/run.py              # the full measurements (the reference on the whole reduced grid, …)
+    python benchmarks/run.py --device cuda
+
+1. Speed against a per-sample reference written the straightforward way: weights through the PyPI
+   `fbm` package one path at a time, then one forward and one backpropagation (autograd) per input
+   and per β with a batch of one. The reduced grid is one column of the paper's Figure 7: one
+   Hurst index, 70 β in [0, 1.3], L = 1000, d = 40, 5 weight draws × 10 inputs, output and
+   gradient ratios. With --quick the reference is timed on a slice (one draw's weights, a few
+   (input, β) pairs) and projected linearly to the grid (its cost is linear in paths and pairs).
+2. Achieved GFLOP/s of rscale's forward and tangent passes (matrix-product FLOPs only) against the
+   machine's large-matmul GFLOP/s measured in the same run.
+3. Peak memory and time of the gradient ratio (exact tangents, no stored activations) against
+   L ∈ {10³, 10⁴, 10⁵} at d = 64, each in a fresh process.
+4. The full Figure-7 grid (51 Hurst indices × 70 β, L = 1000, d = 40, 5 × 10 samples, output and
+   gradient ratios): measured on a slice of Hurst indices and projected (--quick), or measured.
+
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from resnet_scale_cli import seeding  # noqa: E402
+from resnet_scale_cli.dynamics import ACTIVATIONS, Network, forward  # noqa: E402
+from resnet_scale_cli.experiment import measure  # noqa: E402
+from resnet_scale_cli.grids import parse_float_grid  # noqa: E402
+from resnet_scale_cli.laws import sample_weights  # noqa: E402
+from resnet_scale_cli.spec import RunSpec  # noqa: E402
+
+FIG7 = dict(law="fbm", depth=1000, width=40, samples=50, draws=5, model="full", activation="relu", dtype="float32")
+FIG7_BETAS = parse_float_grid("0:1.3:70", "--beta")
+FIG7_HURSTS = parse_float_grid("0.05:0.97:51", "--hurst")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def best_time(fn, reps: int, device: torch.device) -> float:
+    fn()
+    sync(device)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ----------------------------------------------------------------------------- 0. the machine
+def matmul_gflops(device: torch.device, dtype: torch.dtype, reps: int) -> float:
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    return 2 * n**3 / best_time(lambda: a @ b, reps, device) / 1e9
+
+
+# ----------------------------------------------------------------------------- 1. the reference
+def reference_weights(hurst: float, depth: int, width: int, n_paths: int | None, seed: int) -> tuple[np.ndarray | None, float]:
+    """V, W for one draw through the `fbm` package, one path at a time; seconds per path."""
+    import warnings
+
+    from fbm import FBM
+
+    np.random.seed(seed)
+    process = FBM(n=depth, hurst=float(hurst), length=depth, method="daviesharte")
+    total = 2 * width * width
+    count = total if n_paths is None else n_paths
+    out = np.empty((count, depth))
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for j in range(count):
+            out[j] = process.fgn()
+    per_path = (time.perf_counter() - start) / count
+    if n_paths is not None:
+        return None, per_path
+    paths = out.reshape(2, width, width, depth).transpose(0, 3, 1, 2) / math.sqrt(width)  # (V|W, L, d, d)
+    return paths.astype(np.float32), per_path
+
+
+def reference_pair(V: torch.Tensor, W: torch.Tensor, x: torch.Tensor, readout: torch.Tensor, beta: float) -> tuple[float, float]:
+    """One input, one β, batch of one: forward, then autograd backward; log10 ratios."""
+    depth = V.shape[0]
+    scale = depth ** (-beta)
+    h0 = x.clone().requires_grad_(True)
+    h = h0
+    for k in range(depth):
+        h = h + scale * (V[k] @ torch.relu(W[k] @ h))
+    (p0,) = torch.autograd.grad(readout @ h, h0)
+    with torch.no_grad():
+        out = torch.log10(torch.linalg.vector_norm(h - h0) / torch.linalg.vector_norm(h0)).item()
+        grad = torch.log10(torch.linalg.vector_norm(p0 - readout) / torch.linalg.vector_norm(readout)).item()
+    return out, grad
+
+
+def run_reference(hurst: float, quick: bool) -> dict:
+    """Time (and statistics of) the per-sample reference on the reduced grid."""
+    depth, width, draws, inputs = FIG7["depth"], FIG7["width"], FIG7["draws"], FIG7["samples"] // FIG7["draws"]
+    torch.manual_seed(0)
+    pair_betas = [0.5, 0.75, 1.0] if quick else list(FIG7_BETAS)
+    draw_count = 1 if quick else draws
+    inputs_used = inputs
+    weight_seconds, pair_seconds, pairs, values = 0.0, 0.0, 0, {b: ([], []) for b in pair_betas}
+    per_path = None
+    for i in range(draw_count):
+        start = time.perf_counter()
+        weights, per_path = reference_weights(hurst, depth, width, None, seed=i)
+        weight_seconds += time.perf_counter() - start
+        V, W = torch.from_numpy(weights[0]), torch.from_numpy(weights[1])
+        readout = torch.randn(width)
+        for _ in range(inputs_used):
+            x = torch.randn(width)
+            for beta in pair_betas:
+                start = time.perf_counter()
+                out, grad = reference_pair(V, W, x, readout, beta)
+                pair_seconds += time.perf_counter() - start
+                pairs += 1
+                values[beta][0].append(out)
+                values[beta][1].append(grad)
+        log(f"  reference: draw {i + 1}/{draw_count} done ({pairs} pairs)")
+    total_paths = draws * 2 * width * width
+    total_pairs = draws * inputs * len(FIG7_BETAS)
+    per_pair = pair_seconds / pairs
+    projected = per_path * total_paths + per_pair * total_pairs
+    return {
+        "seconds": projected if quick else weight_seconds + pair_seconds,
+        "measured_seconds": weight_seconds + pair_seconds,
+        "projected": quick,
+        "seconds_per_path": per_path,
+        "seconds_per_pair": per_pair,
+        "paths_measured": draw_count * 2 * width * width,
+        "pairs_measured": pairs,
+        "medians": {f"{b:g}": [float(np.median(v[0])), float(np.median(v[1]))] for b, v in values.items()},
+    }
+
+
+def run_rscale_cell(hurst: float, device: str, reps: int) -> tuple[float, dict]:
+    spec = RunSpec(hurst=hurst, betas=FIG7_BETAS, device=device, **FIG7)
+    measure(spec.replace(depth=20, betas=(0.5,), samples=5))  # warm-up
+    times, meas = [], None
+    for _ in range(reps):
+        start = time.perf_counter()
+        meas = measure(spec)
+        sync(spec.torch_device())
+        times.append(time.perf_counter() - start)
+    medians = {}
+    for j, beta in enumerate(meas.betas):
+        medians[beta] = [float(np.nanmedian(meas.values["output_log10"][j])), float(np.nanmedian(meas.values["gradient_log10"][j]))]
+    return min(times), medians
+
+
+# ----------------------------------------------------------------------------- 2. efficiency
+def pass_gflops(device: torch.device, reps: int) -> dict:
+    """Matrix-product GFLOP/s of the forward pass (Figure-7 cell batch) and of the tangent pass
+    (70 β × 1 input, exact d basis probes: 41 rows per state)."""
+    depth, width, draws = FIG7["depth"], FIG7["width"], FIG7["draws"]
+    dtype = torch.float32
+    gens = [seeding.generator(0, (i,), device) for i in range(draws)]
+    options = dict(hurst=0.7, dtype=dtype, device=device)
+    net = Network(sample_weights("fbm", depth, width, gens, layer_major=True, **options),
+                  sample_weights("fbm", depth, width, gens, layer_major=True, **options), "full",
+                  ACTIVATIONS["relu"], layer_major=True)
+    out = {}
+    states = len(FIG7_BETAS) * (FIG7["samples"] // draws)
+    h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
+    scales = torch.rand(states, dtype=torch.float64, device=device)
+    seconds = best_time(lambda: forward(net, h0, scales, states), reps, device)
+    flops = depth * 2 * 2 * draws * states * width * width
+    out["forward"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": states}
+    states = len(FIG7_BETAS)
+    h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
+    tangents = torch.eye(width, dtype=dtype, device=device).expand(draws, states, width, width).reshape(draws, -1, width)
+    x0 = torch.cat([h0, tangents], dim=1)
+    scales = torch.rand(states, dtype=torch.float64, device=device)
+    all_scales = torch.cat([scales, scales.repeat_interleave(width)])
+    rows = x0.shape[1]
+    seconds = best_time(lambda: forward(net, x0, all_scales, states), reps, device)
+    flops = depth * 2 * 2 * draws * rows * width * width
+    out["tangent"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": rows}
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. depth scaling
+def depth_probe(depth: int, device: str) -> None:
+    """Child process: the gradient ratio at depth L, d = 64, exact tangents; prints JSON."""
+    spec = RunSpec(law="fbm", hurst=0.7, depth=depth, width=64, samples=1, betas=(0.5,), grad_method="tangent",
+                   device=device, dtype="float32")
+    start = time.perf_counter()
+    meas = measure(spec)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # Linux: KiB
+    cuda_peak = torch.cuda.max_memory_allocated() / 2**30 if spec.torch_device().type == "cuda" else None
+    print(json.dumps({"depth": depth, "seconds": seconds, "peak_rss_gb": peak, "cuda_peak_gb": cuda_peak,
+                      "gradient_log10": float(meas.values["gradient_log10"][0][0])}))
+
+
+def depth_scaling(depths: list[int], device: str) -> list[dict]:
+    rows = []
+    baseline = subprocess.run([sys.executable, "-c", "import torch, resource, resnet_scale_cli; "
+                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30)"],
+                              capture_output=True, text=True, cwd=ROOT, check=True)
+    idle = float(baseline.stdout)
+    for depth in depths:
+        log(f"  depth {depth} …")
+        proc = subprocess.run([sys.executable, __file__, "--depth-probe", str(depth), "--device", device],
+                              capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise SystemExit(f"depth probe {depth} failed: {proc.stderr.strip().splitlines()[-1:]}")
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["import_baseline_gb"] = idle
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="project the slow parts from measured slices (< 5 min)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--depth-probe", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.depth_probe:
+        depth_probe(args.depth_probe, args.device)
+        return
+    device = torch.device(args.device)
+    reps = 2 if args.quick else 3
+    started = time.perf_counter()
+    log(f"rscale benchmarks on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}")
+
+    log("[0] large-matmul throughput")
+    peak = matmul_gflops(device, torch.float32, reps + 2)
+
+    log("[1] rscale on the reduced grid (one Figure-7 column) and the per-sample reference")
+    rscale_seconds, rscale_medians = run_rscale_cell(0.7, args.device, reps)
+    reference = run_reference(0.7, args.quick)
+    speedup = reference["seconds"] / rscale_seconds
+
+    log("[2] forward and tangent passes against the matmul throughput")
+    passes = pass_gflops(device, reps)
+
+    log("[3] depth scaling of the gradient ratio at d = 64")
+    depths = depth_scaling([1000, 10000, 100000], args.device)
+
+    log("[4] the full Figure-7 grid")
+    hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if args.quick else list(FIG7_HURSTS)
+    start = time.perf_counter()
+    for h in hursts:
+        measure(RunSpec(hurst=h, betas=FIG7_BETAS, device=args.device, **FIG7))
+    sync(device)
+    fig7_measured = time.perf_counter() - start
+    fig7_projected = fig7_measured / len(hursts) * len(FIG7_HURSTS)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"rscale benchmarks ({'quick' if args.quick else 'full'}), device {device}")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    table.add_column("note")
+    table.add_row("large matmul, float32", f"{peak:.1f} GFLOP/s", "2048² @ 2048² (CPU) / 8192² (CUDA), best of runs")
+    table.add_row("reduced grid: rscale", f"{rscale_seconds:.2f} s", "H = 0.7, 70 β, L = 1000, d = 40, 5 draws × 10 inputs, both ratios")
+    table.add_row("reduced grid: per-sample reference", f"{reference['seconds']:.1f} s",
+                  (f"projected from {reference['paths_measured']} paths and {reference['pairs_measured']} pairs measured "
+                   f"({reference['seconds_per_path'] * 1e3:.2f} ms/path, {reference['seconds_per_pair'] * 1e3:.1f} ms/pair)")
+                  if reference["projected"] else "measured on the whole grid")
+    table.add_row("speed-up vs reference", f"{speedup:.0f}×", "target ≥ 100×")
+    for beta, (out_ref, grad_ref) in reference["medians"].items():
+        ours = rscale_medians[min(rscale_medians, key=lambda b: abs(b - float(beta)))]
+        table.add_row(f"  median log10 ratios at β = {beta}", f"{ours[0]:+.2f} / {ours[1]:+.2f}",
+                      f"reference {out_ref:+.2f} / {grad_ref:+.2f} (output / gradient; other random numbers)")
+    for name, row in passes.items():
+        table.add_row(f"{name} pass", f"{row['gflops']:.1f} GFLOP/s", f"efficiency {row['gflops'] / peak:.0%} of matmul; "
+                      f"{row['rows_per_draw']} rows × 5 draws, {row['seconds']:.3f} s")
+    for row in depths:
+        table.add_row(f"gradient ratio, L = {row['depth']}, d = 64", f"{row['seconds']:.1f} s",
+                      f"peak RSS {row['peak_rss_gb']:.2f} GB (of which {row['import_baseline_gb']:.2f} GB after imports)"
+                      + (f", CUDA peak {row['cuda_peak_gb']:.2f} GB" if row["cuda_peak_gb"] is not None else ""))
+    table.add_row("Figure-7 grid (51 H × 70 β)", f"{fig7_projected:.1f} s",
+                  f"{'projected from' if args.quick else 'measured over'} {len(hursts)} Hurst indices "
+                  f"({fig7_measured:.1f} s); target ≤ 120 s")
+    Console(stderr=False, width=160).print(table)
+
+    summary = {
+        "fig7_seconds_projected": round(fig7_projected, 2),
+        "fig7_seconds_measured": None if args.quick else round(fig7_measured, 2),
+        "speedup_vs_reference": round(speedup, 1),
+        "reference_projected": reference["projected"],
+        "matmul_efficiency": round(passes["forward"]["gflops"] / peak, 3),
+        "tangent_matmul_efficiency": round(passes["tangent"]["gflops"] / peak, 3),
+        "matmul_gflops": round(peak, 1),
+        "peak_memory_gb_depth_1e5": round(depths[-1]["peak_rss_gb"] if depths[-1]["cuda_peak_gb"] is None else depths[-1]["cuda_peak_gb"], 3),
+        "peak_memory_measured": True,
+        "depth_scaling": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in depths],
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "quick": args.quick,
+        "benchmark_seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
