@@ -181,12 +181,10 @@ def run(
     quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Measure log10 ‖h_L − h_0‖/‖h_0‖ and log10 ‖p_0 − p_L‖/‖p_L‖ at one depth, for each β."""
+    flags = _setting_flags(locals())
+    plot = flags.pop("plot")
     from resnet_scale_cli import experiment, plots, report
 
-    flags = dict(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
-                 activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
-                 probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
-                 dtype=dtype, memory_gb=memory_gb)
     spec = build_spec(config, flags)
     plot_path = plots.check_plot_path(plot) if plot else None
     with progress_bar(experiment.progress_total(spec), "layers", not quiet) as advance:
@@ -345,9 +343,12 @@ def _grid_command(command: str, flags: dict[str, Any], config: str | None, json_
         console.print(f"figure written to {fig}")
 
 
-def _grid_flags(**kwargs: Any) -> dict[str, Any]:
-    kwargs["plot_hist"] = kwargs.pop("plot_hist", None)
-    return kwargs
+OUTPUT_FLAGS = ("config", "json_out", "quiet", "no_color")
+
+
+def _setting_flags(params: dict[str, Any]) -> dict[str, Any]:
+    """A command's parameters less the output flags: the settings it passes on."""
+    return {k: v for k, v in params.items() if k not in OUTPUT_FLAGS}
 
 
 @app.command()
@@ -366,12 +367,7 @@ def sweep(
     Defaults: --depth 100,300,1000 --beta 0.25,0.5,1. With --out, each finished cell is saved
     and --resume continues an interrupted sweep.
     """
-    flags = _grid_flags(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
-                        activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
-                        probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
-                        dtype=dtype, memory_gb=memory_gb, out=out, resume=resume, plot=plot, plot_hist=plot_hist,
-                        hist_depth=hist_depth, hist_beta=hist_beta)
-    _grid_command("sweep", flags, config, json_out, quiet, no_color)
+    _grid_command("sweep", _setting_flags(locals()), config, json_out, quiet, no_color)
 
 
 @app.command()
@@ -390,11 +386,7 @@ def phase(
     One law setting: β × L heatmap; several Hurst indices (--hurst 0.05:0.97:24): β × H heatmap
     with the critical-β curve. --plot writes the figure.
     """
-    flags = _grid_flags(law=law, dist=dist, lengthscale=lengthscale, hurst=hurst, fbm_backend=fbm_backend, model=model,
-                        activation=activation, depth=depth, width=width, beta=beta, samples=samples, draws=draws,
-                        probes=probes, grad_method=grad_method, gradients=gradients, seed=seed, device=device,
-                        dtype=dtype, memory_gb=memory_gb, out=out, resume=resume, plot=plot)
-    _grid_command("phase", flags, config, json_out, quiet, no_color)
+    _grid_command("phase", _setting_flags(locals()), config, json_out, quiet, no_color)
 
 
 @app.command()
