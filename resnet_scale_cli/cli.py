@@ -282,6 +282,8 @@ def _grid_command(command: str, flags: dict[str, Any], config: str | None, json_
         if flags["samples"] is None and "samples" not in {k.replace("-", "_") for k in read_config(config)}:
             flags["samples"] = 24
     sweep, outputs = build_sweep(config, flags, depths=depths, betas=betas)
+    if command == "phase" and len(sweep.depths) < 2:
+        raise SpecError("--depth: a phase diagram needs at least two depths (regimes come from the trend over L)")
     out = Path(outputs["out"]) if outputs.get("out") else None
     resume = bool(outputs.get("resume"))
     if resume and out is None:
