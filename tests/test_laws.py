@@ -76,9 +76,11 @@ def test_fgn_high_hurst_is_exact_by_fft(hurst):
 
 
 def test_hurst_estimate_recovers_h():
+    """Over 8 seeds at L = 1024 with 1600 paths, Ĥ had standard deviation ≤ 0.0022 and bias
+    ≤ 0.0011 for H ∈ {0.2, 0.5, 0.8}: 0.01 is about 4 standard deviations."""
     for hurst in (0.2, 0.5, 0.8):
         paths = paths_2d(sample_fgn(hurst, 1024, 1600, gens(1), dtype=torch.float64))
-        assert abs(hurst_estimate(paths) - hurst) < 0.02
+        assert abs(hurst_estimate(paths) - hurst) < 0.01
 
 
 def test_rbf_covariance_matches_kernel():
@@ -112,7 +114,9 @@ def test_weights_shape_and_variance(law):
     d, depth = 16, 256
     w = sample_weights(law, depth, d, gens(3), hurst=0.7, lengthscale=0.2, dtype=torch.float64)
     assert w.shape == (3, depth, d, d)
-    # entries of √d V have unit variance: loose 10 % bound (paths are correlated across depth)
+    # entries of √d V have unit variance. Paths are correlated across depth: at ℓ = 0.2 a path of
+    # 256 values holds ≥ 5 independent ones, so 768 paths give sd ≤ √(2 / 3840) ≈ 0.023 for the
+    # variance estimate (less for iid and fbm): 0.1 is over 4 sd
     assert abs((w**2).mean().item() * d - 1.0) < 0.1
 
 
