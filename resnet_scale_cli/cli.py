@@ -101,10 +101,11 @@ def read_config(source: str | None) -> dict[str, Any]:
         raise SpecError(f"--config {source}: invalid TOML: {exc}") from None
 
 
-def merge_settings(config: str | None, flags: dict[str, Any]) -> dict[str, Any]:
-    """Config file values overridden by the flags that were given (not None); `--hurst` alone
-    implies `--law fbm` and `--lengthscale` alone `--law rbf`."""
-    values = {k.replace("-", "_"): v for k, v in read_config(config).items()}
+def merge_settings(config: str | None, flags: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The command's defaults, overridden by the config file, overridden by the flags that were
+    given (not None); `--hurst` alone implies `--law fbm` and `--lengthscale` alone `--law rbf`."""
+    values = dict(defaults or {})
+    values.update({k.replace("-", "_"): v for k, v in read_config(config).items()})
     given = {k: v for k, v in flags.items() if v is not None}
     values.update(given)
     if "law" not in values:
@@ -128,12 +129,13 @@ def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
 OUTPUT_KEYS = ("out", "resume", "plot", "plot_hist", "hist_depth", "hist_beta")
 
 
-def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas: str):
+def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas: str,
+                defaults: dict[str, Any] | None = None):
     """A sweep from the config file and flags, and the output settings (out, plot, …)."""
     from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
     from resnet_scale_cli.sweep import SweepSpec, law_parameter
 
-    values = merge_settings(config, flags)
+    values = merge_settings(config, flags, defaults)
     outputs = {k: values.pop(k) for k in OUTPUT_KEYS if k in values}
     depth_grid = parse_int_grid(values.pop("depth", depths), "--depth")
     values.setdefault("beta", betas)
@@ -277,11 +279,8 @@ def _grid_command(command: str, flags: dict[str, Any], config: str | None, json_
     from resnet_scale_cli import analysis, plots, report, sweep as sweeps
 
     depths, betas = SWEEP_DEFAULTS[command]
-    if command == "phase":
-        flags.setdefault("samples", None)
-        if flags["samples"] is None and "samples" not in {k.replace("-", "_") for k in read_config(config)}:
-            flags["samples"] = 24
-    sweep, outputs = build_sweep(config, flags, depths=depths, betas=betas)
+    defaults = {"samples": 24} if command == "phase" else {}
+    sweep, outputs = build_sweep(config, flags, depths=depths, betas=betas, defaults=defaults)
     if command == "phase" and len(sweep.depths) < 2:
         raise SpecError("--depth: a phase diagram needs at least two depths (regimes come from the trend over L)")
     out = Path(outputs["out"]) if outputs.get("out") else None

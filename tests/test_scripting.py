@@ -122,3 +122,11 @@ def test_exit_codes_are_shared(tmp_path):
     for name in COMMANDS:
         rc, out, err = _run([name, "--seed", "-1"])
         assert rc == 2 and out == "" and err.startswith("rscale: error: ") and "Traceback" not in err
+
+
+def test_phase_config_from_stdin_keeps_its_values():
+    rc, out, err = _run(["phase", "--config", "-", "--json"],
+                        stdin='law = "iid"\ndepth = [10, 20]\nwidth = 3\nbeta = [0.5, 1]\nsamples = 4\ndevice = "cpu"\n')
+    assert rc == 0 and err == ""
+    spec = json.loads(out)["spec"]
+    assert spec["depths"] == [10, 20] and spec["betas"] == [0.5, 1.0] and spec["samples"] == 4
