@@ -43,8 +43,7 @@ class SweepSpec:
         for depth in self.depths:
             if depth < 1:
                 raise SpecError(f"--depth must be at least 1, got {depth}")
-        for value in self.params:
-            self.base.replace(**{self.parameter: value}) if self.parameter else None
+        self.settings()  # every value of the law's parameter must make a valid spec (RunSpec validates)
 
     @property
     def parameter(self) -> str | None:
