@@ -332,8 +332,9 @@ def _grid_command(command: str, flags: dict[str, Any], config: str | None, json_
     console = report.make_console(stderr=False, no_color=no_color)
     if command == "sweep":
         console.print(report.cells_table(document["cells"], title))
-    for entry in document["critical"]:
-        console.print(report.regimes_table(entry, sweep.base))
+    if len(critical) <= 3:  # per-β regimes for a few settings; a grid of settings gets the summary table
+        for entry in document["critical"]:
+            console.print(report.regimes_table(entry, sweep.base))
     if len(critical) > 1:
         console.print(report.critical_table(document["critical"], sweep.base))
     console.print(f"{len(records)} cells in {time.perf_counter() - start:.1f} s; seed {sweep.base.seed}; "

@@ -126,8 +126,14 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:+.{digits}f}"
 
 
+MAX_TABLE_ROWS = 120
+
+
 def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, caption="median [5 %, 95 %] of log10 ratios over samples")
+    caption = "median [5 %, 95 %] of log10 ratios over samples"
+    if len(cells) > MAX_TABLE_ROWS:
+        caption += f"; first {MAX_TABLE_ROWS} of {len(cells)} cells shown (all in --json and summary.json)"
+    table = Table(title=title, caption=caption)
     param = "hurst" if "hurst" in cells[0] else "lengthscale" if "lengthscale" in cells[0] else None
     if param:
         table.add_column("H" if param == "hurst" else "ℓ", justify="right")
@@ -136,7 +142,7 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
     table.add_column("overflow", justify="right")
-    for c in cells:
+    for c in cells[:MAX_TABLE_ROWS]:
         row = [f"{c[param]:g}"] if param else []
         row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"]), str(c["overflowed"])]
         table.add_row(*row)
