@@ -290,9 +290,10 @@ def evaluate(check: CheckFile, records: list[dict[str, Any]], critical: list[dic
             value = info["critical_beta"]
             out |= {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]],
                     "passed": _within(value, o["min"], o["max"])}
-            lo, hi = info["interval"]
+            from resnet_scale_cli.report import _interval
+
             shown = (info["bound"] or "undetermined") if value is None else \
-                f"{value:.3f} (95 % interval [{'<grid' if lo is None else f'{lo:.3f}'}, {'>grid' if hi is None else f'{hi:.3f}'}])"
+                f"{value:.3f} (95 % interval {_interval(info['interval'])})"
             out["message"] = (f"critical β = {shown} within {_bounds_text(o['min'], o['max'])}" if out["passed"] else
                               f"critical β of the {o['quantity']} ratio is {shown}, outside {_bounds_text(o['min'], o['max'])}")
         else:
