@@ -47,6 +47,7 @@ LAWS: dict[str, Law] = {
     "iid": Law("iid", ("dist",), "i.i.d. across depth (gaussian | rademacher | uniform)", lambda **_: 0.5),
     "rbf": Law("rbf", ("lengthscale",), "smooth Gaussian process, RBF kernel with lengthscale ℓ", lambda **_: 1.0),
     "fbm": Law("fbm", ("hurst",), "fractional Gaussian noise (fBm increments), Hurst index H", _fbm_critical),
+    "tied": Law("tied", (), "weight-tied: one Gaussian matrix shared by every layer (constant across depth)", lambda **_: 1.0),
 }
 
 
@@ -75,6 +76,8 @@ def theory_autocorrelation(law: str, lags: np.ndarray, depth: int, *, lengthscal
         return np.exp(-((lags / depth) ** 2) / (2.0 * lengthscale**2))
     if law == "fbm":
         return fgn_autocovariance(hurst, lags)
+    if law == "tied":
+        return np.ones_like(lags)
     raise SpecError(f"--law: unknown value {law!r}; choose from {', '.join(LAWS)}")
 
 
@@ -172,6 +175,8 @@ def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[to
                 chunk = _iid_chunk(dist, n, depth, gen, dtype, device)
             elif law == "fbm":
                 chunk = _fgn_chunk(hurst, depth, n, gen, dtype, device)
+            elif law == "tied":
+                chunk = torch.randn((1, n), generator=gen, dtype=dtype, device=device).expand(depth, n)
             else:
                 chunk = _rbf_chunk(chol, n, gen, dtype, device)
             target[:, first:first + n] = chunk

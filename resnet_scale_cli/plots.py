@@ -96,6 +96,8 @@ def describe_law(spec: Any) -> str:
         return f"fbm (H = {spec.hurst:g})"
     if spec.law == "rbf":
         return f"rbf (ℓ = {spec.lengthscale:g})"
+    if spec.law == "tied":
+        return "tied"
     return f"iid ({spec.dist})"
 
 
