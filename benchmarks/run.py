@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from resnet_scale_cli import seeding  # noqa: E402
 from resnet_scale_cli.dynamics import ACTIVATIONS, Network, forward  # noqa: E402
-from resnet_scale_cli.experiment import measure  # noqa: E402
+from resnet_scale_cli.experiments.cell import measure  # noqa: E402
 from resnet_scale_cli.grids import parse_float_grid  # noqa: E402
 from resnet_scale_cli.laws import sample_weights  # noqa: E402
 from resnet_scale_cli.spec import RunSpec  # noqa: E402

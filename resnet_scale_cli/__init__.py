@@ -1,26 +1,64 @@
 """rscale: initialization and depth-scaling stability analysis of deep residual networks.
 
-Public API (the command line is a thin layer over exactly these):
+Public API (the command line is a thin layer over exactly these; see `api`):
 
-- `RunSpec`: a validated experiment spec; `run(spec)` / `measure(spec)` measure it.
-- `sample_weights`, `sample_paths`, `sample_fgn`: weight laws across depth.
-- `forward`, `backward`, `Network`: the batched residual recursion with tangents.
+- `RunSpec`: a validated experiment spec; `run(spec)` / `measure(spec)` measure one cell.
+- `sample`, `grid_study`, `run_checks`, `load_checks`: what `sample`, `sweep`/`phase` and
+  `check` call.
+- `SweepSpec`, `run_grid`, `run_sweep`: grids of cells with any measurement, resumable.
+- `sample_weights`, `sample_paths`, `sample_fgn`, `LAWS`: weight laws across depth.
+- `forward`, `backward`, `Network`, `ACTIVATIONS`, `MODELS`: the batched recursion.
+
+Names are imported on first use, so `import resnet_scale_cli` (and `rscale --help`) does not
+import torch.
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("rscale")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS, Network, backward, forward  # noqa: E402
-from resnet_scale_cli.errors import SpecError  # noqa: E402
-from resnet_scale_cli.experiment import Measurements, RunResult, measure, run  # noqa: E402
-from resnet_scale_cli.laws import LAWS, sample_fgn, sample_paths, sample_weights  # noqa: E402
-from resnet_scale_cli.spec import RunSpec  # noqa: E402
+_LAZY = {
+    "ACTIVATIONS": "resnet_scale_cli.dynamics",
+    "MODELS": "resnet_scale_cli.dynamics",
+    "Network": "resnet_scale_cli.dynamics",
+    "backward": "resnet_scale_cli.dynamics",
+    "forward": "resnet_scale_cli.dynamics",
+    "SpecError": "resnet_scale_cli.errors",
+    "Measurements": "resnet_scale_cli.experiments.cell",
+    "RunResult": "resnet_scale_cli.experiments.cell",
+    "measure": "resnet_scale_cli.experiments.cell",
+    "run": "resnet_scale_cli.api",
+    "sample": "resnet_scale_cli.api",
+    "grid_study": "resnet_scale_cli.api",
+    "run_checks": "resnet_scale_cli.api",
+    "load_checks": "resnet_scale_cli.api",
+    "LAWS": "resnet_scale_cli.laws",
+    "sample_fgn": "resnet_scale_cli.laws",
+    "sample_paths": "resnet_scale_cli.laws",
+    "sample_weights": "resnet_scale_cli.laws",
+    "RunSpec": "resnet_scale_cli.spec",
+    "SweepSpec": "resnet_scale_cli.sweep",
+    "run_grid": "resnet_scale_cli.sweep",
+    "run_sweep": "resnet_scale_cli.sweep",
+}
 
-__all__ = [
-    "ACTIVATIONS", "LAWS", "MODELS", "Measurements", "Network", "RunResult", "RunSpec", "SpecError",
-    "__version__", "backward", "forward", "measure", "run", "sample_fgn", "sample_paths", "sample_weights",
-]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

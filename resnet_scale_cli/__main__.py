@@ -1,3 +1,3 @@
-from resnet_scale_cli.cli import main
+from resnet_scale_cli.cli.app import main
 
 main()

@@ -10,14 +10,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+from typing import TYPE_CHECKING
 
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.grids import parse_float_grid
 
-GRAD_METHODS = ("auto", "reverse", "tangent", "autograd")
+if TYPE_CHECKING:
+    import torch
+
 DEVICES = ("auto", "cpu", "cuda")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,14 @@ class RunSpec:
 
         return {name: getattr(self, name) for name in LAWS[self.law].params}
 
-    def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
+    def law_settings(self) -> dict[str, Any]:
+        """Every setting a law's sampler may read (dist, lengthscale, hurst, fbm_backend)."""
+        return {"dist": self.dist, "lengthscale": self.lengthscale, "hurst": self.hurst, "fbm_backend": self.fbm_backend}
 
-    def torch_device(self) -> torch.device:
+    def torch_dtype(self) -> "torch.dtype":
+        return torch_dtype(self.dtype)
+
+    def torch_device(self) -> "torch.device":
         return resolve_device(self.device)
 
     def replace(self, **changes: Any) -> "RunSpec":
@@ -82,8 +88,17 @@ class RunSpec:
         return out
 
 
-def resolve_device(name: str) -> torch.device:
+def torch_dtype(name: str) -> "torch.dtype":
+    """The torch dtype of a `--dtype` name."""
+    import torch
+
+    return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+def resolve_device(name: str) -> "torch.device":
     """`auto` picks CUDA when present; asking for CUDA without it is a usage error."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -111,7 +126,7 @@ def _real(value: Any, flag: str) -> float:
 
 def validate(spec: RunSpec) -> None:
     """Raise `SpecError` naming the flag of the first invalid setting."""
-    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
+    from resnet_scale_cli.dynamics import ACTIVATIONS, GRAD_METHODS, MODELS
     from resnet_scale_cli.laws import DISTS, FBM_BACKENDS, LAWS
 
     _choice(spec.law, LAWS, "--law")

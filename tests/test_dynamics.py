@@ -9,7 +9,7 @@ import torch
 
 from resnet_scale_cli import seeding
 from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS, Network, backward, forward, forward_direct
-from resnet_scale_cli.experiment import measure
+from resnet_scale_cli.experiments.cell import measure
 from resnet_scale_cli.laws import sample_weights
 from resnet_scale_cli.spec import RunSpec
 
@@ -150,7 +150,7 @@ def test_float32_and_float64_agree_in_the_explosion_regime():
 
 
 def test_non_homogeneous_overflow_is_reported_not_nan():
-    from resnet_scale_cli.experiment import run
+    from resnet_scale_cli.experiments.cell import run
 
     result = run(RunSpec(activation="gelu", depth=3000, width=20, samples=4, betas=(0.0, 1.0), dtype="float32", device="cpu"))
     exploded, calm = result.results

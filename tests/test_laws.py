@@ -13,8 +13,9 @@ import torch
 from scipy import stats
 
 from resnet_scale_cli import seeding
-from resnet_scale_cli.autocorrelation import autocovariance, hurst_estimate
-from resnet_scale_cli.laws import (_circulant_sqrt_eigenvalues, fgn_autocovariance, rbf_kernel_matrix, sample_fgn,
+from resnet_scale_cli.analysis.autocorrelation import autocovariance, hurst_estimate
+from resnet_scale_cli.laws.fbm import _circulant_sqrt_eigenvalues
+from resnet_scale_cli.laws import (fgn_autocovariance, rbf_kernel_matrix, sample_fgn,
                                    sample_paths, sample_weights)
 
 Z = 4.5

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from resnet_scale_cli.analysis.regimes import _crossing, analyze
-from resnet_scale_cli.cli import build_sweep, main
+from resnet_scale_cli.cli import main
+from resnet_scale_cli.settings import build_sweep
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
 from resnet_scale_cli.spec import RunSpec

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from resnet_scale_cli.experiment import measure
+from resnet_scale_cli.experiments.cell import measure
 from resnet_scale_cli.spec import RunSpec
 
 

@@ -1,45 +1,18 @@
-"""Human output (rich tables) and the JSON documents of the scripting contract."""
+"""Human output: rich tables for each command."""
 
 from __future__ import annotations
 
-import json
-import platform
-import sys
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from resnet_scale_cli.experiment import RunResult
+from resnet_scale_cli.laws import LAWS, parameter_symbol, setting_label
 
 
-def versions() -> dict[str, str]:
-    import numpy
-    import torch
-
-    from resnet_scale_cli import __version__
-
-    return {"rscale": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
-
-
-def dump_json(document: dict[str, Any]) -> None:
-    """Print exactly one JSON document on stdout (NaN and infinity are never emitted)."""
-    sys.stdout.write(json.dumps(document, allow_nan=False, indent=2) + "\n")
-    sys.stdout.flush()
-
-
-def run_document(result: RunResult) -> dict[str, Any]:
-    spec = result.spec.to_dict()
-    spec.update(result.measurements.info)
-    return {
-        "command": "run",
-        "spec": spec,
-        "results": result.results,
-        "elapsed_seconds": round(result.elapsed_seconds, 4),
-        "versions": versions(),
-    }
-
+def _parameter(cell: dict[str, Any]) -> str | None:
+    """The law parameter a cell or critical-β entry carries (hurst, lengthscale), if any."""
+    return next((law.parameter for law in LAWS.values() if law.parameter and law.parameter in cell), None)
 
 def _stat(cell: dict[str, float] | None) -> str:
     if cell is None:
@@ -47,10 +20,12 @@ def _stat(cell: dict[str, float] | None) -> str:
     return f"{cell['median']:+.3f} [{cell['q05']:+.2f}, {cell['q95']:+.2f}]"
 
 
+
 REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red"}
 
 
-def run_table(result: RunResult, title: str) -> Table:
+
+def run_table(result, title: str) -> Table:
     table = Table(title=title, caption="output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
                   "median [5 %, 95 %] over samples; regime read at this single depth")
     table.add_column("β", justify="right")
@@ -66,6 +41,7 @@ def run_table(result: RunResult, title: str) -> Table:
     return table
 
 
+
 def sample_table(stats: dict[str, Any], title: str) -> Table:
     table = Table(title=title, caption="entry paths √d (V_k)_ij across depth k; known mean 0")
     table.add_column("lag", justify="right")
@@ -79,54 +55,14 @@ def sample_table(stats: dict[str, Any], title: str) -> Table:
     return table
 
 
-def make_console(*, stderr: bool, no_color: bool = False) -> Console:
-    """rich console; rich itself honors NO_COLOR and drops styling off a terminal."""
-    console = Console(stderr=stderr, no_color=no_color or None, highlight=False)
-    if not console.is_terminal:
-        console.width = 120  # files and pipes: no wrapping at 80 columns
-    return console
-
-
-# ----------------------------------------------------------------------------- sweeps and phases
-def theory_beta(spec) -> float:
-    """The reference critical β of SCIENCE.md §4 for a law setting (1/2 iid, 1 rbf, max(1/2, H) fbm)."""
-    from resnet_scale_cli.laws import LAWS
-
-    return float(LAWS[spec.law].critical_beta(hurst=spec.hurst, lengthscale=spec.lengthscale))
-
-
-def grid_document(command: str, sweep, records: list[dict[str, Any]], critical: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON document of `sweep`/`phase` (also written as summary.json, without timing)."""
-    cells = []
-    for r in records:
-        for res in r["results"]:
-            cells.append({**r["cell"], **res})
-    enriched = []
-    for entry in critical:
-        setting = sweep.base.replace(**{k: entry[k] for k in ("hurst", "lengthscale") if k in entry})
-        enriched.append({**entry, "theory_reference": theory_beta(setting)})
-    info = records[0]["info"] if records else {}
-    spec = sweep.to_dict() | {"device": info.get("device", sweep.base.device),
-                              "grad_method_used": info.get("grad_method_used")}
-    return {"command": command, "spec": spec, "cells": cells, "critical": enriched, "versions": versions()}
-
-
-def nearest_beta(record: dict[str, Any], beta: float | None) -> int:
-    target = 0.5 if beta is None else beta
-    return min(range(len(record["betas"])), key=lambda j: abs(record["betas"][j] - target))
-
-
-def histogram_record(records: list[dict[str, Any]], depth: int | None, beta: float | None) -> dict[str, Any]:
-    """The cell of --plot-hist: the given (default largest) depth, first law setting."""
-    target = max(r["cell"]["depth"] for r in records) if depth is None else depth
-    return next(r for r in records if r["cell"]["depth"] == target)
-
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:+.{digits}f}"
 
 
+
 MAX_TABLE_ROWS = 120
+
 
 
 def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
@@ -134,9 +70,9 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     if len(cells) > MAX_TABLE_ROWS:
         caption += f"; first {MAX_TABLE_ROWS} of {len(cells)} cells shown (all in --json and summary.json)"
     table = Table(title=title, caption=caption)
-    param = "hurst" if "hurst" in cells[0] else "lengthscale" if "lengthscale" in cells[0] else None
+    param = _parameter(cells[0])
     if param:
-        table.add_column("H" if param == "hurst" else "ℓ", justify="right")
+        table.add_column(parameter_symbol(param), justify="right")
     for name in ("L", "β"):
         table.add_column(name, justify="right")
     table.add_column("output", justify="right", no_wrap=True)
@@ -149,9 +85,12 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     return table
 
 
+
 def _interval(pair: list) -> str:
-    lo, hi = pair
-    return f"[{'<grid' if lo is None else f'{lo:.3f}'}, {'>grid' if hi is None else f'{hi:.3f}'}]"
+    from resnet_scale_cli.checks.expectations import interval_text
+
+    return interval_text(pair)
+
 
 
 def _critical_text(info: dict[str, Any]) -> str:
@@ -160,9 +99,9 @@ def _critical_text(info: dict[str, Any]) -> str:
     return f"{info['critical_beta']:.3f} {_interval(info['interval'])}"
 
 
+
 def regimes_table(entry: dict[str, Any], base) -> Table:
-    setting = entry["law"] + (f" H = {entry['hurst']:g}" if "hurst" in entry else "") + \
-        (f" ℓ = {entry['lengthscale']:g}" if "lengthscale" in entry else "")
+    setting = entry["law"] + setting_label(entry, lead=" ")
     grad = entry.get("gradient")
     title = (f"{setting}: critical β (output) {_critical_text(entry)}"
              + (f", (gradient) {_critical_text(grad)}" if grad else "")
@@ -188,11 +127,12 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
     return table
 
 
+
 def critical_table(critical: list[dict[str, Any]], base) -> Table:
-    param = "hurst" if "hurst" in critical[0] else "lengthscale" if "lengthscale" in critical[0] else None
+    param = _parameter(critical[0])
     table = Table(title="critical β per law setting", caption="95 % bootstrap intervals over weight draws")
     if param:
-        table.add_column("H" if param == "hurst" else "ℓ", justify="right")
+        table.add_column(parameter_symbol(param), justify="right")
     table.add_column("critical β (output)", justify="right")
     table.add_column("critical β (gradient)", justify="right")
     table.add_column("theory reference", justify="right")
@@ -203,25 +143,6 @@ def critical_table(critical: list[dict[str, Any]], base) -> Table:
         table.add_row(*row)
     return table
 
-
-def sample_document(spec, stats: dict[str, Any]) -> dict[str, Any]:
-    """One law setting of `rscale sample --json`."""
-    from resnet_scale_cli.sweep import law_parameter
-
-    out: dict[str, Any] = {"law": spec.law}
-    parameter = law_parameter(spec.law)
-    if parameter:
-        out[parameter] = getattr(spec, parameter)
-    elif spec.law == "iid":
-        out["dist"] = spec.dist
-    return out | {
-        "lags": [int(k) for k in stats["lags"]],
-        "autocovariance": {"empirical": stats["empirical"].tolist(), "stderr": stats["stderr"].tolist(),
-                           "theory": stats["theory"].tolist()},
-        "mean": stats["mean"],
-        "variance_times_width": stats["variance_times_width"],
-        "hurst_estimate": stats["hurst_estimate"],
-    }
 
 
 def check_table(document: dict[str, Any]) -> Table:
@@ -245,3 +166,48 @@ def check_table(document: dict[str, Any]) -> Table:
         verdict = "[green]PASS[/]" if o["passed"] else "[bold red]FAIL[/]"
         table.add_row(escape(o["name"]), escape(shown), escape(expected), verdict, escape(o["message"]))
     return table
+
+
+def run_footer(result) -> str:
+    info, spec = result.measurements.info, result.spec
+    return (f"gradients: {info['grad_method_used']}; {info['draws']} draws × {info['inputs_per_draw']} inputs; "
+            f"device {info['device']}, {spec.dtype}; seed {spec.seed}; {result.elapsed_seconds:.2f} s")
+
+
+def sample_footer(spec, stats: dict[str, Any]) -> str:
+    h = stats["hurst_estimate"]
+    return (f"mean {stats['mean']:+.4f}; variance × d {stats['variance_times_width']:.4f} (theory 1)"
+            + (f"; estimated Hurst index {h:.3f}" if h is not None else "")
+            + (f" (law's H = {spec.hurst:g})" if spec.law == "fbm" else "") + "\n")
+
+
+def grid_tables(study, title: str) -> list:
+    """What `sweep`/`phase` print: the cells (sweep), per-β regimes for a few settings or the
+    critical-β summary for a grid of settings, and a footer."""
+    from resnet_scale_cli.sweep import RESULTS, SUMMARY
+
+    document, critical, records, sweep = study.document, study.critical, study.records, study.sweep
+    out = []
+    if study.command == "sweep":
+        out.append(cells_table(document["cells"], title))
+    if len(critical) <= 3:
+        out.extend(regimes_table(entry, sweep.base) for entry in document["critical"])
+    if len(critical) > 1:
+        out.append(critical_table(document["critical"], sweep.base))
+    out.append(f"{len(records)} cells in {study.elapsed_seconds:.1f} s; seed {sweep.base.seed}; "
+               f"device {records[0]['info']['device'] if records else '?'}")
+    if study.out is not None:
+        out.append(f"results: {study.out / RESULTS}; summary: {study.out / SUMMARY}")
+    return out
+
+
+def check_tables(outcome, junit: str | None) -> list:
+    out: list = [check_table(d) for d in outcome.documents]
+    n_total, n_failed = outcome.n_expectations, outcome.n_failed
+    verdict = "[green]all expectations hold[/]" if outcome.passed else f"[red]{n_failed} of {n_total} expectations failed[/]"
+    out.append(f"{verdict} ({len(outcome.documents)} check file{'s' * (len(outcome.documents) != 1)})")
+    if outcome.baseline_updated:
+        out.append(f"baseline written to {outcome.baseline}")
+    if junit:
+        out.append(f"JUnit report written to {junit}")
+    return out

@@ -1,4 +1,7 @@
-"""One cell of an experiment: a law at depth L, width d, for every β of the spec.
+"""The cell of `run`, `sweep` and `phase`: the output and gradient ratios of a law at depth L,
+width d, for every β of the spec.
+
+One cell of an experiment: a law at depth L, width d, for every β of the spec.
 
 `measure` returns per-sample log10 ratios; `run` adds their statistics. Draws are processed in
 chunks that fit the memory budget; every draw's weights, inputs, readout and probes come from
@@ -16,8 +19,9 @@ import numpy as np
 import torch
 
 from resnet_scale_cli import seeding
-from resnet_scale_cli.dynamics import ACTIVATIONS, RENORM_EVERY, Network, autograd_gradient, backward, forward
-from resnet_scale_cli.laws import sample_weights
+from resnet_scale_cli.dynamics.activations import ACTIVATIONS
+from resnet_scale_cli.dynamics.recursion import RENORM_EVERY, Network, autograd_gradient, backward, forward
+from resnet_scale_cli.laws.sampling import sample_weights
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
 from resnet_scale_cli.spec import RunSpec
 

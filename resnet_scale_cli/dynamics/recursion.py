@@ -22,67 +22,10 @@ from typing import Callable
 
 import torch
 
-MODELS = ("full", "simple", "linear")
+from resnet_scale_cli.dynamics.activations import ACTIVATIONS, INPLACE, LEAKY_SLOPE, Activation  # noqa: F401
+from resnet_scale_cli.dynamics.models import MODELS  # noqa: F401
+
 RENORM_EVERY = 8
-#: activations applied in place on the full model's pre-activation buffer
-INPLACE = {
-    "relu": torch.relu_,
-    "leaky_relu": lambda x: torch.nn.functional.leaky_relu_(x, LEAKY_SLOPE),
-    "tanh": torch.tanh_,
-    "identity": lambda x: x,
-}
-
-
-@dataclass(frozen=True)
-class Activation:
-    """σ with its derivative σ'; `homogeneous` means σ(c x) = c σ(x) for c > 0.
-
-    Piecewise-linear σ (`slopes` = (slope for x ≤ 0, slope for x > 0)) store σ' for the reverse
-    pass as one bool per entry (x > 0) instead of a float.
-    """
-
-    name: str
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    deriv: Callable[[torch.Tensor], torch.Tensor]
-    homogeneous: bool
-    slopes: tuple[float, float] | None = None
-
-    def record(self, pre: torch.Tensor) -> torch.Tensor:
-        """What the reverse pass needs of σ'(pre): a bool mask when σ is piecewise linear."""
-        return pre > 0 if self.slopes is not None else self.deriv(pre)
-
-    def apply_recorded(self, u: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
-        """u ⊙ σ'(pre) from `record(pre)`."""
-        if self.slopes is None:
-            return u * recorded
-        low, high = self.slopes
-        if low == 0.0 and high == 1.0:
-            return u * recorded
-        return u * torch.where(recorded, high, low).to(u.dtype)
-
-
-LEAKY_SLOPE = 0.01
-
-
-def _gelu_deriv(x: torch.Tensor) -> torch.Tensor:
-    cdf = 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
-    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-    return cdf + x * pdf
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", torch.relu, lambda x: (x > 0).to(x.dtype), True, (0.0, 1.0)),
-    "leaky_relu": Activation(
-        "leaky_relu",
-        lambda x: torch.nn.functional.leaky_relu(x, LEAKY_SLOPE),
-        lambda x: torch.where(x > 0, 1.0, LEAKY_SLOPE).to(x.dtype),
-        True,
-        (LEAKY_SLOPE, 1.0),
-    ),
-    "tanh": Activation("tanh", torch.tanh, lambda x: 1.0 - torch.tanh(x) ** 2, False),
-    "gelu": Activation("gelu", torch.nn.functional.gelu, _gelu_deriv, False),
-    "identity": Activation("identity", lambda x: x, torch.ones_like, True),
-}
 
 
 class Network:

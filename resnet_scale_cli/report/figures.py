@@ -92,13 +92,23 @@ def plot_run_distributions(path: Path, betas: tuple[float, ...], values: dict[st
 
 def describe_law(spec: Any) -> str:
     """A short title for a law setting, e.g. 'fbm (H = 0.7)'."""
-    if spec.law == "fbm":
-        return f"fbm (H = {spec.hurst:g})"
-    if spec.law == "rbf":
-        return f"rbf (ℓ = {spec.lengthscale:g})"
-    if spec.law == "tied":
-        return "tied"
-    return f"iid ({spec.dist})"
+    from resnet_scale_cli.laws import LAWS
+
+    return LAWS[spec.law].label(spec.law_settings())
+
+
+def run_title(spec: Any) -> str:
+    return f"{describe_law(spec)}, {spec.model} model, {spec.activation}, L = {spec.depth}, d = {spec.width}"
+
+
+def sample_title(result: Any) -> str:
+    base, stats = result.settings[0][1], result.settings[0][2]
+    return f"L = {base.depth}, d = {base.width}, {stats['paths'].shape[0]} entry paths per law setting"
+
+
+def grid_title(sweep: Any) -> str:
+    law = describe_law(sweep.base) if not sweep.parameter or len(sweep.params) == 1 else sweep.base.law
+    return f"{law}, {sweep.base.model} model, {sweep.base.activation}, d = {sweep.base.width}, {sweep.base.samples} samples"
 
 
 # ----------------------------------------------------------------------------- sweeps and phases
@@ -111,11 +121,9 @@ CLIP = 4.0
 
 
 def _setting_label(cell: dict[str, Any]) -> str:
-    if "hurst" in cell:
-        return f"H = {cell['hurst']:g}"
-    if "lengthscale" in cell:
-        return f"ℓ = {cell['lengthscale']:g}"
-    return cell["law"]
+    from resnet_scale_cli.laws import setting_label
+
+    return setting_label(cell) or cell["law"]
 
 
 def _edges(centers: np.ndarray, log: bool = False) -> np.ndarray:
@@ -255,7 +263,9 @@ def plot_phase_param(path: Path, records: list[dict[str, Any]], analyses: list[d
     betas = np.array(top[0]["betas"])
     params = np.array([r["cell"][parameter] for r in top])
     quantities = [q for q in ("output_log10", "gradient_log10") if q in top[0]["values"]]
-    symbol = "H" if parameter == "hurst" else "ℓ"
+    from resnet_scale_cli.laws import parameter_symbol
+
+    symbol = parameter_symbol(parameter)
     fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
     by_param = {a[parameter]: a for a in analyses}
     for ax, q in zip(axes[0], quantities):
@@ -288,3 +298,46 @@ def describe_law_cell(cell: dict[str, Any], base: Any) -> str:
     """Title of a single cell, e.g. 'fbm (H = 0.7), full model'."""
     law = f"{cell['law']} ({_setting_label(cell)})" if len(cell) > 2 else f"{cell['law']} ({base.dist})"
     return f"{law}, {base.model} model, {base.activation}, d = {base.width}"
+
+
+class GridFigures:
+    """The figures of `sweep`/`phase`, planned (and their paths checked) before the grid runs."""
+
+    def __init__(self, command: str, sweep: Any, plot: Path | None, hist: Path | None, hist_depth: int | None,
+                 hist_beta: float | None) -> None:
+        self.command, self.sweep, self.plot, self.hist = command, sweep, plot, hist
+        self.hist_depth, self.hist_beta = hist_depth, hist_beta
+
+    @classmethod
+    def plan(cls, command: str, sweep: Any, outputs: dict[str, Any]) -> "GridFigures":
+        plot = check_plot_path(outputs["plot"]) if outputs.get("plot") else None
+        hist = check_plot_path(outputs["plot_hist"], "--plot-hist") if outputs.get("plot_hist") else None
+        hist_depth = outputs.get("hist_depth")
+        if hist_depth is not None and hist_depth not in sweep.depths:
+            raise SpecError(f"--hist-depth {hist_depth} is not among the swept depths {list(sweep.depths)}")
+        return cls(command, sweep, plot, hist, hist_depth, outputs.get("hist_beta"))
+
+    def draw(self, study: Any) -> list[Path]:
+        """Draw the planned figures of a measured grid; the paths written."""
+        from resnet_scale_cli.analysis.theory import critical_beta_reference
+        from resnet_scale_cli.report.documents import histogram_record, nearest_beta, theory_beta
+
+        sweep, records, critical, written = self.sweep, study.records, study.critical, []
+        title = grid_title(sweep)
+        if self.plot:
+            if self.command == "sweep":
+                plot_depth_curves(self.plot, records, title)
+            elif len(sweep.settings()) > 1 and critical:
+                plot_phase_param(self.plot, records, critical, sweep.parameter, title,
+                                 lambda v: critical_beta_reference(sweep.base.law, **{sweep.parameter: v}))
+            elif critical:
+                plot_phase_depth(self.plot, list(records), critical[0], title, theory_beta(sweep.base))
+            else:
+                raise SpecError("--plot of a phase diagram needs at least two depths")
+            written.append(self.plot)
+        if self.hist:
+            record = histogram_record(records, self.hist_depth, self.hist_beta)
+            j = nearest_beta(record, self.hist_beta)
+            plot_histogram(self.hist, record, j, describe_law_cell(record["cell"], sweep.base))
+            written.append(self.hist)
+        return written

@@ -1,0 +1,108 @@
+"""The library functions behind the commands: each command parses its flags into a spec, calls
+one of these, and renders what it returns. A Python user calls the same functions.
+
+- `run(spec)`: one depth, every β (`rscale run`);
+- `sample(sweep, lags)`: weights against their law's theory (`rscale sample`);
+- `grid_study(command, sweep, out=…, resume=…)`: a grid of cells, analysed, with its JSON
+  document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
+- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from resnet_scale_cli.checks.runner import CheckRun, load_checks, run_checks, total_layers  # noqa: F401  (re-exported)
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.spec import RunSpec
+
+Progress = Callable[[int], None] | None
+
+
+def run(spec: RunSpec, progress: Progress = None):
+    """Measure one cell (every β at depth L) and summarize it per β: a `RunResult`."""
+    from resnet_scale_cli.experiments.cell import run as run_cell
+
+    return run_cell(spec, progress)
+
+
+@dataclass
+class SampleResult:
+    """`rscale sample`: per law setting, its label, spec and weight statistics."""
+
+    settings: list[tuple[str, RunSpec, dict[str, Any]]]
+
+    def document(self) -> dict[str, Any]:
+        from resnet_scale_cli.report.documents import sample_document, versions
+
+        base = self.settings[0][1]
+        keep = ("law", "dist", "fbm_backend", "depth", "width", "seed", "device", "dtype")
+        return {
+            "command": "sample",
+            "spec": {k: v for k, v in base.to_dict().items() if k in keep}
+            | {"device": str(base.torch_device()), "draws": base.samples,
+               "entry_paths": int(self.settings[0][2]["paths"].shape[0])},
+            "settings": [sample_document(s, stats) for _, s, stats in self.settings],
+            "versions": versions(),
+        }
+
+
+def sample(sweep, lags: int = 10) -> SampleResult:
+    """Draw each law setting's weights and compare their autocovariance with theory."""
+    from resnet_scale_cli.experiments.sample import weight_statistics
+    from resnet_scale_cli.laws import LAWS
+
+    if lags < 0:
+        raise SpecError(f"--lags must be at least 0, got {lags}")
+    return SampleResult([(LAWS[s.law].label(s.law_settings()), s, weight_statistics(s, lags)) for s in sweep.settings()])
+
+
+#: default depths and β of the grid commands
+GRID_DEFAULTS = {"sweep": ("100,300,1000", "0.25,0.5,1", {}), "phase": ("100,300,1000,3000", "0:1.3:27", {"samples": 24})}
+
+
+@dataclass
+class GridStudy:
+    """A measured grid: its records (one per cell), the critical-β analysis per law setting,
+    and the JSON document (also written as `<out>/summary.json`)."""
+
+    command: str
+    sweep: Any
+    records: list[dict[str, Any]]
+    critical: list[dict[str, Any]]
+    document: dict[str, Any]
+    out: Path | None
+    elapsed_seconds: float = 0.0
+    figures: list[Path] = field(default_factory=list)
+
+
+def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
+               progress: Progress = None) -> GridStudy:
+    """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β from
+    the depth trend (two depths or more), and build the document of `command`."""
+    from resnet_scale_cli.analysis import analyze
+    from resnet_scale_cli.report.documents import grid_document
+    from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
+
+    if command == "phase" and len(sweep.depths) < 2:
+        raise SpecError("--depth: a phase diagram needs at least two depths (regimes come from the trend over L)")
+    out = Path(out) if out else None
+    if resume and out is None:
+        raise SpecError("--resume needs --out (the folder of the sweep to resume)")
+    start = time.perf_counter()
+    try:
+        records = run_sweep(sweep, out=out, resume=resume, progress=progress)
+    except KeyboardInterrupt:
+        if out is not None:
+            sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
+        raise
+    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 else []
+    document = grid_document(command, sweep, records, critical)
+    if out is not None:
+        write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)

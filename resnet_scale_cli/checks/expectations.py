@@ -1,0 +1,243 @@
+"""Expectation types of check files, as a registry: each class declares its keys, validates its
+options, names itself and evaluates itself on a grid's records and critical-β analyses.
+Adding an expectation type is one class and one registry line."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from resnet_scale_cli.analysis import theory
+from resnet_scale_cli.laws import setting_label
+
+QUANTITIES = ("output", "gradient")
+STATS = ("median", "q05", "q95", "mean")
+REGIMES = ("identity", "stable", "explosion")
+STAT_QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
+VALID_STATS = {f"{q}.{s}" for q in STAT_QUANTITIES for s in STATS}
+COMMON_KEYS = frozenset({"type", "name", "quantity", "hurst", "lengthscale"})
+Z_THEOREM = 2.5758  # two-sided 99 %: a theorem check fails only on a significant violation
+
+
+# ----------------------------------------------------------------------------- helpers
+def find_cell(records, setting: dict, depth: int) -> dict[str, Any]:
+    for r in records:
+        if r["cell"]["depth"] == depth and all(r["cell"].get(k) == v for k, v in setting.items()):
+            return r
+    raise KeyError(depth)
+
+
+def beta_index(record, beta: float) -> int:
+    return min(range(len(record["betas"])), key=lambda j: abs(record["betas"][j] - beta))
+
+
+def find_critical(critical, setting: dict) -> dict[str, Any]:
+    return next(c for c in critical if all(c.get(k) == v for k, v in setting.items()))
+
+
+def within(value: float | None, lo: float | None, hi: float | None) -> bool:
+    return value is not None and (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def bounds_text(lo, hi) -> str:
+    return f"[{'-∞' if lo is None else f'{lo:g}'}, {'+∞' if hi is None else f'{hi:g}'}]"
+
+
+def interval_text(pair: list) -> str:
+    lo, hi = pair
+    return f"[{'<grid' if lo is None else f'{lo:.3f}'}, {'>grid' if hi is None else f'{hi:.3f}'}]"
+
+
+def _values(record, quantity: str, j: int) -> np.ndarray:
+    """Per-sample log10 ratios at β index j, overflow (None) as +∞."""
+    return np.array([np.inf if v is None else v for v in record["values"][quantity][j]])
+
+
+# ----------------------------------------------------------------------------- the types
+class ExpectationType:
+    """Base class. `check(ctx, exp, opts)` validates the type's own keys into `opts` (the common
+    ones — quantity, setting, min/max, beta, depth — are parsed by `checks.files`);
+    `evaluate(records, critical, opts, width)` returns measured value, verdict and message."""
+
+    name: ClassVar[str]
+    keys: ClassVar[frozenset[str]]
+    has_beta: ClassVar[bool] = False
+    beta_required: ClassVar[bool] = True
+    depth_required: ClassVar[bool] = True  # with several depths; else the only depth is used
+    needs_bounds: ClassVar[bool] = False
+    needs_two_depths: ClassVar[bool] = False
+
+    def check(self, ctx, exp: dict, opts: dict) -> None:
+        """Validate the type's own keys (raise ctx.error(message, key))."""
+
+    def default_name(self, o: dict) -> str:
+        raise NotImplementedError
+
+    def evaluate(self, records, critical, o: dict, width: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class RegimeExpectation(ExpectationType):
+    """The regime at one β: from the depth trend (no `depth`), or read at one depth."""
+
+    name = "regime"
+    keys = COMMON_KEYS | {"beta", "regime", "depth"}
+    has_beta = True
+    depth_required = False
+
+    def check(self, ctx, exp, opts):
+        if exp.get("regime") not in REGIMES:
+            raise ctx.error(f"'regime' must be one of {', '.join(REGIMES)}, got {exp.get('regime')!r}",
+                            "regime" if "regime" in exp else "type")
+        opts["regime"] = exp["regime"]
+        if opts["depth"] is None and len(ctx.sweep.depths) < 2:
+            opts["depth"] = ctx.sweep.depths[0]
+
+    def default_name(self, o):
+        where = f" at L={o['depth']}" if o["depth"] else " (depth trend)"
+        return f"{o['quantity']} regime at β={o['beta']:g}{where}{setting_label(o['setting'], compact=True, lead=' ')} is {o['regime']}"
+
+    def evaluate(self, records, critical, o, width):
+        if o["depth"] is None:
+            entry = find_critical(critical, o["setting"])
+            info = entry if o["quantity"] == "output" else entry["gradient"]
+            reg = next(r for r in info["regimes"] if abs(r["beta"] - o["beta"]) < 1e-9)
+            measured = reg["regime"]
+            detail = f"slope {reg['slope']:+.3f} decades per decade of L" if reg["slope"] is not None else "overflow"
+        else:
+            from resnet_scale_cli.experiments.cell import suggest_regime
+
+            rec = find_cell(records, o["setting"], o["depth"])
+            res = rec["results"][beta_index(rec, o["beta"])]
+            stat = res[o["quantity"] + "_log10"]
+            measured = suggest_regime(None if stat is None or 2 * res["overflowed"] > res["samples"] else stat["median"])
+            detail = f"median log10 ratio {stat['median']:+.3f} at this depth" if stat else "overflow"
+        passed = measured == o["regime"]
+        message = (f"regime is {measured} ({detail})" if passed else
+                   f"expected the {o['quantity']} ratio at β = {o['beta']:g} to be {o['regime']}, measured {measured} ({detail})")
+        return {"measured": measured, "expected": o["regime"], "passed": passed, "message": message}
+
+
+class StatisticExpectation(ExpectationType):
+    """A statistic (median, q05, q95, mean) of a log10 ratio at one (L, β) within [min, max]."""
+
+    name = "statistic"
+    keys = COMMON_KEYS | {"stat", "beta", "depth", "min", "max"}
+    has_beta = True
+    needs_bounds = True
+
+    def check(self, ctx, exp, opts):
+        stat = exp.get("stat")
+        if stat not in VALID_STATS:
+            raise ctx.error(f"'stat' must be one of output_log10.median, gradient_norm_log10.q95, … "
+                            f"(quantity: {', '.join(STAT_QUANTITIES)}; statistic: {', '.join(STATS)}), got {stat!r}",
+                            "stat" if "stat" in exp else "type")
+        opts["stat"] = stat
+        if stat.startswith("gradient") and not ctx.sweep.base.gradients:
+            raise ctx.error("a gradient statistic needs gradients = true", "stat")
+
+    def default_name(self, o):
+        return f"{o['stat']} at L={o['depth']}, β={o['beta']:g}{setting_label(o['setting'], compact=True, lead=' ')}"
+
+    def evaluate(self, records, critical, o, width):
+        rec = find_cell(records, o["setting"], o["depth"])
+        res = rec["results"][beta_index(rec, o["beta"])]
+        key, stat = o["stat"].split(".")
+        value = res[key][stat] if res.get(key) else None
+        passed = within(value, o["min"], o["max"])
+        shown = "overflowed" if value is None else f"{value:+.4f}"
+        message = (f"{o['stat']} = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
+                   f"{o['stat']} at L = {o['depth']}, β = {o['beta']:g} is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        return {"measured": value, "bounds": [o["min"], o["max"]], "passed": passed, "message": message}
+
+
+class CriticalBetaExpectation(ExpectationType):
+    """The critical β (from the depth trend) within [min, max]."""
+
+    name = "critical_beta"
+    keys = COMMON_KEYS | {"min", "max"}
+    needs_bounds = True
+    needs_two_depths = True
+
+    def default_name(self, o):
+        return f"critical β ({o['quantity']}){setting_label(o['setting'], compact=True, lead=' ')}"
+
+    def evaluate(self, records, critical, o, width):
+        entry = find_critical(critical, o["setting"])
+        info = entry if o["quantity"] == "output" else entry["gradient"]
+        value = info["critical_beta"]
+        passed = within(value, o["min"], o["max"])
+        shown = (info["bound"] or "undetermined") if value is None else \
+            f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
+        message = (f"critical β = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
+                   f"critical β of the {o['quantity']} ratio is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
+                "message": message}
+
+
+def _iid_output_interval(record, j: int, o: dict, width: int) -> dict[str, Any]:
+    delta = o["delta"]
+    values = _values(record, "output_log10", j)
+    ratio_sq = 10.0 ** (2 * values)
+    low, high = theory.iid_output_interval(width, delta)
+    fraction = float(np.mean((ratio_sq > low) & (ratio_sq < high)))
+    passed = fraction >= 1 - delta
+    msg = (f"{fraction:.0%} of {values.size} samples have ‖h_L−h_0‖²/‖h_0‖² in ({low:.4g}, {high:.4g}); "
+           f"the theorem asks for at least {1 - delta:.0%} (δ = {delta:g}, d = {width})")
+    return {"measured": fraction, "bounds": [1 - delta, 1.0], "passed": passed, "message": msg}
+
+
+def _iid_gradient_expectation(record, j: int, o: dict, width: int) -> dict[str, Any]:
+    ratio_sq = 10.0 ** (2 * _values(record, "gradient_log10", j))
+    mean = float(np.mean(ratio_sq))
+    se = float(np.std(ratio_sq, ddof=1) / math.sqrt(ratio_sq.size)) if ratio_sq.size > 1 else math.inf
+    lo, hi = theory.GRADIENT_MEAN_BOUNDS
+    passed = bool(np.isfinite(mean) and mean + Z_THEOREM * se >= lo and mean - Z_THEOREM * se <= hi)
+    msg = (f"mean ‖p_0−p_L‖²/‖p_L‖² = {mean:.4g} ± {se:.2g} (s.e., {ratio_sq.size} samples); theorem: in "
+           f"[e^(1/2)−1, e^4−1] = [{lo:.4g}, {hi:.4g}]; fails only beyond 2.58 s.e. (99 %)")
+    return {"measured": mean, "stderr": se, "bounds": [lo, hi], "passed": passed, "message": msg}
+
+
+#: theorems of the scaling paper for i.i.d. weights at β = 1/2: name → (evaluation, needs gradients)
+THEOREMS = {
+    "iid-output-interval": (_iid_output_interval, False),
+    "iid-gradient-expectation": (_iid_gradient_expectation, True),
+}
+
+
+class TheoremExpectation(ExpectationType):
+    """A theorem of the scaling paper (i.i.d. weights, β = 1/2) checked on the samples of one cell."""
+
+    name = "theorem"
+    keys = COMMON_KEYS | {"theorem", "beta", "depth", "delta"}
+    has_beta = True
+    beta_required = False
+
+    def check(self, ctx, exp, opts):
+        theorem = exp.get("theorem")
+        if theorem not in THEOREMS:
+            raise ctx.error(f"'theorem' must be one of {', '.join(THEOREMS)}, got {theorem!r}",
+                            "theorem" if "theorem" in exp else "type")
+        if ctx.sweep.base.law != "iid" or abs(opts["beta"] - 0.5) > 1e-9:
+            raise ctx.error(f"theorem {theorem} is about law = \"iid\" at beta = 0.5", "theorem")
+        if THEOREMS[theorem][1] and not ctx.sweep.base.gradients:
+            raise ctx.error(f"theorem {theorem} needs gradients = true", "theorem")
+        delta = ctx.number("delta")
+        opts["delta"] = 0.5 if delta is None else delta
+        if not 0.0 < opts["delta"] < 1.0:
+            raise ctx.error(f"'delta' must be in (0, 1), got {opts['delta']}", "delta")
+        opts["theorem"] = theorem
+
+    def default_name(self, o):
+        return f"theorem {o['theorem']} at L={o['depth']}"
+
+    def evaluate(self, records, critical, o, width):
+        rec = find_cell(records, o["setting"], o["depth"])
+        return THEOREMS[o["theorem"]][0](rec, beta_index(rec, 0.5), o, width)
+
+
+EXPECTATIONS: dict[str, ExpectationType] = {
+    t.name: t() for t in (RegimeExpectation, StatisticExpectation, CriticalBetaExpectation, TheoremExpectation)
+}

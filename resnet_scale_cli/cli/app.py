@@ -1,0 +1,73 @@
+"""The Typer app and the entry point: exit codes and one-line errors.
+
+Exit codes: 0 ok, 1 a check failed, 2 bad usage or input (one line on stderr), 3 internal error.
+Nothing here imports torch or matplotlib: `--help`, `--version` and usage errors stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+try:  # typer >= 0.22 vendors its own click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions
+
+from resnet_scale_cli.errors import SpecError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="rscale",
+    help="Depth-scaling stability of deep residual networks h_{k+1} = h_k + L^-β f(h_k, θ_{k+1}).",
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from resnet_scale_cli import __version__
+
+        typer.echo(f"rscale {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """rscale: will a ResNet of depth L with residual scaling L^-β explode, collapse to the identity, or stay stable?"""
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"rscale: error: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every usage or input error becomes one line and exit 2."""
+    import resnet_scale_cli.cli  # noqa: F401  (registers the commands)
+
+    try:
+        code = app(args=argv, prog_name="rscale", standalone_mode=False)
+    except click_exceptions.ClickException as exc:  # usage errors: unknown option, bad type, ...
+        message = exc.format_message().replace("\n", " ").strip()
+        code = _fail(message, EXIT_USAGE) if message else EXIT_OK  # bare `rscale` printed its help
+    except SpecError as exc:
+        code = _fail(str(exc), EXIT_USAGE)
+    except (KeyboardInterrupt, typer.Abort):
+        code = _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        code = EXIT_OK
+    except Exception as exc:  # an internal error: one line unless RSCALE_DEBUG asks for the traceback
+        if os.environ.get("RSCALE_DEBUG"):
+            raise
+        code = _fail(f"internal error: {type(exc).__name__}: {exc} (set RSCALE_DEBUG=1 for the traceback)", EXIT_INTERNAL)
+    raise SystemExit(code if isinstance(code, int) else EXIT_OK)

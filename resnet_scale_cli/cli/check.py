@@ -1,0 +1,43 @@
+"""`rscale check`: check files as regression checks (exit 1 when an expectation fails)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli.app import EXIT_CHECK_FAILED, app
+
+Files = Annotated[list[str], typer.Argument(help="Check files (TOML); '-' reads one from stdin.", show_default=False)]
+Baseline = Annotated[Optional[str], typer.Option("--baseline", help="Compare every statistic with this stored run.", show_default=False)]
+UpdateBaseline = Annotated[bool, typer.Option("--update-baseline", help="Write this run's statistics into --baseline.")]
+Confidence = Annotated[float, typer.Option("--confidence", help="Confidence of the baseline comparison (family-wise).")]
+Junit = Annotated[Optional[str], typer.Option("--junit", help="Write a JUnit XML report.", show_default=False)]
+
+
+@app.command()
+def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseline = False, confidence: Confidence = 0.99,
+          junit: Junit = None, seed: opt.Seed = None, device: opt.Device = None, json_out: opt.Json = False,
+          quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
+    """Run check files: exit 0 when every expectation holds, 1 when one fails, 2 on bad input."""
+    from resnet_scale_cli import api
+    from resnet_scale_cli.errors import SpecError
+    from resnet_scale_cli.report import console as consoles, documents, tables
+
+    if not 0.5 <= confidence < 1.0:
+        raise SpecError(f"--confidence must be in [0.5, 1), got {confidence}")
+    if update_baseline and not baseline:
+        raise SpecError("--update-baseline needs --baseline FILE")
+    checks = api.load_checks(files, seed=seed, device=device.value if device else None)
+    with consoles.progress_bar(api.total_layers(checks), "check: layers", not quiet) as advance:
+        outcome = api.run_checks(checks, baseline=baseline, update_baseline=update_baseline, confidence=confidence,
+                                 junit=junit, progress=advance)
+    if json_out:
+        documents.dump_json(documents.check_document(outcome))
+    else:
+        console = consoles.make_console(stderr=False, no_color=no_color)
+        for renderable in tables.check_tables(outcome, junit):
+            console.print(renderable)
+    if not outcome.passed:
+        raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,0 +1,66 @@
+"""`rscale sweep` and `rscale phase`: grids of depths × β (× law settings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.settings import GRID_SETTINGS, GRID_VALUED
+
+PlotHist = Annotated[Optional[str], typer.Option("--plot-hist", help="Histogram of both ratios at one (L, β) (see --hist-depth, --hist-beta).", show_default=False)]
+HistDepth = Annotated[Optional[int], typer.Option("--hist-depth", help="Depth of --plot-hist. [default: the largest]", show_default=False)]
+HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", help="β of --plot-hist (nearest grid value). [default: nearest 0.5]", show_default=False)]
+
+
+def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any], json_out: bool, quiet: bool,
+          no_color: bool) -> None:
+    """Shared body of `sweep` and `phase`: settings → `api.grid_study` → figures and output."""
+    from resnet_scale_cli import api
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables
+    from resnet_scale_cli.settings import build_sweep
+    from resnet_scale_cli.sweep import progress_total
+
+    depths, betas, defaults = api.GRID_DEFAULTS[command]
+    sweep, stored = build_sweep(config, settings | {k: v for k, v in outputs.items() if v is not None},
+                                depths=depths, betas=betas, defaults=defaults)
+    plan = figures.GridFigures.plan(command, sweep, stored)  # refuses bad figure settings before running
+    with consoles.progress_bar(progress_total(sweep), f"{command}: layers", not quiet) as advance:
+        study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance)
+    written = plan.draw(study)
+    if json_out:
+        return documents.dump_json(study.document | {"elapsed_seconds": round(study.elapsed_seconds, 3)})
+    console = consoles.make_console(stderr=False, no_color=no_color)
+    for renderable in tables.grid_tables(study, figures.grid_title(sweep)):
+        console.print(renderable)
+    for fig in written:
+        console.print(f"figure written to {fig}")
+
+
+@app.command()
+@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
+def sweep(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
+          json_out: opt.Json = False, plot: opt.Plot = None, plot_hist: PlotHist = None, hist_depth: HistDepth = None,
+          hist_beta: HistBeta = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
+    """Measure a grid of depths × β (× Hurst indices or lengthscales); curves against L.
+
+    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1. With --out, each finished cell is saved
+    and --resume continues an interrupted sweep.
+    """
+    outputs = dict(out=out, resume=resume, plot=plot, plot_hist=plot_hist, hist_depth=hist_depth, hist_beta=hist_beta)
+    _grid("sweep", settings, config, outputs, json_out, quiet, no_color)
+
+
+@app.command()
+@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
+def phase(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
+          json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
+    """Phase diagram: regimes and the critical β from the trend of the ratios over depth.
+
+    Defaults: --beta 0:1.3:27 --depth 100,300,1000,3000 --samples 24 --width 40, full model, ReLU.
+    One law setting: β × L heatmap; several Hurst indices (--hurst 0.05:0.97:24): β × H heatmap
+    with the critical-β curve. --plot writes the figure.
+    """
+    _grid("phase", settings, config, dict(out=out, resume=resume, plot=plot), json_out, quiet, no_color)

@@ -1,0 +1,94 @@
+"""The activation registry: σ with its derivative σ', whether σ is positively homogeneous, and
+(for piecewise-linear σ) its two slopes. Importing it does not import torch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import torch
+
+LEAKY_SLOPE = 0.01
+
+
+@dataclass(frozen=True)
+class Activation:
+    """σ with its derivative σ'; `homogeneous` means σ(c x) = c σ(x) for c > 0.
+
+    Piecewise-linear σ (`slopes` = (slope for x ≤ 0, slope for x > 0)) store σ' for the reverse
+    pass as one bool per entry (x > 0) instead of a float.
+    """
+
+    name: str
+    fn: Callable[["torch.Tensor"], "torch.Tensor"]
+    deriv: Callable[["torch.Tensor"], "torch.Tensor"]
+    homogeneous: bool
+    slopes: tuple[float, float] | None = None
+    summary: str = ""
+
+    def record(self, pre: "torch.Tensor") -> "torch.Tensor":
+        """What the reverse pass needs of σ'(pre): a bool mask when σ is piecewise linear."""
+        return pre > 0 if self.slopes is not None else self.deriv(pre)
+
+    def apply_recorded(self, u: "torch.Tensor", recorded: "torch.Tensor") -> "torch.Tensor":
+        """u ⊙ σ'(pre) from `record(pre)`."""
+        if self.slopes is None:
+            return u * recorded
+        low, high = self.slopes
+        if low == 0.0 and high == 1.0:
+            return u * recorded
+        import torch
+
+        return u * torch.where(recorded, high, low).to(u.dtype)
+
+
+def _leaky_relu(x):
+    import torch
+
+    return torch.nn.functional.leaky_relu(x, LEAKY_SLOPE)
+
+
+def _leaky_relu_(x):
+    import torch
+
+    return torch.nn.functional.leaky_relu_(x, LEAKY_SLOPE)
+
+
+def _leaky_deriv(x):
+    import torch
+
+    return torch.where(x > 0, 1.0, LEAKY_SLOPE).to(x.dtype)
+
+
+def _gelu(x):
+    import torch
+
+    return torch.nn.functional.gelu(x)
+
+
+def _gelu_deriv(x):
+    import torch
+
+    cdf = 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return cdf + x * pdf
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("relu", lambda x: x.relu(), lambda x: (x > 0).to(x.dtype), True, (0.0, 1.0), "max(x, 0)"),
+    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_deriv, True, (LEAKY_SLOPE, 1.0),
+                             f"max(x, {LEAKY_SLOPE:g} x)"),
+    "tanh": Activation("tanh", lambda x: x.tanh(), lambda x: 1.0 - x.tanh() ** 2, False, None, "tanh x"),
+    "gelu": Activation("gelu", _gelu, _gelu_deriv, False, None, "x Φ(x)"),
+    "identity": Activation("identity", lambda x: x, lambda x: x.new_ones(x.shape), True, None, "x"),
+}
+
+#: activations applied in place on the full model's pre-activation buffer
+INPLACE: dict[str, Callable] = {
+    "relu": lambda x: x.relu_(),
+    "leaky_relu": _leaky_relu_,
+    "tanh": lambda x: x.tanh_(),
+    "identity": lambda x: x,
+}

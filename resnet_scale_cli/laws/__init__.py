@@ -1,0 +1,35 @@
+"""Weight laws across depth: the `LAWS` registry and batched samplers.
+
+Every entry path `k ↦ √d (V_k)_{ij}`, k = 1..L, is independent across (i, j), has unit variance,
+and follows its law across depth (see each law's module). Adding a law is one module that
+defines a `Law` and one line in `registry.py`. Importing this package does not import torch:
+the samplers are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from resnet_scale_cli.laws.registry import (DISTS, FBM_BACKENDS, LAWS, Law, law_entry, law_parameter, parameter_symbol,
+                                             setting_label)
+
+_LAZY = {
+    "sample_paths": "resnet_scale_cli.laws.sampling",
+    "sample_weights": "resnet_scale_cli.laws.sampling",
+    "sample_fgn": "resnet_scale_cli.laws.sampling",
+    "PATH_CHUNK": "resnet_scale_cli.laws.sampling",
+    "theory_autocorrelation": "resnet_scale_cli.laws.registry",
+    "fgn_autocovariance": "resnet_scale_cli.laws.fbm",
+    "rbf_kernel_matrix": "resnet_scale_cli.laws.rbf",
+}
+
+__all__ = ["DISTS", "FBM_BACKENDS", "LAWS", "Law", "law_entry", "law_parameter", "parameter_symbol", "setting_label", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

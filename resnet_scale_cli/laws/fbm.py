@@ -1,0 +1,80 @@
+"""Fractional Gaussian noise (increments of fBm) with Hurst index H, unit variance:
+γ(k) = ½(|k+1|^{2H} − 2|k|^{2H} + |k−1|^{2H}), sampled exactly by circulant embedding
+(Davies–Harte) of (γ(0..L), γ(L−1..1)) in length 2L: one complex FFT gives two paths.
+The PyPI `fbm` package (`fbm_backend = "fbm"`) is the slow reference, one path at a time."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.laws.registry import Law
+
+
+def fgn_autocovariance(hurst: float, lags: np.ndarray | Sequence[int]) -> np.ndarray:
+    """γ(k) = ½(|k+1|^{2H} − 2|k|^{2H} + |k−1|^{2H}) of unit-variance fractional Gaussian noise."""
+    k = np.abs(np.asarray(lags, dtype=np.float64))
+    two_h = 2.0 * hurst
+    return 0.5 * (np.abs(k + 1) ** two_h - 2 * k**two_h + np.abs(k - 1) ** two_h)
+
+
+@functools.lru_cache(maxsize=32)
+def _circulant_sqrt_eigenvalues(hurst: float, depth: int) -> np.ndarray:
+    """√(λ_j / 2L) for the circulant embedding c = (γ(0..L), γ(L−1..1)) of length 2L."""
+    gamma = fgn_autocovariance(hurst, np.arange(depth + 1))
+    row = np.concatenate([gamma, gamma[-2:0:-1]])
+    eig = np.fft.fft(row).real
+    if eig.min() < -1e-8 * eig.max():
+        raise SpecError(f"--hurst {hurst}: circulant embedding is not non-negative definite at depth {depth}")
+    return np.sqrt(np.clip(eig, 0.0, None) / row.size)
+
+
+def _reference(hurst: float, depth: int, dtype, device):
+    """The PyPI `fbm` package, one path at a time (slow; a reference to validate against)."""
+    import torch
+    from fbm import FBM
+
+    def draw(n_paths: int, gen) -> "torch.Tensor":
+        out = np.empty((depth, n_paths))
+        saved = np.random.get_state()
+        try:
+            np.random.seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device).item()))
+            process = FBM(n=int(depth), hurst=float(hurst), length=int(depth), method="daviesharte")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the package warns when it falls back to Hosking's method
+                for j in range(n_paths):
+                    out[:, j] = process.fgn()
+        finally:
+            np.random.set_state(saved)
+        return torch.as_tensor(out, dtype=dtype, device=device)
+
+    return draw
+
+
+def sampler(depth: int, settings: dict[str, Any], dtype, device):
+    import torch
+
+    hurst = float(settings.get("hurst", 0.5))
+    if settings.get("fbm_backend", "torch") == "fbm":
+        return _reference(hurst, depth, dtype, device)
+    sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(hurst, int(depth)), dtype=dtype, device=device)
+
+    def draw(n_paths: int, gen) -> "torch.Tensor":
+        n_complex = (n_paths + 1) // 2
+        noise = torch.view_as_complex(torch.randn((n_complex, 2 * depth, 2), generator=gen, dtype=dtype, device=device))
+        paths = torch.fft.fft(noise * sqrt_eig, dim=-1)[:, :depth]
+        return torch.cat([paths.real, paths.imag], dim=0)[:n_paths].T
+
+    return draw
+
+
+def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> np.ndarray:
+    return fgn_autocovariance(float(settings.get("hurst", 0.5)), lags)
+
+
+LAW = Law("fbm", "fractional Gaussian noise (fBm increments), Hurst index H", ("hurst",), sampler, autocorrelation,
+          parameter="hurst", symbol="H", chunked=lambda settings: settings.get("fbm_backend", "torch") != "fbm")

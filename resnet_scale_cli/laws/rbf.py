@@ -1,0 +1,54 @@
+"""A smooth Gaussian process across depth: values G(k/L), k = 1..L, of a GP with covariance
+exp(−(s − t)²/(2ℓ²)). One Cholesky factor of the L × L kernel (with the smallest jitter that
+works) is shared by every entry path, so one matrix product samples a chunk of paths."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.laws.registry import Law
+
+
+def rbf_kernel_matrix(depth: int, lengthscale: float) -> np.ndarray:
+    """K_{kl} = exp(−(k/L − l/L)² / (2ℓ²)) on the grid k = 1..L (scikit-learn's RBF kernel)."""
+    from sklearn.gaussian_process.kernels import RBF
+
+    grid = (np.arange(1, depth + 1, dtype=np.float64) / depth)[:, None]
+    return RBF(length_scale=float(lengthscale))(grid)
+
+
+@functools.lru_cache(maxsize=16)
+def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
+    """Lower Cholesky factor of the RBF kernel matrix, with the smallest jitter that works."""
+    kernel = rbf_kernel_matrix(depth, lengthscale)
+    jitter = 1e-10
+    while jitter <= 1e-3:
+        try:
+            return np.linalg.cholesky(kernel + jitter * np.eye(depth))
+        except np.linalg.LinAlgError:
+            jitter *= 10.0
+    raise SpecError(f"--lengthscale {lengthscale}: the RBF kernel at depth {depth} is too ill-conditioned")
+
+
+def sampler(depth: int, settings: dict[str, Any], dtype, device):
+    import torch
+
+    chol = torch.as_tensor(_rbf_cholesky(int(depth), float(settings.get("lengthscale", 0.1))), dtype=dtype, device=device)
+
+    def draw(n_paths: int, gen) -> "torch.Tensor":
+        return chol @ torch.randn((chol.shape[0], n_paths), generator=gen, dtype=dtype, device=device)
+
+    return draw
+
+
+def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> np.ndarray:
+    """exp(−(k/L)²/(2ℓ²)) at lag k."""
+    return np.exp(-((lags / depth) ** 2) / (2.0 * float(settings.get("lengthscale", 0.1)) ** 2))
+
+
+LAW = Law("rbf", "smooth Gaussian process, RBF kernel with lengthscale ℓ", ("lengthscale",), sampler, autocorrelation,
+          parameter="lengthscale", symbol="ℓ")

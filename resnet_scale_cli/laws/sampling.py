@@ -1,0 +1,87 @@
+"""Batched sampling of weight laws: tensors of shape (draws, L, d, d), variance 1/d per entry.
+
+Each draw takes its own `torch.Generator`, and its paths are drawn in chunks of `PATH_CHUNK`,
+so a draw's weights depend neither on how many draws are sampled together nor on memory
+settings. The law itself (iid, rbf, fbm, tied, …) comes from the `LAWS` registry.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from resnet_scale_cli.laws.registry import law_entry
+
+#: paths drawn per call: bounds the temporaries (an FFT of length 2L per pair of paths) and fixes
+#: how a draw's stream is consumed, so results never depend on memory settings
+PATH_CHUNK = 256
+LAW_SETTINGS = dict(dist="gaussian", lengthscale=0.1, hurst=0.5, fbm_backend="torch")
+
+
+def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype, device,
+                **settings) -> None:
+    """Write draw i's unit-variance paths into out(i) of shape (L, n_paths), chunk by chunk."""
+    entry = law_entry(law)
+    settings = {**LAW_SETTINGS, **settings}
+    draw = entry.sampler(int(depth), settings, dtype, device)
+    chunked = entry.chunked(settings)
+    for i, gen in enumerate(generators):
+        target = out(i)
+        if not chunked:
+            target.copy_(draw(n_paths, gen))
+            continue
+        for first in range(0, n_paths, PATH_CHUNK):
+            n = min(PATH_CHUNK, n_paths - first)
+            target[:, first:first + n] = draw(n, gen)
+
+
+def sample_paths(
+    law: str,
+    depth: int,
+    n_paths: int,
+    generators: Sequence[torch.Generator],
+    *,
+    dist: str = "gaussian",
+    lengthscale: float = 0.1,
+    hurst: float = 0.5,
+    fbm_backend: str = "torch",
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Unit-variance entry paths across depth, shape (draws, L, n_paths), one generator per draw."""
+    out = torch.empty((len(generators), depth, n_paths), dtype=dtype, device=device)
+    _fill_paths(lambda i: out[i], law, depth, n_paths, generators, dist=dist, lengthscale=lengthscale, hurst=hurst,
+                fbm_backend=fbm_backend, dtype=dtype, device=device)
+    return out
+
+
+def sample_fgn(hurst: float, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype=torch.float32,
+               device="cpu") -> torch.Tensor:
+    """Exact unit-variance fGn, shape (draws, L, n_paths), by circulant embedding (Davies–Harte)."""
+    return sample_paths("fbm", depth, n_paths, generators, hurst=hurst, dtype=dtype, device=device)
+
+
+def sample_weights(
+    law: str,
+    depth: int,
+    width: int,
+    generators: Sequence[torch.Generator],
+    *,
+    layer_major: bool = False,
+    **options,
+) -> torch.Tensor:
+    """Weights (V_k)_{k=1..L} for each draw, entries of variance 1/d: shape (draws, L, d, d), or
+    (L, draws, d, d) with `layer_major` (written in place, chunk by chunk: no second copy).
+
+    `options` are those of `sample_paths` (dist, lengthscale, hurst, fbm_backend, dtype, device).
+    """
+    dtype, device = options.pop("dtype", torch.float32), options.pop("device", "cpu")
+    n = width * width
+    shape = (depth, len(generators), n) if layer_major else (len(generators), depth, n)
+    out = torch.empty(shape, dtype=dtype, device=device)
+    pick = (lambda i: out[:, i]) if layer_major else (lambda i: out[i])
+    _fill_paths(pick, law, depth, n, generators, dtype=dtype, device=device, **options)
+    out.mul_(1.0 / math.sqrt(width))
+    return out.view(*shape[:2], width, width)
