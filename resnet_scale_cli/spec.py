@@ -7,7 +7,7 @@ config files and Python callers share one set of rules.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from typing import TYPE_CHECKING

@@ -1,9 +1,61 @@
+"""Shared fixtures: the device matrix, the in-process CLI runner and the subprocess runners."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Callable
+
 import pytest
 import torch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+#: a cell small enough for command-line tests
+FAST = ["--depth", "20", "--width", "4", "--samples", "4", "--device", "cpu"]
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
+    """Every available device: cpu, and cuda when present."""
     return request.param
+
+
+@pytest.fixture
+def cli(capsys) -> Callable[..., tuple[int, str, str]]:
+    """Run `rscale ARGS` in process: returns (exit code, stdout, stderr)."""
+    from resnet_scale_cli.cli import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exc:
+            main(list(args))
+        out, err = capsys.readouterr()
+        return exc.value.code, out, err
+
+    return call
+
+
+def rscale_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "resnet_scale_cli", *args]
+
+
+@pytest.fixture
+def rscale_process() -> Callable[..., subprocess.CompletedProcess]:
+    """Run `rscale ARGS` in a subprocess (NO_COLOR set, stdin optional); returns the finished process."""
+
+    def run(*args: str, stdin: str | None = None, env: dict | None = None, timeout: float = 300):
+        return subprocess.run(rscale_command(*args), capture_output=True, text=True, input=stdin,
+                              env=env or dict(os.environ, NO_COLOR="1"), timeout=timeout)
+
+    return run
+
+
+@pytest.fixture
+def rscale_popen() -> Callable[..., subprocess.Popen]:
+    """Start `rscale ARGS` in the background (stdout and stderr piped, text mode)."""
+
+    def start(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(rscale_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, NO_COLOR="1"))
+
+    return start

@@ -32,9 +32,12 @@ def setting_option(name: str, *, grid: bool = False) -> Any:
     s = SETTINGS[name]
     if grid and s.grid_help:
         return Annotated[Optional[str], typer.Option(*s.flags, help=s.grid_help, show_default=False)]
-    kind = choice_enum(s.kind) if isinstance(s.kind, str) else s.kind
     default = f" \\[default: {s.default}]" if s.default is not None else ""
-    return Annotated[Optional[kind], typer.Option(*s.flags, help=s.help + default, show_default=False)]
+    if isinstance(s.kind, str):  # a registry's names: typed, listed in full in the help (wrapped at words)
+        listed = " Choices: " + " | ".join(choices(s.kind)) + "."
+        return Annotated[Optional[choice_enum(s.kind)], typer.Option(*s.flags, help=s.help + listed + default,
+                                                                     metavar=name.upper(), show_default=False)]
+    return Annotated[Optional[s.kind], typer.Option(*s.flags, help=s.help + default, show_default=False)]
 
 
 def _plain(value: Any) -> Any:

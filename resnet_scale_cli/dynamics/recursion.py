@@ -16,7 +16,6 @@ non-homogeneous σ (tanh, gelu) are never rescaled; if they overflow the row is 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 

@@ -11,8 +11,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from resnet_scale_cli.laws.registry import (DISTS, FBM_BACKENDS, LAWS, Law, law_entry, law_parameter, parameter_symbol,
-                                             setting_label)
+from resnet_scale_cli.laws.registry import (
+    DISTS,
+    FBM_BACKENDS,
+    LAWS,
+    Law,
+    law_entry,
+    law_parameter,
+    parameter_symbol,
+    setting_label,
+)
 
 _LAZY = {
     "sample_paths": "resnet_scale_cli.laws.sampling",

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.registry import Law
+from resnet_scale_cli.laws.base import Law
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def fgn_autocovariance(hurst: float, lags: np.ndarray | Sequence[int]) -> np.ndarray:
     """γ(k) = ½(|k+1|^{2H} − 2|k|^{2H} + |k−1|^{2H}) of unit-variance fractional Gaussian noise."""
+    import numpy as np
+
     k = np.abs(np.asarray(lags, dtype=np.float64))
     two_h = 2.0 * hurst
     return 0.5 * (np.abs(k + 1) ** two_h - 2 * k**two_h + np.abs(k - 1) ** two_h)
@@ -25,6 +28,8 @@ def fgn_autocovariance(hurst: float, lags: np.ndarray | Sequence[int]) -> np.nda
 @functools.lru_cache(maxsize=32)
 def _circulant_sqrt_eigenvalues(hurst: float, depth: int) -> np.ndarray:
     """√(λ_j / 2L) for the circulant embedding c = (γ(0..L), γ(L−1..1)) of length 2L."""
+    import numpy as np
+
     gamma = fgn_autocovariance(hurst, np.arange(depth + 1))
     row = np.concatenate([gamma, gamma[-2:0:-1]])
     eig = np.fft.fft(row).real
@@ -35,6 +40,7 @@ def _circulant_sqrt_eigenvalues(hurst: float, depth: int) -> np.ndarray:
 
 def _reference(hurst: float, depth: int, dtype, device):
     """The PyPI `fbm` package, one path at a time (slow; a reference to validate against)."""
+    import numpy as np
     import torch
     from fbm import FBM
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.registry import DISTS, Law
+from resnet_scale_cli.laws.base import DISTS, Law
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def sampler(depth: int, settings: dict[str, Any], dtype, device):
@@ -33,6 +34,8 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
 
 def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> np.ndarray:
     """δ_{k,0}: independent across depth."""
+    import numpy as np
+
     return (lags == 0).astype(np.float64)
 
 

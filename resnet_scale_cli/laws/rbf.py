@@ -5,16 +5,18 @@ works) is shared by every entry path, so one matrix product samples a chunk of p
 from __future__ import annotations
 
 import functools
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.registry import Law
+from resnet_scale_cli.laws.base import Law
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def rbf_kernel_matrix(depth: int, lengthscale: float) -> np.ndarray:
     """K_{kl} = exp(−(k/L − l/L)² / (2ℓ²)) on the grid k = 1..L (scikit-learn's RBF kernel)."""
+    import numpy as np
     from sklearn.gaussian_process.kernels import RBF
 
     grid = (np.arange(1, depth + 1, dtype=np.float64) / depth)[:, None]
@@ -24,6 +26,8 @@ def rbf_kernel_matrix(depth: int, lengthscale: float) -> np.ndarray:
 @functools.lru_cache(maxsize=16)
 def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
     """Lower Cholesky factor of the RBF kernel matrix, with the smallest jitter that works."""
+    import numpy as np
+
     kernel = rbf_kernel_matrix(depth, lengthscale)
     jitter = 1e-10
     while jitter <= 1e-3:
@@ -47,6 +51,8 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
 
 def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> np.ndarray:
     """exp(−(k/L)²/(2ℓ²)) at lag k."""
+    import numpy as np
+
     return np.exp(-((lags / depth) ** 2) / (2.0 * float(settings.get("lengthscale", 0.1)) ** 2))
 
 

@@ -1,56 +1,18 @@
-"""The registry of weight laws: each `Law` brings its sampler, its autocorrelation across depth,
-the spec fields it reads, and the parameter (with its symbol) a sweep may vary."""
+"""The registry of weight laws: one entry per law module. Adding a law is one module (a `Law`
+with its sampler and autocorrelation) and one name in the tuple below."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.laws import fbm, iid, rbf, tied
+from resnet_scale_cli.laws.base import DISTS, FBM_BACKENDS, Law  # noqa: F401  (re-exported)
 
+if TYPE_CHECKING:
+    import numpy as np
 
-@dataclass(frozen=True)
-class Law:
-    """A weight law across depth.
-
-    `sampler(depth, settings, dtype, device)` returns a function `(n_paths, generator) ->
-    (L, n_paths)` tensor of unit-variance entry paths; `chunked = False` means it must be given
-    all of a draw's paths at once. `autocorrelation(lags, depth, settings)` is the theory.
-    `params` are the spec fields the law reads; `parameter` (symbol `symbol`) is the one a sweep
-    may vary over a grid.
-    """
-
-    name: str
-    summary: str
-    params: tuple[str, ...]
-    sampler: Callable[..., Callable[[int, Any], Any]]
-    autocorrelation: Callable[[np.ndarray, int, dict[str, Any]], np.ndarray]
-    parameter: str | None = None
-    symbol: str | None = None
-    chunked: Callable[[dict[str, Any]], bool] = lambda settings: True
-
-    def label(self, settings: dict[str, Any]) -> str:
-        """A short title for a law setting, e.g. 'fbm (H = 0.7)' or 'iid (gaussian)'."""
-        if self.parameter:
-            return f"{self.name} ({self.symbol} = {settings[self.parameter]:g})"
-        if self.params:
-            return f"{self.name} ({', '.join(str(settings[p]) for p in self.params)})"
-        return self.name
-
-
-DISTS = ("gaussian", "rademacher", "uniform")
-FBM_BACKENDS = ("torch", "fbm")
-
-
-def _registry() -> dict[str, Law]:
-    from resnet_scale_cli.laws import fbm, iid, rbf, tied
-
-    return {law.LAW.name: law.LAW for law in (iid, rbf, fbm, tied)}
-
-
-LAWS: dict[str, Law] = _registry()
+LAWS: dict[str, Law] = {module.LAW.name: module.LAW for module in (iid, rbf, fbm, tied)}
 
 
 def law_entry(name: str) -> Law:
@@ -68,6 +30,8 @@ def law_parameter(law: str) -> str | None:
 
 def theory_autocorrelation(law: str, lags: np.ndarray, depth: int, **settings: Any) -> np.ndarray:
     """Autocorrelation across depth of one entry path at the given lags."""
+    import numpy as np
+
     return law_entry(law).autocorrelation(np.asarray(lags, dtype=np.float64), depth, settings)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from resnet_scale_cli.laws.base import Law
 
-from resnet_scale_cli.laws.registry import Law
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def sampler(depth: int, settings: dict[str, Any], dtype, device):
@@ -20,6 +21,8 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
 
 def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> np.ndarray:
     """1 at every lag: the same value at every layer."""
+    import numpy as np
+
     return np.ones_like(lags, dtype=np.float64)
 
 

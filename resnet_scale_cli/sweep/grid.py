@@ -93,10 +93,6 @@ def measure_cell(spec: RunSpec, progress: Callable[[int], None] | None = None) -
     }
 
 
-def progress_total(sweep: SweepSpec) -> int:
-    return sum(experiment.progress_total(cell) for cell in sweep.cells())
-
-
 def cell_cost(spec: RunSpec) -> int:
     """Units of progress (layers) one cell reports."""
     from resnet_scale_cli.experiments.cell import progress_total as layers

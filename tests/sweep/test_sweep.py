@@ -1,10 +1,7 @@
 """Sweeps and phase diagrams: grids, resumable runs, regime analysis, figures, JSON."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,21 +9,14 @@ import numpy as np
 import pytest
 
 from resnet_scale_cli.analysis.regimes import _crossing, analyze
-from resnet_scale_cli.cli import main
 from resnet_scale_cli.settings import build_sweep
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
 from resnet_scale_cli.spec import RunSpec
 from resnet_scale_cli.sweep import SweepSpec, run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
-
-def call(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 # ----------------------------------------------------------------------------- grids
@@ -50,8 +40,8 @@ def test_grid_syntax():
     ["phase", "--plot", "x.gif"], ["sweep", "--depth", "10", "--hist-depth", "20", "--plot-hist", "h.png"],
     ["phase", "--depth", "100"],
 ])
-def test_bad_grids_exit_2_naming_the_flag(capsys, args):
-    code, out, err = call(capsys, *args)
+def test_bad_grids_exit_2_naming_the_flag(capsys, args, cli):
+    code, out, err = cli(*args)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and err.startswith("rscale: error: ")
 
 
@@ -60,13 +50,8 @@ SWEEP_ARGS = ["sweep", "--hurst", "0.3,0.6,0.9", "--depth", "200,400", "--width"
               "--draws", "8", "--beta", "0.3,0.6,1", "--device", "cpu", "--seed", "5"]
 
 
-def _rscale(*args):
-    return subprocess.Popen([sys.executable, "-m", "resnet_scale_cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, NO_COLOR="1"))
-
-
-def _kill_after_first_cell(out: Path, sig: int) -> None:
-    proc = _rscale(*SWEEP_ARGS, "--out", str(out))
+def _kill_after_first_cell(out: Path, sig: int, rscale_popen) -> None:
+    proc = rscale_popen(*SWEEP_ARGS, "--out", str(out))
     results = out / "results.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -81,31 +66,31 @@ def _kill_after_first_cell(out: Path, sig: int) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
-def test_interrupted_sweep_resumes_to_identical_summary(tmp_path, sig):
+def test_interrupted_sweep_resumes_to_identical_summary(tmp_path, sig, rscale_popen):
     whole = tmp_path / "whole"
-    proc = _rscale(*SWEEP_ARGS, "--out", str(whole))
+    proc = rscale_popen(*SWEEP_ARGS, "--out", str(whole))
     proc.communicate(timeout=300)
     assert proc.returncode == 0
     part = tmp_path / "part"
-    _kill_after_first_cell(part, sig)
+    _kill_after_first_cell(part, sig, rscale_popen)
     with open(part / "results.jsonl", "ab") as handle:  # a torn line, as a kill mid-write leaves
         handle.write(b'{"cell": {"law": "fbm", "hu')
-    proc = _rscale(*SWEEP_ARGS, "--out", str(part), "--resume")
+    proc = rscale_popen(*SWEEP_ARGS, "--out", str(part), "--resume")
     proc.communicate(timeout=300)
     assert proc.returncode == 0
     assert (part / "summary.json").read_text() == (whole / "summary.json").read_text()
     assert (part / "results.jsonl").read_bytes().count(b"\n") == 6
 
 
-def test_resume_refuses_other_settings_and_out_refuses_overwrite(capsys, tmp_path):
+def test_resume_refuses_other_settings_and_out_refuses_overwrite(capsys, tmp_path, cli):
     out = tmp_path / "o"
     args = ["sweep", "--depth", "10,20", "--width", "3", "--samples", "2", "--device", "cpu", "--out", str(out), "--json"]
-    assert call(capsys, *args)[0] == 0
-    code, _, err = call(capsys, *args)
+    assert cli(*args)[0] == 0
+    code, _, err = cli(*args)
     assert code == 2 and "--resume" in err
-    code, _, err = call(capsys, *args[:-1], "--resume", "--seed", "9")
+    code, _, err = cli(*args[:-1], "--resume", "--seed", "9")
     assert code == 2 and "other settings" in err
-    code, out_text, _ = call(capsys, *args, "--resume")
+    code, out_text, _ = cli(*args, "--resume")
     assert code == 0 and len(json.loads(out_text)["cells"]) == 2 * 3
 
 
@@ -174,9 +159,9 @@ def test_fbm_critical_beta_rises_with_hurst():
 
 
 # ----------------------------------------------------------------------------- commands, JSON, figures
-def test_phase_json_contract_and_figure(capsys, tmp_path):
+def test_phase_json_contract_and_figure(capsys, tmp_path, cli):
     fig = tmp_path / "phase.png"
-    code, out, _ = call(capsys, "phase", "--law", "iid", "--depth", "30,100", "--beta", "0:1:5", "--width", "8",
+    code, out, _ = cli("phase", "--law", "iid", "--depth", "30,100", "--beta", "0:1:5", "--width", "8",
                         "--samples", "6", "--draws", "3", "--device", "cpu", "--plot", str(fig), "--json")
     assert code == 0
     doc = json.loads(out)
@@ -191,9 +176,9 @@ def test_phase_json_contract_and_figure(capsys, tmp_path):
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_phase_over_hurst_json_and_figure(capsys, tmp_path):
+def test_phase_over_hurst_json_and_figure(capsys, tmp_path, cli):
     fig = tmp_path / "fig7.svg"
-    code, out, _ = call(capsys, "phase", "--hurst", "0.2:0.8:3", "--depth", "30,100", "--beta", "0:1:5",
+    code, out, _ = cli("phase", "--hurst", "0.2:0.8:3", "--depth", "30,100", "--beta", "0:1:5",
                         "--width", "6", "--samples", "4", "--device", "cpu", "--plot", str(fig), "--json")
     assert code == 0
     doc = json.loads(out)
@@ -202,9 +187,9 @@ def test_phase_over_hurst_json_and_figure(capsys, tmp_path):
     assert fig.read_text().lstrip().startswith("<?xml")
 
 
-def test_sweep_plots_and_table(capsys, tmp_path):
+def test_sweep_plots_and_table(capsys, tmp_path, cli):
     curves, hist = tmp_path / "curves.png", tmp_path / "hist.png"
-    code, out, _ = call(capsys, "sweep", "--depth", "10,30", "--beta", "0.5,1", "--width", "5", "--samples", "8",
+    code, out, _ = cli("sweep", "--depth", "10,30", "--beta", "0.5,1", "--width", "5", "--samples", "8",
                         "--device", "cpu", "--plot", str(curves), "--plot-hist", str(hist), "--hist-beta", "0.5")
     assert code == 0 and "critical β" in out
     assert curves.stat().st_size > 0 and hist.stat().st_size > 0
@@ -222,7 +207,7 @@ def test_sample_configs_parse(name):
     assert sweep.depths and sweep.base.betas
 
 
-def test_fig6_config_runs(capsys):
-    code, out, _ = call(capsys, "sample", "--config", str(ROOT / "sample_configs" / "fig6_fbm_paths.toml"),
+def test_fig6_config_runs(capsys, cli):
+    code, out, _ = cli("sample", "--config", str(ROOT / "sample_configs" / "fig6_fbm_paths.toml"),
                         "--depth", "200", "--width", "6", "--json")
     assert code == 0 and [s["hurst"] for s in json.loads(out)["settings"]] == [0.2, 0.5, 0.8]

@@ -1,22 +1,12 @@
 """The command line as a user (or a script) meets it: exit codes, one-line errors, JSON."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from resnet_scale_cli.cli import main
 
-FAST = ["--depth", "20", "--width", "4", "--samples", "4", "--device", "cpu"]
+from conftest import FAST
 
-
-def call(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 BAD_INPUTS = [
@@ -50,8 +40,8 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("args", BAD_INPUTS, ids=lambda a: " ".join(a))
-def test_bad_input_exits_2_with_one_line(capsys, args):
-    code, out, err = call(capsys, *args)
+def test_bad_input_exits_2_with_one_line(capsys, args, cli):
+    code, out, err = cli(*args)
     assert code == 2
     assert out == ""
     lines = err.strip().splitlines()
@@ -59,24 +49,24 @@ def test_bad_input_exits_2_with_one_line(capsys, args):
     assert "Traceback" not in err
 
 
-def test_device_cuda_without_cuda(capsys):
+def test_device_cuda_without_cuda(capsys, cli):
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
-    code, _, err = call(capsys, "run", "--device", "cuda", *FAST[:-2])
+    code, _, err = cli("run", "--device", "cuda", *FAST[:-2])
     assert code == 2 and "CUDA is not available" in err
 
 
-def test_unknown_config_key_is_refused(capsys, tmp_path):
+def test_unknown_config_key_is_refused(capsys, tmp_path, cli):
     cfg = tmp_path / "c.toml"
     cfg.write_text("depth = 10\nwidht = 3\n")
-    code, _, err = call(capsys, "run", "--config", str(cfg))
+    code, _, err = cli("run", "--config", str(cfg))
     assert code == 2 and "widht" in err
 
 
-def test_run_json_contract(capsys):
-    code, out, err = call(capsys, "run", *FAST, "--beta", "0.25,0.5,1", "--json", "--seed", "3")
+def test_run_json_contract(capsys, cli):
+    code, out, err = cli("run", *FAST, "--beta", "0.25,0.5,1", "--json", "--seed", "3")
     assert code == 0
     doc = json.loads(out)
     assert doc["command"] == "run"
@@ -90,18 +80,18 @@ def test_run_json_contract(capsys):
         assert row["regime"] in ("identity", "stable", "explosion")
 
 
-def test_config_file_and_flag_override(capsys, tmp_path):
+def test_config_file_and_flag_override(capsys, tmp_path, cli):
     cfg = tmp_path / "c.toml"
     cfg.write_text('law = "fbm"\nhurst = 0.7\ndepth = 30\nwidth = 4\nsamples = 4\nbeta = [0.5, 1.0]\ndevice = "cpu"\n')
-    code, out, _ = call(capsys, "run", "--config", str(cfg), "--depth", "12", "--json")
+    code, out, _ = cli("run", "--config", str(cfg), "--depth", "12", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["spec"]["law"] == "fbm" and doc["spec"]["hurst"] == 0.7 and doc["spec"]["depth"] == 12
     assert doc["spec"]["betas"] == [0.5, 1.0]
 
 
-def test_sample_json_and_plot(capsys, tmp_path):
+def test_sample_json_and_plot(capsys, tmp_path, cli):
     fig = tmp_path / "paths.png"
-    code, out, _ = call(capsys, "sample", "--law", "fbm", "--hurst", "0.2", "--depth", "256", "--width", "10",
+    code, out, _ = cli("sample", "--law", "fbm", "--hurst", "0.2", "--depth", "256", "--width", "10",
                         "--lags", "3", "--plot", str(fig), "--json", "--device", "cpu")
     assert code == 0
     doc = json.loads(out)
@@ -114,38 +104,32 @@ def test_sample_json_and_plot(capsys, tmp_path):
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_run_table_and_plot(capsys, tmp_path):
+def test_run_table_and_plot(capsys, tmp_path, cli):
     fig = tmp_path / "run.pdf"
-    code, out, _ = call(capsys, "run", *FAST, "--plot", str(fig))
+    code, out, _ = cli("run", *FAST, "--plot", str(fig))
     assert code == 0 and "regime" in out and fig.read_bytes()[:4] == b"%PDF"
 
 
-def test_version(capsys):
+def test_version(capsys, cli):
     from resnet_scale_cli import __version__
 
-    code, out, _ = call(capsys, "--version")
+    code, out, _ = cli("--version")
     assert code == 0 and out.strip() == f"rscale {__version__}"
 
 
-def _subprocess(*args, stdin=None):
-    env = dict(os.environ, NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "resnet_scale_cli", *args], capture_output=True, text=True,
-                          input=stdin, env=env, timeout=300)
-
-
-def test_subprocess_json_stdout_is_one_document_and_stderr_quiet_off_terminal():
-    proc = _subprocess("run", *FAST, "--json")
+def test_subprocess_json_stdout_is_one_document_and_stderr_quiet_off_terminal(rscale_process):
+    proc = rscale_process("run", *FAST, "--json")
     assert proc.returncode == 0
     json.loads(proc.stdout)  # exactly one document, nothing else on stdout
     assert proc.stderr == ""  # no progress bar off a terminal
 
 
-def test_subprocess_bad_input_has_no_traceback():
-    proc = _subprocess("run", "--law", "fbm", "--hurst", "2")
+def test_subprocess_bad_input_has_no_traceback(rscale_process):
+    proc = rscale_process("run", "--law", "fbm", "--hurst", "2")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "rscale: error: --hurst must be in the open interval (0, 1), got 2.0"
 
 
-def test_subprocess_config_from_stdin():
-    proc = _subprocess("run", "--config", "-", "--json", stdin='depth = 15\nwidth = 3\nsamples = 2\ndevice = "cpu"\n')
+def test_subprocess_config_from_stdin(rscale_process):
+    proc = rscale_process("run", "--config", "-", "--json", stdin='depth = 15\nwidth = 3\nsamples = 2\ndevice = "cpu"\n')
     assert proc.returncode == 0 and json.loads(proc.stdout)["spec"]["depth"] == 15

@@ -2,18 +2,14 @@
 scripting contract shared by every command."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from resnet_scale_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = """
 name = "small"
 law = "iid"
@@ -37,12 +33,6 @@ max = -0.3
 """
 
 
-def call(capsys, *args):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
 
 def write(tmp_path, text, name="c.toml"):
     path = tmp_path / name
@@ -50,19 +40,19 @@ def write(tmp_path, text, name="c.toml"):
     return str(path)
 
 
-def test_passing_check_exits_0_and_junit_lists_every_expectation(capsys, tmp_path):
+def test_passing_check_exits_0_and_junit_lists_every_expectation(capsys, tmp_path, cli):
     junit = tmp_path / "r.xml"
-    code, out, _ = call(capsys, "check", write(tmp_path, SMALL.format(extra="")), "--junit", str(junit))
+    code, out, _ = cli("check", write(tmp_path, SMALL.format(extra="")), "--junit", str(junit))
     assert code == 0 and "PASS" in out and "FAIL" not in out
     root = ET.parse(junit).getroot()
     assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "0"
     assert len(root.findall("./testsuite/testcase")) == 2
 
 
-def test_wrong_expectation_exits_1_with_a_clear_message(capsys, tmp_path):
+def test_wrong_expectation_exits_1_with_a_clear_message(capsys, tmp_path, cli):
     text = SMALL.format(extra="") + '\n[[expect]]\ntype = "regime"\nbeta = 1.0\nregime = "explosion"\nname = "wrong on purpose"\n'
     junit = tmp_path / "r.xml"
-    code, out, _ = call(capsys, "check", write(tmp_path, text), "--junit", str(junit), "--json")
+    code, out, _ = cli("check", write(tmp_path, text), "--junit", str(junit), "--json")
     assert code == 1
     doc = json.loads(out)
     assert doc["passed"] is False and doc["summary"] == {"expectations": 3, "passed": 2, "failed": 1}
@@ -73,9 +63,9 @@ def test_wrong_expectation_exits_1_with_a_clear_message(capsys, tmp_path):
     assert "measured identity" in failure.get("message")
 
 
-def test_statistic_failure_names_value_and_bounds(capsys, tmp_path):
+def test_statistic_failure_names_value_and_bounds(capsys, tmp_path, cli):
     text = SMALL.format(extra="").replace("max = -0.3", "min = 5.0")
-    code, out, _ = call(capsys, "check", write(tmp_path, text), "--json")
+    code, out, _ = cli("check", write(tmp_path, text), "--json")
     assert code == 1
     message = [e for e in json.loads(out)["files"][0]["expectations"] if not e["passed"]][0]["message"]
     assert re.search(r"output_log10\.median at L = 100, β = 1 is -\d\.\d+, outside \[5, \+∞\]", message)
@@ -92,42 +82,42 @@ def test_statistic_failure_names_value_and_bounds(capsys, tmp_path):
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "calm"\n', 6, "'regime' must be"),
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "critical_beta"\nmin = 0.4\n', 4, "needs at least two depths"),
 ])
-def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, line, fragment):
+def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, line, fragment, cli):
     path = write(tmp_path, text)
-    code, out, err = call(capsys, "check", path)
+    code, out, err = cli("check", path)
     assert code == 2 and out == ""
     assert err.startswith(f"rscale: error: {path}:{line}: ") and fragment in err and len(err.strip().splitlines()) == 1
 
 
-def test_invalid_toml_and_missing_file_exit_2(capsys, tmp_path):
-    assert call(capsys, "check", write(tmp_path, "depth = [10\n"))[0] == 2
-    assert call(capsys, "check", str(tmp_path / "none.toml"))[0] == 2
-    assert call(capsys, "check", write(tmp_path, "depth = 10\n"))[0] == 2  # no [[expect]]
+def test_invalid_toml_and_missing_file_exit_2(capsys, tmp_path, cli):
+    assert cli("check", write(tmp_path, "depth = [10\n"))[0] == 2
+    assert cli("check", str(tmp_path / "none.toml"))[0] == 2
+    assert cli("check", write(tmp_path, "depth = 10\n"))[0] == 2  # no [[expect]]
 
 
 # ----------------------------------------------------------------------------- baselines
 BASELINE_CHECK = SMALL.format(extra="") .replace("samples = 12", "samples = 16")
 
 
-def test_baseline_false_alarm_rate_and_power(capsys, tmp_path):
+def test_baseline_false_alarm_rate_and_power(capsys, tmp_path, cli):
     """Against a baseline made with seed 0, 20 runs with other seeds fail at most at the rate
     the 99 % confidence allows (P(≥ 3 of 20) < 0.002 at a 1 % rate), and a run with every β
     shifted by 0.1 fails."""
     path = write(tmp_path, BASELINE_CHECK)
     baseline = str(tmp_path / "baseline.json")
-    code, _, _ = call(capsys, "check", path, "--baseline", baseline, "--update-baseline", "--json")
+    code, _, _ = cli("check", path, "--baseline", baseline, "--update-baseline", "--json")
     assert code == 0
     stored = json.loads(Path(baseline).read_text())
     assert stored["checks"]["small"]["seed"] == 0 and len(stored["checks"]["small"]["statistics"]) == 2 * 3 * 2
-    assert call(capsys, "check", path, "--baseline", baseline, "--json")[0] == 0  # same seed: identical
+    assert cli("check", path, "--baseline", baseline, "--json")[0] == 0  # same seed: identical
     failures = 0
     for seed in range(1, 21):
-        code, out, _ = call(capsys, "check", path, "--baseline", baseline, "--seed", str(seed), "--json")
+        code, out, _ = cli("check", path, "--baseline", baseline, "--seed", str(seed), "--json")
         failures += code != 0
     assert failures <= 2
 
 
-def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path):
+def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path, cli):
     """A baseline recorded by code whose β is off by +0.1 (stored under the original settings, as
     a regression in the code under test would be) fails the comparison."""
     original = write(tmp_path, BASELINE_CHECK)
@@ -135,9 +125,9 @@ def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path):
         .replace("beta = 0.25", "beta = 0.35").replace("beta = 1.0", "beta = 1.1")
     shifted = write(tmp_path, shifted_text, "shifted.toml")
     baseline = tmp_path / "baseline.json"
-    assert call(capsys, "check", shifted, "--baseline", str(baseline), "--update-baseline", "--seed", "1")[0] == 0
+    assert cli("check", shifted, "--baseline", str(baseline), "--update-baseline", "--seed", "1")[0] == 0
     reference = tmp_path / "reference.json"
-    assert call(capsys, "check", original, "--baseline", str(reference), "--update-baseline")[0] == 0
+    assert cli("check", original, "--baseline", str(reference), "--update-baseline")[0] == 0
     data = json.loads(baseline.read_text())
     entry = data["checks"]["small"]
     entry["settings"] = json.loads(reference.read_text())["checks"]["small"]["settings"]
@@ -146,15 +136,15 @@ def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path):
         for old, new in relabel.items():
             stat["key"] = stat["key"].replace(old, new)
     baseline.write_text(json.dumps(data))
-    code, out, _ = call(capsys, "check", original, "--baseline", str(baseline), "--json")
+    code, out, _ = cli("check", original, "--baseline", str(baseline), "--json")
     assert code == 1
     (outcome,) = [e for e in json.loads(out)["files"][0]["expectations"] if e["type"] == "baseline"]
     assert not outcome["passed"] and len(outcome["moved"]) >= 6 and "moved beyond" in outcome["message"]
 
 
-def test_baseline_errors(capsys, tmp_path):
+def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
-    code, _, err = call(capsys, "check", path, "--baseline", str(tmp_path / "none.json"))
+    code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
     assert code == 2 and "--update-baseline" in err
-    code, _, err = call(capsys, "check", path, "--update-baseline")
+    code, _, err = cli("check", path, "--update-baseline")
     assert code == 2 and "--baseline" in err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--width", "4", "--samples", "4", "--device", "cpu"]
 COMMANDS = {
     "run": ["run", "--depth", "20", *TINY],

@@ -1,0 +1,72 @@
+"""Settings: the precedence of defaults, config file and flags; spec validation naming the flag."""
+
+import pytest
+
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.settings import SETTINGS, build_spec, build_sweep, merge_settings
+from resnet_scale_cli.spec import RunSpec, spec_from_mapping
+
+
+def test_flags_override_the_config_which_overrides_the_defaults(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("width = 7\nsamples = 9\n")
+    values = merge_settings(str(config), {"width": 3, "samples": None}, defaults={"samples": 24, "depth": 5})
+    assert values == {"samples": 9, "depth": 5, "width": 3}
+
+
+@pytest.mark.parametrize("flag,law", [("hurst", "fbm"), ("lengthscale", "rbf")])
+def test_a_law_parameter_alone_implies_its_law(flag, law):
+    assert merge_settings(None, {flag: 0.3})["law"] == law
+
+
+def test_a_law_parameter_for_another_law_is_refused():
+    with pytest.raises(SpecError, match="--hurst applies to --law fbm, not --law rbf"):
+        merge_settings(None, {"hurst": 0.3, "law": "rbf"})
+
+
+@pytest.mark.parametrize("field,value,flag", [
+    ("depth", 0, "--depth"), ("width", 1.5, "--width"), ("hurst", 1.0, "--hurst"), ("lengthscale", -1.0, "--lengthscale"),
+    ("samples", 0, "--samples"), ("law", "nope", "--law"), ("model", "x", "--model"), ("dtype", "float16", "--dtype"),
+    ("memory_gb", 0, "--memory-gb"), ("seed", -1, "--seed"), ("betas", (-0.1,), "--beta"),
+])
+def test_every_bad_value_names_its_flag(field, value, flag):
+    with pytest.raises(SpecError, match=flag):
+        RunSpec(**{field: value})
+
+
+def test_draws_must_divide_samples_and_probes_need_tangents():
+    with pytest.raises(SpecError, match="--draws"):
+        RunSpec(samples=10, draws=3)
+    with pytest.raises(SpecError, match="--probes"):
+        RunSpec(probes=4, grad_method="reverse")
+
+
+def test_config_keys_use_the_flag_names_and_unknown_keys_are_refused():
+    spec = spec_from_mapping({"beta": "0.5,1", "grad-method": "tangent", "memory-gb": 1.0})
+    assert spec.betas == (0.5, 1.0) and spec.grad_method == "tangent" and spec.memory_gb == 1.0
+    with pytest.raises(SpecError, match="unknown key 'betta'"):
+        spec_from_mapping({"betta": 1})
+
+
+def test_every_spec_field_has_one_flag_in_the_settings_table():
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(RunSpec)} - {"betas"} | {"beta"}
+    assert fields == set(SETTINGS)
+
+
+def test_build_sweep_reads_grids_and_keeps_outputs_apart(tmp_path):
+    sweep, outputs = build_sweep(None, {"hurst": "0.2,0.4", "depth": "10,20", "out": "somewhere"}, depths="5", betas="0.5")
+    assert sweep.base.law == "fbm" and sweep.params == (0.2, 0.4) and sweep.depths == (10, 20)
+    assert outputs == {"out": "somewhere"}
+    config = tmp_path / "c.toml"
+    config.write_text('law = "iid"\nlengthscale = "0.1,0.2"\n')
+    with pytest.raises(SpecError, match="--lengthscale takes several values only with --law rbf"):
+        build_sweep(str(config), {}, depths="5", betas="0.5")
+
+
+def test_build_spec_names_the_config_file_in_errors(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("colour = 1\n")
+    with pytest.raises(SpecError, match=f"--config {config}: unknown key 'colour'"):
+        build_spec(str(config), {})
