@@ -106,3 +106,52 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A measurement over a grid of cells (depths by default) that any grid command can run:
+    `measure(spec, cell, progress)` → a JSON-ready record whose "cell" holds the cell's
+    coordinates; `summarize(spec, records)` → the document's fields beyond `spec` (rates,
+    fits, …), from the records alone (so a resumed run summarizes identically)."""
+
+    name: str
+    measure: Callable[[Any, Any, Progress], dict[str, Any]]
+    summarize: Callable[[Any, list[dict[str, Any]]], dict[str, Any]]
+    cells: Callable[[Any], list[Any]] = lambda spec: list(spec.depths)
+    key: Callable[[Any], dict[str, Any]] = lambda depth: {"depth": int(depth)}
+    cost: Callable[[Any, Any], int] = lambda spec, cell: int(cell)
+
+
+@dataclass
+class ExperimentResult:
+    records: list[dict[str, Any]]
+    document: dict[str, Any]
+    out: Path | None
+    elapsed_seconds: float
+
+
+def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = None, resume: bool = False,
+                   progress: Progress = None, executor=None) -> ExperimentResult:
+    """Measure every cell of `spec` with `experiment` (streamed to `out`, resumable), summarize,
+    and write `<out>/summary.json`: the document `rscale <experiment.name> --json` prints."""
+    from resnet_scale_cli.report.documents import versions
+    from resnet_scale_cli.sweep import SUMMARY, ResultStore, cell_key, run_grid, write_atomic
+
+    out = Path(out) if out else None
+    if resume and out is None:
+        raise SpecError("--resume needs --out (the folder of the run to resume)")
+    start = time.perf_counter()
+    store = ResultStore(out, {experiment.name: spec.to_dict()}, resume, cell_key) if out is not None else None
+    records = run_grid(experiment.cells(spec), lambda cell, p: experiment.measure(spec, cell, p), key=experiment.key,
+                       store=store, executor=executor, cost=lambda cell: experiment.cost(spec, cell), progress=progress)
+    document = {"command": experiment.name, "spec": spec.to_dict(), **experiment.summarize(spec, records),
+                "versions": versions()}
+    if out is not None:
+        write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return ExperimentResult(records, document, out, time.perf_counter() - start)
+
+
+def total_cost(experiment: Experiment, spec) -> int:
+    """Units of progress a run of `experiment` reports (for the progress bar)."""
+    return sum(experiment.cost(spec, cell) for cell in experiment.cells(spec))

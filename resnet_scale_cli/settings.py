@@ -175,3 +175,36 @@ def sample_sweep(config: str | None, flags: dict[str, Any]):
     values.setdefault("samples", 1)
     sweep, _ = build_sweep(None, values, depths=str(values.pop("depth", DEFAULT.depth)), betas="0.5")
     return sweep
+
+
+def build_experiment_spec(cls: type, config: str | None, flags: dict[str, Any], *,
+                          aliases: dict[str, str] | None = None, outputs: tuple[str, ...] = ("out", "resume", "plot")):
+    """A spec dataclass of an experiment (LimitSpec, …) from the config file and flags.
+
+    Keys use the flag names (`-` or `_`); `aliases` maps a flag name to a field (e.g. depth →
+    depths). A field whose default is a tuple takes a grid string (`100,300` or a range);
+    unknown keys are refused naming the file. Returns (spec, the output settings found).
+    """
+    import dataclasses
+
+    from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
+
+    aliases = aliases or {}
+    values = merge_settings(config, flags)
+    found = {k: values.pop(k) for k in outputs if k in values}
+    source = f"--config {config}" if config else "settings"
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        name = aliases.get(key, key)
+        if name not in fields:
+            raise SpecError(f"{source}: unknown key {key!r}")
+        default = fields[name].default
+        if isinstance(default, tuple) and default and not isinstance(value, tuple):
+            flag = "--" + key.replace("_", "-")
+            value = (parse_int_grid(value, flag) if isinstance(default[0], int) else parse_float_grid(value, flag))
+        changes[name] = value
+    try:
+        return cls(**changes), found
+    except TypeError as exc:  # a value of the wrong type that the spec could not compare
+        raise SpecError(f"{source}: {exc}") from None
