@@ -27,7 +27,9 @@ Progress = Callable[[int], None] | None
 def run(spec: RunSpec, progress: Progress = None):
     """Measure one cell (every β at depth L) and summarize it per β: a `RunResult`."""
     from resnet_scale_cli.experiments.cell import run as run_cell
+    from resnet_scale_cli.resources import check_fits
 
+    check_fits(spec)
     return run_cell(spec, progress)
 
 

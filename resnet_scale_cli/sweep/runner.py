@@ -64,7 +64,12 @@ def run_sweep(
     on_cell: Callable[[Record, bool], None] | None = None,
     executor: Executor | None = None,
 ) -> list[Record]:
-    """Measure every cell of a sweep (skipping those already in `out` when resuming)."""
+    """Measure every cell of a sweep (skipping those already in `out` when resuming); a cell too
+    big for the device is refused before anything runs."""
+    from resnet_scale_cli.resources import check_fits
+
+    for cell in sweep.cells():
+        check_fits(cell)
     store = ResultStore(out, {"sweep": sweep.to_dict()}, resume, cell_key) if out is not None else None
     return run_grid(list(sweep.cells()), measure_cell, key=cell_id, store=store, executor=executor, cost=cell_cost,
                     progress=progress, on_cell=on_cell)
