@@ -8,11 +8,14 @@ defaults < the config file < the flags that were given. `--hurst` alone implies 
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.spec import DEVICES, DTYPES, RunSpec, spec_from_mapping
@@ -93,6 +96,10 @@ GRID_SETTINGS = RUN_SETTINGS
 GRID_VALUED = ("depth", "hurst", "lengthscale")
 
 
+#: the text of each config source read, to name the line of a key in error messages
+_CONFIG_TEXTS: dict[str, str] = {}
+
+
 def read_config(source: str | None) -> dict[str, Any]:
     """Settings from a TOML file or stdin ('-'); errors name the file."""
     if source is None:
@@ -101,10 +108,49 @@ def read_config(source: str | None) -> dict[str, Any]:
         text = sys.stdin.read() if source == "-" else Path(source).read_text()
     except OSError as exc:
         raise SpecError(f"--config: cannot read {source!r}: {exc.strerror or exc}") from None
+    _CONFIG_TEXTS[source] = text
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"--config {source}: invalid TOML: {exc}") from None
+
+
+def _key_line(source: str, key: str) -> int | None:
+    """The line of `key = …` in a config source read before (flag spelling `-` or `_`)."""
+    spellings = {key, key.replace("_", "-"), key.replace("-", "_")}
+    pattern = re.compile(r"""^\s*["']?(%s)["']?\s*=""" % "|".join(map(re.escape, spellings)))
+    for number, line in enumerate(_CONFIG_TEXTS.get(source, "").splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+_Built = TypeVar("_Built")
+
+
+def _located(build: Callable[..., _Built]) -> Callable[..., _Built]:
+    """Errors about a setting that came from the config file (not from a flag) name the file and
+    the key's line: `--config FILE:LINE: <message>`."""
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def wrapper(*args: Any, **kwargs: Any) -> _Built:
+        try:
+            return build(*args, **kwargs)
+        except SpecError as exc:
+            bound = signature.bind(*args, **kwargs).arguments
+            config, flags = bound.get("config"), bound.get("flags") or {}
+            message = str(exc)
+            named = re.search(r"unknown key '([^']+)'", message) or re.match(r"--([a-z][a-z0-9-]*)", message)
+            key = named.group(1).replace("-", "_") if named else None
+            given = {k.replace("-", "_") for k, v in flags.items() if v is not None}
+            line = _key_line(config, key) if config and key and key not in given else None
+            if line is None:
+                raise
+            message = message.removeprefix(f"--config {config}: ")
+            raise SpecError(f"--config {config}:{line}: {message}") from None
+
+    return wrapper
 
 
 def merge_settings(config: str | None, flags: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -128,6 +174,7 @@ def merge_settings(config: str | None, flags: dict[str, Any], defaults: dict[str
     return values
 
 
+@_located
 def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
     """A single-cell spec from the config file and flags."""
     values = merge_settings(config, flags)
@@ -138,6 +185,7 @@ def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
 OUTPUT_KEYS = ("out", "resume", "plot", "plot_hist", "hist_depth", "hist_beta")
 
 
+@_located
 def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas: str,
                 defaults: dict[str, Any] | None = None):
     """A sweep from the config file and flags, and the output settings (out, plot, …) a config
@@ -166,6 +214,7 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
     return SweepSpec(base, depth_grid, params), outputs
 
 
+@_located
 def sample_sweep(config: str | None, flags: dict[str, Any]):
     """The law settings of `rscale sample` (one depth; `samples` counts weight draws, default 1;
     in a config file `draws` names them)."""
@@ -177,6 +226,7 @@ def sample_sweep(config: str | None, flags: dict[str, Any]):
     return sweep
 
 
+@_located
 def build_experiment_spec(cls: type, config: str | None, flags: dict[str, Any], *,
                           aliases: dict[str, str] | None = None, outputs: tuple[str, ...] = ("out", "resume", "plot")):
     """A spec dataclass of an experiment (LimitSpec, …) from the config file and flags.

@@ -93,9 +93,15 @@ def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_l
         boot[:, :, i] = np.median(resampled, axis=-1).T
     boot_slopes = _slopes(x, boot) if len(depths) > 1 else np.full((N_BOOTSTRAP, len(betas)), np.nan)
     lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
-    with np.errstate(invalid="ignore"):
-        slope_lo, slope_hi = np.nanpercentile(np.where(np.isinf(boot_slopes), 1e300, boot_slopes), [lo_q, hi_q], axis=0) \
-            if len(depths) > 1 else (np.full(len(betas), np.nan),) * 2
+    if len(depths) > 1:
+        # ±∞ slopes sort above every finite one; NaN (∞ − ∞: overflow at several depths) are left
+        # out, and a β whose every replicate is NaN gets no interval
+        capped = np.where(np.isinf(boot_slopes), 1e300, boot_slopes)
+        all_nan = np.isnan(capped).all(axis=0)
+        capped[:, all_nan] = 1e300
+        slope_lo, slope_hi = np.nanpercentile(capped, [lo_q, hi_q], axis=0)
+    else:
+        slope_lo = slope_hi = np.full(len(betas), np.nan)
 
     regimes = []
     for j, beta in enumerate(betas):

@@ -18,22 +18,26 @@ RESULTS, SUMMARY, SETTINGS = "results.jsonl", "summary.json", "sweep.json"
 
 
 def _read_results(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Complete lines of results.jsonl and the byte length they span (a torn tail is dropped)."""
-    records, good = [], 0
+    """Complete lines of results.jsonl and the byte length they span. An unterminated last line
+    (a kill mid-write) is dropped; a terminated line that is not a JSON object is corruption and
+    is refused (SpecError) so that nothing is overwritten."""
+    records: list[dict[str, Any]] = []
     if not path.exists():
         return records, 0
     data = path.read_bytes()
     start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            break
+    while (end := data.find(b"\n", start)) >= 0:
         try:
-            records.append(json.loads(data[start:end]))
-        except json.JSONDecodeError:
-            break
-        start = good = end + 1
-    return records, good
+            record = json.loads(data[start:end])
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("cell"), dict):
+            line = data.count(b"\n", 0, start) + 1
+            raise SpecError(f"--resume: {str(path)!r} line {line} is not a result record; "
+                            "fix or remove that line, or use a new --out")
+        records.append(record)
+        start = end + 1
+    return records, start
 
 
 class ResultStore:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from resnet_scale_cli.analysis.regimes import _crossing, analyze
-from resnet_scale_cli.settings import build_sweep
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
 from resnet_scale_cli.spec import RunSpec
@@ -79,7 +78,8 @@ def test_interrupted_sweep_resumes_to_identical_summary(tmp_path, sig, rscale_po
     proc.communicate(timeout=300)
     assert proc.returncode == 0
     assert (part / "summary.json").read_text() == (whole / "summary.json").read_text()
-    assert (part / "results.jsonl").read_bytes().count(b"\n") == 6
+    lines = (part / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and all(isinstance(json.loads(line), dict) for line in lines)  # the torn tail was cut
 
 
 def test_resume_refuses_other_settings_and_out_refuses_overwrite(capsys, tmp_path, cli):
@@ -193,18 +193,6 @@ def test_sweep_plots_and_table(capsys, tmp_path, cli):
                         "--device", "cpu", "--plot", str(curves), "--plot-hist", str(hist), "--hist-beta", "0.5")
     assert code == 0 and "critical β" in out
     assert curves.stat().st_size > 0 and hist.stat().st_size > 0
-
-
-@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "sample_configs").glob("*.toml")))
-def test_sample_configs_parse(name):
-    import tomllib
-
-    path = ROOT / "sample_configs" / name
-    if "paths" in name:  # a `sample` config
-        assert tomllib.loads(path.read_text())["law"] == "fbm"
-        return
-    sweep, _ = build_sweep(str(path), {}, depths="100", betas="0.5")
-    assert sweep.depths and sweep.base.betas
 
 
 def test_fig6_config_runs(capsys, cli):
