@@ -21,7 +21,7 @@ def _number(text: str, flag: str) -> float:
 def parse_float_grid(text: str | float | int | list | tuple, flag: str) -> tuple[float, ...]:
     """Parse `a,b,c` or `start:stop:count` (inclusive, evenly spaced) into sorted unique floats."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return (float(text),)
+        return (_number(repr(text), flag),)
     if isinstance(text, (list, tuple)):
         values = [_number(str(v), flag) for v in text]
     else:
@@ -69,12 +69,12 @@ def parse_int_grid(text: str | int | list | tuple, flag: str) -> tuple[int, ...]
     """Integer grid (depths, widths): ranges are rounded to integers and deduplicated."""
     if isinstance(text, bool):
         raise SpecError(f"{flag}: expected whole numbers, got {text!r}")
-    if isinstance(text, int):
-        return (text,)
-    values = parse_float_grid(text, flag)
+    values = (text,) if isinstance(text, int) else parse_float_grid(text, flag)
     out = set()
     for v in values:
-        if isinstance(text, str) and ":" not in text and v != int(v):
+        if not (isinstance(text, str) and ":" in text) and v != int(v):
             raise SpecError(f"{flag}: {v:g} is not a whole number")
         out.add(int(round(v)))
+    if min(out) < 1:
+        raise SpecError(f"{flag}: values must be at least 1, got {min(out)}")
     return tuple(sorted(out))

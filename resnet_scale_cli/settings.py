@@ -205,7 +205,7 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
         key = entry.parameter
         if key and key in values:
             grids[key] = parse_float_grid(values[key], f"--{key}")
-            if law in LAWS and key != law_parameter(law) and len(grids[key]) > 1:
+            if isinstance(law, str) and law in LAWS and key != law_parameter(law) and len(grids[key]) > 1:
                 raise SpecError(f"--{key} takes several values only with --law {name}")
             values[key] = grids[key][0]
     base = spec_from_mapping({**values, "depth": depth_grid[0]}, source=source)

@@ -107,7 +107,7 @@ def resolve_device(name: str) -> "torch.device":
 
 
 def _choice(value: str, choices, flag: str) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
 
 
@@ -137,6 +137,8 @@ def validate(spec: RunSpec) -> None:
     _choice(spec.grad_method, GRAD_METHODS, "--grad-method")
     _choice(spec.device, DEVICES, "--device")
     _choice(spec.dtype, DTYPES, "--dtype")
+    if not isinstance(spec.gradients, bool):
+        raise SpecError(f"--gradients: expected true or false, got {spec.gradients!r}")
     hurst = _real(spec.hurst, "--hurst")
     if not 0.0 < hurst < 1.0:
         raise SpecError(f"--hurst must be in the open interval (0, 1), got {spec.hurst}")

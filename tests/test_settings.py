@@ -67,6 +67,11 @@ def test_build_sweep_reads_grids_and_keeps_outputs_apart(tmp_path):
 
 def test_build_spec_names_the_config_file_in_errors(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text("colour = 1\n")
-    with pytest.raises(SpecError, match=f"--config {config}: unknown key 'colour'"):
+    config.write_text("law = \"fbm\"\ncolour = 1\nhurst = 2.0\n")
+    with pytest.raises(SpecError, match=f"--config {config}:2: unknown key 'colour'"):
         build_spec(str(config), {})
+    config.write_text("law = \"fbm\"\n\nhurst = 2.0\n")
+    with pytest.raises(SpecError, match=f"--config {config}:3: --hurst must be in"):
+        build_spec(str(config), {})
+    with pytest.raises(SpecError, match="^--hurst must be in"):  # a flag's error names the flag, not the file
+        build_spec(str(config), {"hurst": 1.5})

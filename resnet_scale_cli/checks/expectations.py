@@ -130,7 +130,7 @@ class StatisticExpectation(ExpectationType):
 
     def check(self, ctx, exp, opts):
         stat = exp.get("stat")
-        if stat not in VALID_STATS:
+        if not isinstance(stat, str) or stat not in VALID_STATS:
             raise ctx.error(f"'stat' must be one of output_log10.median, gradient_norm_log10.q95, … "
                             f"(quantity: {', '.join(STAT_QUANTITIES)}; statistic: {', '.join(STATS)}), got {stat!r}",
                             "stat" if "stat" in exp else "type")
@@ -217,7 +217,7 @@ class TheoremExpectation(ExpectationType):
 
     def check(self, ctx, exp, opts):
         theorem = exp.get("theorem")
-        if theorem not in THEOREMS:
+        if not isinstance(theorem, str) or theorem not in THEOREMS:
             raise ctx.error(f"'theorem' must be one of {', '.join(THEOREMS)}, got {theorem!r}",
                             "theorem" if "theorem" in exp else "type")
         if ctx.sweep.base.law != "iid" or abs(opts["beta"] - 0.5) > 1e-9:

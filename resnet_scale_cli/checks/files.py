@@ -136,7 +136,7 @@ class _Context:
 def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
     """Parse one [[expect]] table: the common options here, the type's own in its class."""
     kind = exp.get("type")
-    if kind not in EXPECTATIONS:
+    if not isinstance(kind, str) or kind not in EXPECTATIONS:
         raise located.error(f"[[expect]] #{index + 1}: 'type' must be one of {', '.join(EXPECTATIONS)}, got {kind!r}",
                             "type" if "type" in exp else None, index)
     etype = EXPECTATIONS[kind]
