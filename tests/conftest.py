@@ -15,6 +15,13 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FAST = ["--depth", "20", "--width", "4", "--samples", "4", "--device", "cpu"]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that start rscale in subprocesses are `slow` (the fast tier runs in process)."""
+    for item in items:
+        if {"rscale_process", "rscale_popen"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """Every available device: cpu, and cuda when present."""

@@ -3,11 +3,13 @@
 import math
 
 import numpy as np
+import pytest
 
 from resnet_scale_cli.experiments.cell import measure
 from resnet_scale_cli.spec import RunSpec
 
 
+@pytest.mark.slow
 def test_iid_beta_half_output_interval_theorem():
     """i.i.d. weights, full model, ReLU, β = 1/2: with probability ≥ 1 − δ,
     exp(3/8 − √(22/(dδ))) − 1 < ‖h_L − h_0‖²/‖h_0‖² < exp(1 + √(10/(dδ))) + 1. At δ = 1/2 at
@@ -22,6 +24,7 @@ def test_iid_beta_half_output_interval_theorem():
     assert inside >= 1 - delta, (ratio_sq, low, high)
 
 
+@pytest.mark.slow
 def test_iid_gradient_expectation_theorem_at_beta_half():
     """exp(1/2) − 1 ≤ E ‖p_0 − p_L‖²/‖p_L‖² ≤ exp(4) − 1 at β = 1/2: the sample mean of 32
     samples, allowing 4 standard errors of the mean."""
@@ -31,6 +34,7 @@ def test_iid_gradient_expectation_theorem_at_beta_half():
     assert math.exp(0.5) - 1 - 4 * se <= ratio_sq.mean() <= math.exp(4) - 1 + 4 * se
 
 
+@pytest.mark.slow
 def test_depth_trend_explosion_below_and_identity_above_critical_beta():
     """β = 1/4 < 1/2: the median log10 ratio rises from L = 100 to 1000; β = 1: it falls (like
     L^{1/2 − β}); for output and gradient ratios alike."""
@@ -43,6 +47,7 @@ def test_depth_trend_explosion_below_and_identity_above_critical_beta():
         assert medians[1000][q][1] < medians[100][q][1] - 0.25  # L^{-1/2}: −0.5 decade in theory
 
 
+@pytest.mark.slow
 def test_smooth_weights_are_stable_at_beta_one():
     """RBF weights (Lipschitz in depth), β = 1: the network approaches its neural ODE, so the
     median log10 ratio at L = 100 and L = 1000 agree up to O(1/L) and sampling error (4 standard

@@ -99,6 +99,7 @@ def test_invalid_toml_and_missing_file_exit_2(capsys, tmp_path, cli):
 BASELINE_CHECK = SMALL.format(extra="") .replace("samples = 12", "samples = 16")
 
 
+@pytest.mark.slow
 def test_baseline_false_alarm_rate_and_power(capsys, tmp_path, cli):
     """Against a baseline made with seed 0, 20 runs with other seeds fail at most at the rate
     the 99 % confidence allows (P(≥ 3 of 20) < 0.002 at a 1 % rate), and a run with every β
@@ -117,6 +118,7 @@ def test_baseline_false_alarm_rate_and_power(capsys, tmp_path, cli):
     assert failures <= 2
 
 
+@pytest.mark.slow
 def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path, cli):
     """A baseline recorded by code whose β is off by +0.1 (stored under the original settings, as
     a regression in the code under test would be) fails the comparison."""

@@ -116,6 +116,7 @@ def test_quiet_and_version():
     assert rc == 0 and out.startswith("rscale ")
 
 
+@pytest.mark.slow
 def test_exit_codes_are_shared(tmp_path):
     wrong = CHECK.replace('regime = "identity"', 'regime = "explosion"')
     assert _run(["check", "-"], stdin=wrong)[0] == 1

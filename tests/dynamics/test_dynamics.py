@@ -80,6 +80,7 @@ def test_gradcheck_autograd_forward():
     assert torch.autograd.gradcheck(lambda x: forward_direct(net, x, scales), (h0,))
 
 
+@pytest.mark.slow
 def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate():
     """With N Gaussian probes the squared-norm estimate over its exact value is χ²_N / N:
     mean 1 and mean squared error 2/N. Tolerances follow from the χ² moments:
@@ -96,8 +97,9 @@ def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate():
             assert abs(mse - 2.0 / n) < 4.5 * sd_mse, (n, q, mse)
 
 
-@pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "identity"])
+@pytest.mark.parametrize("model, activation", [
+    pytest.param(model, activation, marks=() if (model, activation) == ("full", "relu") else pytest.mark.slow)
+    for activation in ("relu", "leaky_relu", "identity") for model in MODELS])
 def test_carried_log_norms_equal_direct_where_no_overflow(model, activation):
     """Forward states, tangents and the reverse pass, with and without rescaling, in float64."""
     from resnet_scale_cli.metrics import log10_norm, log10_norm_diff
@@ -126,6 +128,7 @@ def test_carried_log_norms_equal_direct_where_no_overflow(model, activation):
         torch.testing.assert_close(carried, direct, rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_explosion_regime_stays_finite_and_large(dtype):
     """β = 0.2, L = 4000: the ratios grow like exp(c L^{1−2β}), yet stay finite; and at β = 0.05
@@ -139,6 +142,7 @@ def test_explosion_regime_stays_finite_and_large(dtype):
     assert np.all(meas.values["output_log10"][0] > 38) and np.all(meas.values["gradient_log10"][0] > 38)
 
 
+@pytest.mark.slow
 def test_float32_and_float64_agree_in_the_explosion_regime():
     """Same weights law and seed in both dtypes draw different numbers, so compare medians:
     their spread across 8 samples is ~1 decade at β = 0.05 (a loose, distributional check)."""
@@ -149,6 +153,7 @@ def test_float32_and_float64_agree_in_the_explosion_regime():
     assert abs(med["float32"] - med["float64"]) < 4 * spread
 
 
+@pytest.mark.slow
 def test_non_homogeneous_overflow_is_reported_not_nan():
     from resnet_scale_cli.experiments.cell import run
 

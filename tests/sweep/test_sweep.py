@@ -64,6 +64,7 @@ def _kill_after_first_cell(out: Path, sig: int, rscale_popen) -> None:
     assert 1 <= lines < 6 and not (out / "summary.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_sweep_resumes_to_identical_summary(tmp_path, sig, rscale_popen):
     whole = tmp_path / "whole"
@@ -138,6 +139,7 @@ def _critical(law, samples, betas, depths=(100, 1000), width=40, **extra):
     return analyze(run_sweep(SweepSpec(base, depths, (getattr(base, param),) if param else ())))[0]
 
 
+@pytest.mark.slow
 def test_iid_critical_beta_is_one_half_and_its_interval_is_honest():
     """A 16-sample estimate's 95 % interval covers the estimate of a run with 8× the samples."""
     small = _critical("iid", 16, "0.35:0.65:7")
@@ -146,11 +148,13 @@ def test_iid_critical_beta_is_one_half_and_its_interval_is_honest():
     assert small["interval"][0] <= large["critical_beta"] <= small["interval"][1]
 
 
+@pytest.mark.slow
 def test_rbf_critical_beta_is_one():
     entry = _critical("rbf", 16, "0.8:1.2:9", width=20, lengthscale=0.1)
     assert abs(entry["critical_beta"] - 1.0) < 0.1
 
 
+@pytest.mark.slow
 def test_fbm_critical_beta_rises_with_hurst():
     base = RunSpec(law="fbm", width=24, samples=12, betas=parse_float_grid("0.3:1.1:9", "b"), device="cpu", gradients=False)
     low, high = analyze(run_sweep(SweepSpec(base, (100, 1000), (0.3, 0.85))))
