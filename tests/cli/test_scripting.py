@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here starts rscale in a subprocess (a terminal, pipes, stdin)
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--width", "4", "--samples", "4", "--device", "cpu"]
 COMMANDS = {
