@@ -68,10 +68,21 @@ def test_bootstrap_interval_covers_the_true_crossing_at_its_level():
 def test_analyze_groups_cells_by_law_setting_and_reads_both_ratios():
     a = _records(lambda b: 0.4 - b, (0.2, 0.6))
     b = _records(lambda b: 0.8 - b, (0.2, 0.6, 1.0))
-    for r in b:
+    gradient = _records(lambda b: 0.7 - b, (0.2, 0.6, 1.0))
+    for r, g in zip(b, gradient):
         r["cell"]["hurst"] = 0.9
-        r["values"]["gradient_log10"] = r["values"]["output_log10"]
+        r["values"]["gradient_log10"] = g["values"]["output_log10"]
     entries = analyze(a + b)
     assert [(e["hurst"], e["depths"]) for e in entries] == [(0.7, list(DEPTHS)), (0.9, list(DEPTHS))]
+    assert all("depth" not in e for e in entries)
     assert entries[0]["critical_beta"] == pytest.approx(0.4) and "gradient" not in entries[0]
-    assert entries[1]["gradient"]["critical_beta"] == pytest.approx(0.8)
+    assert entries[1]["critical_beta"] == pytest.approx(0.8)
+    assert entries[1]["gradient"]["critical_beta"] == pytest.approx(0.7)
+
+
+def test_regime_of_a_slope_exactly_at_tau_is_stable():
+    """The documented rule: s > τ explosion, s < −τ identity, else stable (τ = 0.05)."""
+    from resnet_scale_cli.analysis.regimes import regime_of
+
+    assert regime_of(0.05) == "stable" and regime_of(-0.05) == "stable"
+    assert regime_of(float("nan")) == "explosion" and regime_of(float("inf")) == "explosion"

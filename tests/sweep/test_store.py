@@ -98,3 +98,37 @@ def test_write_atomic_replaces_whole_and_leaves_no_temporary(tmp_path):
     write_atomic(path, "new\n")
     assert path.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [SUMMARY]
+
+
+def test_an_empty_first_line_is_corruption_not_a_torn_tail(tmp_path):
+    text = b"\n" + json.dumps(_record(1)).encode() + b"\n"
+    _store_with(tmp_path / "o", text)
+    with pytest.raises(SpecError, match="line 1 is not a result record"):
+        ResultStore(tmp_path / "o", SETTINGS_DICT, resume=True, key=_key)
+    assert (tmp_path / "o" / RESULTS).read_bytes() == text
+
+
+def test_out_folders_are_created_with_their_parents(tmp_path):
+    out = tmp_path / "a" / "b" / "c"
+    ResultStore(out, SETTINGS_DICT, resume=False, key=_key).append(_record(1))
+    assert _lines(out / RESULTS) == [_record(1)]
+    assert json.loads((out / SETTINGS).read_text()) == SETTINGS_DICT
+
+
+def test_a_folder_with_settings_but_no_results_is_reused_without_resume(tmp_path):
+    """A run killed before its first cell leaves only its settings: a new run with other settings
+    may use the folder without --resume (nothing would be lost)."""
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / SETTINGS).write_text(json.dumps({"grid": {"depths": [9]}, "base": {"seed": 4}}))
+    store = ResultStore(tmp_path / "o", SETTINGS_DICT, resume=False, key=_key)
+    assert store.records == [] and json.loads((tmp_path / "o" / SETTINGS).read_text()) == SETTINGS_DICT
+
+
+def test_settings_with_scalar_entries_compare_whole(tmp_path):
+    settings = {"command": "limit", "spec": {"seed": 0, "device": "cpu"}}
+    _store_with(tmp_path / "o", json.dumps(_record(1)).encode() + b"\n")
+    (tmp_path / "o" / SETTINGS).write_text(json.dumps(settings))
+    assert ResultStore(tmp_path / "o", {"command": "limit", "spec": {"seed": 0, "device": "cuda"}},
+                       resume=True, key=_key).records == [_record(1)]
+    with pytest.raises(SpecError, match="other settings"):
+        ResultStore(tmp_path / "o", {"command": "adjoint", "spec": {"seed": 0, "device": "cpu"}}, resume=True, key=_key)
