@@ -164,9 +164,9 @@ class TrainSpec:
         return {name: getattr(self, name) for name in LAWS[self.law].params}
 
     def torch_dtype(self) -> torch.dtype:
-        from resnet_scale_cli.spec import DTYPES
+        from resnet_scale_cli.spec import torch_dtype
 
-        return DTYPES[self.dtype]
+        return torch_dtype(self.dtype)
 
     def torch_device(self) -> torch.device:
         from resnet_scale_cli.spec import resolve_device
