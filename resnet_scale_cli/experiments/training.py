@@ -613,34 +613,31 @@ def summarize_training(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[s
         "pairwise": fit["pairwise"] if fit else [],
         "per_tensor": per_tensor,
     }
-    return {"exponent": exponent, "regime": pl_regime(spec), "diverged": sum(r["diverged"] for r in records)}
+    metric = ({"test_metric": records[0]["info"]["test_metric"], "loss": records[0]["info"]["loss"]} if records else None)
+    return {"results": [result_row(r) for r in records], "exponent": exponent, "regime": pl_regime(spec),
+            "diverged": sum(r["diverged"] for r in records), "metric": metric}
+
+
+#: the contract's fields of a `results[]` entry, first; then the rest of the cell's record
+RESULT_FIELDS = ("max_weight_increment", "final_loss", "test_metric", "diverged")
 
 
 def result_row(record: dict[str, Any]) -> dict[str, Any]:
-    """The contract's per-depth entry of `results[]`."""
-    return {
-        "depth": record["cell"]["depth"],
-        "max_weight_increment": record["max_weight_increment"],
-        "final_loss": record["final_loss"],
-        "test_metric": record["test_metric"],
-        "diverged": record["diverged"],
-        "diverged_at": [s for s in record["values"]["diverged_at"] if s is not None],
-    }
+    """The per-depth entry of `results[]`: the contract's fields (`depth`, `max_weight_increment`,
+    `final_loss`, `test_metric`, `diverged`), the steps at which networks diverged, then the rest
+    of the cell's record (other statistics, per-seed `values`, `history`, `snapshots`, `info`)."""
+    row = {"depth": record["cell"]["depth"], **{k: record[k] for k in RESULT_FIELDS},
+           "diverged_at": [s for s in record["values"]["diverged_at"] if s is not None]}
+    row.update((k, v) for k, v in record.items() if k not in row and k != "cell")
+    return row
 
 
 def run_training(spec: TrainSpec, *, progress: Callable[[int], None] | None = None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 100) -> dict[str, Any]:
     """Every depth of the spec, then the summary: the JSON document of `rscale train` without
-    `command`/`versions`: `spec`, `results[]`, `exponent`, `regime`, `diverged`, and the full
-    per-depth records under `cells` (histories and snapshots, for figures)."""
+    `command` and `versions` (`spec`, `results[]`, `exponent`, `regime`, `diverged`, `metric`).
+    `api.train` is the same with the store of `--out`, `--resume` and the document's envelope."""
     data = load_dataset(spec)
     records = [measure_training_cell(spec, depth, progress=progress, checkpoint_dir=checkpoint_dir,
                                      checkpoint_every=checkpoint_every, data=data) for depth in spec.depths]
-    summary = summarize_training(spec, records)
-    return {
-        "spec": spec.to_dict(),
-        "results": [result_row(r) for r in records],
-        **summary,
-        "metric": {"test_metric": records[0]["info"]["test_metric"], "loss": records[0]["info"]["loss"]},
-        "cells": records,
-    }
+    return {"spec": spec.to_dict(), **summarize_training(spec, records)}

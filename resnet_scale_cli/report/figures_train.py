@@ -1,4 +1,5 @@
-"""Figures of `rscale train`, from the JSON documents of `run_training` (or records read back).
+"""Figures of `rscale train`, from its JSON document (`--json`, `<out>/summary.json`,
+`run_training`); matplotlib is imported inside the functions.
 
 - `plot_smoothness`: max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, log-log, one curve per
   document (initialization), with the L^{-1} reference labelled by its basis — the
@@ -17,12 +18,17 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from resnet_scale_cli.report.figures import _pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return _pyplot()
 
-    return plt
+
+def _write(fig, path: str | Path) -> Path:
+    from resnet_scale_cli.report.figures import _save
+
+    path = Path(path)
+    _save(fig, path)
+    return path
 
 
 def _label(doc: dict[str, Any]) -> str:
@@ -79,30 +85,26 @@ def plot_smoothness(documents: dict[str, Any] | Sequence[dict[str, Any]], path: 
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
-def _cell(doc_or_record: dict[str, Any], depth: int | None) -> dict[str, Any]:
-    if "cells" not in doc_or_record:
-        return doc_or_record
-    cells = doc_or_record["cells"]
+def _row(document: dict[str, Any], depth: int | None) -> dict[str, Any]:
+    """The `results[]` entry at `depth` (the largest depth by default)."""
+    rows = document["results"]
     if depth is None:
-        return max(cells, key=lambda c: c["cell"]["depth"])
-    for c in cells:
-        if c["cell"]["depth"] == depth:
-            return c
-    raise ValueError(f"no cell at depth {depth}; depths: {[c['cell']['depth'] for c in cells]}")
+        return max(rows, key=lambda r: r["depth"])
+    for row in rows:
+        if row["depth"] == depth:
+            return row
+    raise ValueError(f"no result at depth {depth}; depths: {[r['depth'] for r in rows]}")
 
 
-def plot_weight_entries(doc_or_record: dict[str, Any], path: str | Path, *, depth: int | None = None,
+def plot_weight_entries(document: dict[str, Any], path: str | Path, *, depth: int | None = None,
                         tensor: str = "V", title: str | None = None) -> Path:
     """Entries (i, j) of V_k (or W_k) of the first seed against k/L, one panel per entry, one
     curve per snapshot step (from before training, light, to after, dark)."""
     plt = _plt()
-    cell = _cell(doc_or_record, depth)
+    cell = _row(document, depth)
     snaps = cell["snapshots"]
     if tensor not in snaps:
         raise ValueError(f"no snapshots of {tensor} (model without it?)")
@@ -124,12 +126,9 @@ def plot_weight_entries(doc_or_record: dict[str, Any], path: str | Path, *, dept
     for e in range(len(entries), rows * cols):
         axes[e // cols][e % cols].axis("off")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(title or f"Weights across depth before and after training (L = {cell['cell']['depth']})", fontsize=10)
+    fig.suptitle(title or f"Weights across depth before and after training (L = {cell['depth']})", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _write(fig, path)
 
 
 def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
@@ -140,19 +139,18 @@ def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
     return np.array(out)
 
 
-def plot_loss_curves(doc_or_records: dict[str, Any] | Sequence[dict[str, Any]], path: str | Path, *,
-                     title: str | None = None) -> Path:
+def plot_loss_curves(document: dict[str, Any], path: str | Path, *, title: str | None = None) -> Path:
     """Median over seeds of the train (solid) and test (dashed) loss, and of max_k ‖Δθ_k(t)‖,
     against the step (t + 1 on a log axis), one colour per depth."""
     plt = _plt()
-    cells = doc_or_records["cells"] if isinstance(doc_or_records, dict) else list(doc_or_records)
+    cells = document["results"]
     fig, (ax_loss, ax_inc) = plt.subplots(1, 2, figsize=(9.0, 3.6))
     cmap = plt.get_cmap("plasma")
-    for c, cell in enumerate(sorted(cells, key=lambda r: r["cell"]["depth"])):
+    for c, cell in enumerate(sorted(cells, key=lambda r: r["depth"])):
         h = cell["history"]
         t = np.array(h["steps"], dtype=float) + 1.0
         color = cmap(c / max(1, len(cells)))
-        L = cell["cell"]["depth"]
+        L = cell["depth"]
         ax_loss.loglog(t, _median_rows(h["train_loss"]), "-", color=color, label=f"L = {L}")
         ax_loss.loglog(t, _median_rows(h["test_loss"]), "--", color=color, lw=0.9)
         inc = _median_rows(h["max_increment"]["overall"])
@@ -166,19 +164,21 @@ def plot_loss_curves(doc_or_records: dict[str, Any] | Sequence[dict[str, Any]], 
     ax_loss.legend(fontsize=7)
     fig.suptitle(title or "Training curves (median over seeds)", fontsize=10)
     fig.tight_layout()
+    return _write(fig, path)
+
+
+def figure_paths(path: str | Path) -> dict[str, Path]:
+    """The three files `--plot <stem>.<ext>` writes: <stem>_smoothness, <stem>_weights, <stem>_loss."""
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return {name: path.with_name(f"{path.stem}_{name}{path.suffix}") for name in ("smoothness", "weights", "loss")}
 
 
-def plot_training(doc: dict[str, Any], stem: str | Path, *, others: Sequence[dict[str, Any]] = ()) -> list[Path]:
-    """All three figures of one document (plus `others`, e.g. other initializations, on the
-    smoothness plot): <stem>_smoothness.png, <stem>_weights.png, <stem>_loss.png."""
-    stem = Path(stem)
-    base = stem.with_suffix("") if stem.suffix == ".png" else stem
+def plot_training(document: dict[str, Any], path: str | Path, *, others: Sequence[dict[str, Any]] = ()) -> list[Path]:
+    """All three figures of one document (plus `others`, e.g. runs with other initializations,
+    on the smoothness plot), at the paths of `figure_paths(path)`."""
+    paths = figure_paths(path)
     return [
-        plot_smoothness([doc, *others], f"{base}_smoothness.png"),
-        plot_weight_entries(doc, f"{base}_weights.png"),
-        plot_loss_curves(doc, f"{base}_loss.png"),
+        plot_smoothness([document, *others], paths["smoothness"]),
+        plot_weight_entries(document, paths["weights"]),
+        plot_loss_curves(document, paths["loss"]),
     ]

@@ -262,8 +262,9 @@ def test_pl_regime_reports_width_against_examples():
 def test_summary_uses_only_the_records():
     spec = TrainSpec(**{**SMALL, "steps": 10, "depths": (8, 16)})
     doc = run_training(spec)
-    again = summarize_training(spec, json.loads(json.dumps(doc["cells"])))
-    assert again["exponent"] == doc["exponent"]
+    records = [{"cell": {"depth": r["depth"]}, **r} for r in json.loads(json.dumps(doc["results"]))]
+    again = summarize_training(spec, records)
+    assert again["exponent"] == doc["exponent"] and again["results"] == doc["results"]
     assert set(doc) >= {"spec", "results", "exponent", "regime", "diverged"}
     assert set(doc["results"][0]) >= {"depth", "max_weight_increment", "final_loss", "test_metric", "diverged"}
     assert set(doc["exponent"]) >= {"estimate", "interval", "theory", "basis"}
