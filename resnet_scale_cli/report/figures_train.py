@@ -80,6 +80,13 @@ def plot_smoothness(documents: dict[str, Any] | Sequence[dict[str, Any]], path: 
         L, ref, slope, basis = reference
         ax.loglog(L, ref, "k--", lw=1.0, label=f"L^{slope:g} reference ({_short_basis(basis)})")
     ax.set_xlabel("depth L")
+    depths = sorted({r["depth"] for doc in docs for r in doc["results"]})
+    if depths:
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        ax.set_xticks(depths)
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel(r"$\max_{k,t}\,\|\theta_{k+1}(t)-\theta_k(t)\|_F$")
     ax.set_title(title or "Smoothness of the trained weights across depth", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
@@ -158,6 +165,10 @@ def plot_loss_curves(document: dict[str, Any], path: str | Path, *, title: str |
     ax_loss.set_xlabel("step + 1")
     ax_loss.set_ylabel(f"loss ({cells[0]['info']['loss']}); test dashed")
     ax_inc.set_xlabel("step + 1")
+    from matplotlib.ticker import NullFormatter
+
+    for ax in (ax_loss, ax_inc):
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax_inc.set_ylabel(r"$\max_k\,\|\theta_{k+1}(t)-\theta_k(t)\|_F$")
     for ax in (ax_loss, ax_inc):
         ax.grid(True, which="both", alpha=0.3)

@@ -33,7 +33,8 @@ def train_table(document: dict[str, Any]) -> Table:
     for row in document["results"]:
         diverged = str(row["diverged"])
         if row["diverged_at"]:
-            diverged += f" (at step {', '.join(map(str, row['diverged_at']))})"
+            steps = sorted(set(row["diverged_at"]))
+            diverged += f" (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
         table.add_row(str(row["depth"]), _stat(row["max_weight_increment"]), _stat(row.get("initial_loss")),
                       _stat(row["final_loss"]), _stat(row["test_metric"]), diverged)
     return table
@@ -57,7 +58,7 @@ def train_footer(document: dict[str, Any]) -> str:
             lines.append(f"theory: {exp['theory']:+g} ({inside} the interval) — {exp['basis']}")
         else:
             lines.append(f"theory: none stated — {exp['note']}")
-    if exp["theory"] is not None and exp.get("note"):
+    if exp["estimate"] is not None and exp["theory"] is not None and exp.get("note"):
         lines.append(exp["note"])
     if regime["pl"] is not None:
         state = "in" if regime["pl"] else "NOT in"
