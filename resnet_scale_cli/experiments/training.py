@@ -521,7 +521,17 @@ def training_theory(spec: TrainSpec) -> dict[str, Any]:
                  "small initial loss and bounded weights, not checked here)")
     else:
         basis = "first-order argument (the theorem is stated for V σ(W h) residuals; the same bound on consecutive gradients applies to V σ(h))"
-    return {"value": -1.0, "basis": basis, "conditions": conditions, "note": None}
+    note = None
+    if spec.law == "rbf" and min(spec.depths) * spec.lengthscale < RBF_RESOLVED:
+        note = (f"asymptotic in L·ℓ: at the smallest depth L·ℓ = {min(spec.depths) * spec.lengthscale:g} < {RBF_RESOLVED:g}, "
+                "so the RBF draw is not yet smooth on the layer grid (its increments are ∝ 1/(L ℓ) only for L ℓ ≫ 1) and "
+                "the small depths pull the fitted exponent above −1: read the pairwise slopes, or use larger depths or ℓ")
+    return {"value": -1.0, "basis": basis, "conditions": conditions, "note": note}
+
+
+#: an RBF initialization is resolved by the layer grid when L·ℓ is at least this: the lag-one
+#: increment √(2(1 − exp(−1/(2 L²ℓ²)))) is then within 3 % of its asymptote 1/(L ℓ)
+RBF_RESOLVED = 2.0
 
 
 def pl_regime(spec: TrainSpec) -> dict[str, Any]:
