@@ -50,11 +50,17 @@ OPTIONS = {
 }
 
 
+Compare = Annotated[Optional[list[str]], typer.Option(
+    "--compare", help="Another run's document (--json output or <out>/summary.json) drawn on the --plot smoothness "
+    "figure, e.g. another initialization (repeatable).", show_default=False)]
+
+
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "width", "seed", "device",
                    "dtype", grid=("depth",), extra=OPTIONS, defaults=_SHOWN)
 def train(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
-          json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
+          json_out: opt.Json = False, plot: opt.Plot = None, compare: Compare = None, quiet: opt.Quiet = False,
+          no_color: opt.NoColor = False) -> None:
     """Train ResNets at each depth; fit max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ ∝ L^exponent (theory −1 for tied/rbf at β = 1).
 
     Example: rscale train --law tied --depth 8,16,32,64 --steps 300 --samples 4 --plot train.png
@@ -67,9 +73,10 @@ def train(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = No
     given = {"out": out, "resume": resume, "plot": plot}
     spec, outputs = build_experiment_spec(ts.TrainSpec, config, settings | given, aliases={"depth": "depths"})
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
+    others = figures_train.read_documents(compare or [])
     with consoles.progress_bar(api.total_cost(api.TRAIN, spec), "train: steps", not quiet) as advance:
         result = api.train(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance)
-    written = figures_train.plot_training(result.document, plot_path) if plot_path else []
+    written = figures_train.plot_training(result.document, plot_path, others=others) if plot_path else []
     if json_out:
         return documents.dump_json(result.document)
     console = consoles.make_console(stderr=False, no_color=no_color)

@@ -178,6 +178,27 @@ def plot_loss_curves(document: dict[str, Any], path: str | Path, *, title: str |
     return _write(fig, path)
 
 
+def read_documents(paths: Sequence[str | Path], flag: str = "--compare") -> list[dict[str, Any]]:
+    """Documents of other `rscale train` runs (their `--json` output or `<out>/summary.json`),
+    refused with a `SpecError` naming `flag` when missing or not a train document."""
+    import json
+
+    from resnet_scale_cli.errors import SpecError
+
+    documents = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise SpecError(f"{flag}: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError:
+            raise SpecError(f"{flag}: {str(path)!r} is not JSON") from None
+        if not isinstance(document, dict) or document.get("command") != "train" or "results" not in document:
+            raise SpecError(f"{flag}: {str(path)!r} is not the document of an `rscale train` run")
+        documents.append(document)
+    return documents
+
+
 def figure_paths(path: str | Path) -> dict[str, Path]:
     """The three files `--plot <stem>.<ext>` writes: <stem>_smoothness, <stem>_weights, <stem>_loss."""
     path = Path(path)

@@ -103,6 +103,19 @@ def test_plot_writes_the_three_figures(cli, tmp_path):
         assert path.stat().st_size > 1000 and str(path) in out
 
 
+def test_compare_draws_other_runs_and_refuses_other_files(cli, tmp_path):
+    code, out, _ = cli("train", *TINY, "--law", "iid", "--json")
+    (tmp_path / "iid.json").write_text(out)
+    code, out, err = cli("train", *TINY, "--plot", str(tmp_path / "both.svg"), "--compare", str(tmp_path / "iid.json"))
+    assert code == 0, err
+    svg = (tmp_path / "both_smoothness.svg").read_text()
+    assert "i.i.d." in svg and "tied" in svg  # one curve per initialization, labelled
+    (tmp_path / "other.json").write_text('{"command": "run"}')
+    for path in (tmp_path / "missing.json", tmp_path / "other.json"):
+        code, _, err = cli("train", *TINY, "--plot", str(tmp_path / "x.png"), "--compare", str(path))
+        assert code == 2 and "--compare" in err and err.count("\n") == 1
+
+
 def test_out_and_resume(cli, tmp_path):
     out_dir = tmp_path / "run"
     code, first, _ = cli("train", *TINY, "--out", str(out_dir), "--json")
