@@ -503,7 +503,9 @@ def training_theory(spec: TrainSpec) -> dict[str, Any]:
                         "exponent is expected near 0"}
     if spec.law == "fbm":
         return {"value": None, "basis": None, "conditions": conditions,
-                "note": "none stated for fBm initialization (increments of order L^{-H}, not smooth)"}
+                "note": "none stated for fBm initialization: the weights are fractional Gaussian noise (unit-variance "
+                        "increments of fBm, lag-one correlation 2^(2H−1) − 1 whatever L), so θ_{k+1}(0) − θ_k(0) is of "
+                        "order one and the exponent is expected near 0"}
     failed = [name for name, ok in conditions.items() if not ok]
     if failed:
         note = "no theorem: " + "; ".join(f"not {name}" for name in failed)
