@@ -66,7 +66,7 @@ SINGLE_THREAD_BELOW = 2**22
 BATCHES = 5
 SNAPSHOT_TIMES = 5
 SNAPSHOT_ENTRIES = ((0, 0), (0, 1), (1, 0), (1, 1))
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 __all__ = [
     "TrainSpec", "measure_training_cell", "summarize_training", "run_training", "save_checkpoint",
@@ -226,7 +226,7 @@ class _CellRun:
         self.alive = torch.ones(S, dtype=torch.bool, device=self.device)
         self.diverged_at = torch.full((S,), -1, dtype=torch.int64, device=self.device)
         self.loss0 = torch.full((S,), math.nan, **f64)
-        self.run_max = torch.zeros((3, S), **f64)
+        self.run_max = torch.zeros((4, S), **f64)  # max over t of: max_k ‖Δθ_k‖, ‖ΔV_k‖, ‖ΔW_k‖, ‖Δ(θ_k − θ_k(0))‖
         self.history = {name: torch.full((len(self.tracked), S), math.nan, **f64) for name in self.HISTORY}
         n_entries = len(self._entries())
         self.snap_V = torch.full((len(self.snapshot_steps), n_entries, self.depth), math.nan, **f64)
@@ -336,7 +336,8 @@ class _CellRun:
             self.diverged_at = torch.where(self.alive & bad, t, self.diverged_at)
             self.alive &= ~bad
             incs = max_increments(self.V, self.W)
-            joint = torch.stack([incs[0], incs[1], incs[2] if incs[2] is not None else torch.zeros_like(incs[0])])
+            update = max_increments(self.V - self.V0, self.W - self.W0 if self.full else None)[0]
+            joint = torch.stack([incs[0], incs[1], incs[2] if incs[2] is not None else torch.zeros_like(incs[0]), update])
             self.run_max = torch.where(self.alive, torch.maximum(self.run_max, joint.to(torch.float64)), self.run_max)
             if tracked:
                 self._record(self.tracked.index(t), full_loss, incs)
@@ -367,6 +368,7 @@ class _CellRun:
         values: dict[str, Any] = {
             "max_weight_increment": run_max[0],
             "max_weight_increment_V": run_max[1],
+            "max_update_increment": run_max[3],
             "initial_weight_increment": _floats(self.history["inc"][0]),
             "initial_loss": _floats(self.loss0),
             "final_loss": final("train_loss"),
@@ -397,6 +399,7 @@ class _CellRun:
             "cell": {"depth": self.depth},
             "max_weight_increment": _summary(values["max_weight_increment"]),
             "final_loss": _summary(values["final_loss"]),
+            "max_update_increment": _summary(values["max_update_increment"]),
             "test_metric": _summary(values["test_metric"]),
             "test_loss": _summary(values["test_loss"]),
             "initial_loss": _summary(values["initial_loss"]),
@@ -583,6 +586,10 @@ def _paired_interval(spec: TrainSpec, depths: list[int], samples: list[list[floa
     return [float(lo), float(hi)]
 
 
+UPDATE_QUANTITY = ("max over k and t of ‖(θ_{k+1}(t) − θ_{k+1}(0)) − (θ_k(t) − θ_k(0))‖_F: the smoothness in k of what "
+                   "training changed (equal to the main quantity for tied initialization)")
+
+
 def summarize_training(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str, Any]:
     """The exponent of max_{k,t} ‖Δθ‖ against L (slope of log10 median on log10 L, bootstrap
     interval over seeds) beside the theory, per tensor too, and the PL regime. Uses only the
@@ -603,6 +610,12 @@ def summarize_training(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[s
         if records and column in records[0]["values"]:
             sub = _fit(spec, depths, [r["values"][column] for r in records], f"train-exponent-{name}")
             per_tensor[name] = {"estimate": sub["slope"], "interval": sub["interval"]} if sub else None
+    changes = [r["values"].get("max_update_increment") for r in records]
+    update_fit = _fit(spec, depths, changes, "train-exponent-update") if all(c is not None for c in changes) else None
+    update = {"estimate": update_fit["slope"] if update_fit else None,
+              "interval": update_fit["interval"] if update_fit else None,
+              "pairwise": [p["slope"] for p in update_fit["pairwise"]] if update_fit else [],
+              "quantity": UPDATE_QUANTITY}
     interval = fit["interval"] if fit else None
     inside = None
     if fit and theory["value"] is not None:
@@ -624,6 +637,7 @@ def summarize_training(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[s
         "depths": depths,
         "pairwise": fit["pairwise"] if fit else [],
         "per_tensor": per_tensor,
+        "update": update,
     }
     metric = ({"test_metric": records[0]["info"]["test_metric"], "loss": records[0]["info"]["loss"]} if records else None)
     return {"results": [result_row(r) for r in records], "exponent": exponent, "regime": pl_regime(spec),

@@ -53,6 +53,10 @@ def train_footer(document: dict[str, Any]) -> str:
                  f"{_interval(exp['interval'])} ({exp['level']:.0%} bootstrap over networks)"]
         if exp.get("paired_interval"):
             lines[-1] += f", paired across depths {_interval(exp['paired_interval'])}"
+        update = exp.get("update") or {}
+        if update.get("estimate") is not None and document["spec"]["law"] != "tied":  # tied: the same quantity
+            lines.append(f"exponent of what training changed, max_{{k,t}} ‖Δ(θ_k(t) − θ_k(0))‖: {update['estimate']:+.3f} "
+                         f"{_interval(update['interval'])}")
         if exp["theory"] is not None:
             inside = "inside" if exp["theory_in_interval"] else "OUTSIDE"
             lines.append(f"theory: {exp['theory']:+g} ({inside} the interval) — {exp['basis']}")

@@ -345,3 +345,14 @@ def test_history_and_snapshots_shapes():
     assert len(snaps["V"][0][0]) == 16 and len(snaps["k_over_L"]) == 16
     assert np.ptp(snaps["V"][0][0]) == 0.0  # tied: constant in k before training
     assert np.ptp(snaps["V"][-1][0]) > 0.0
+
+
+def test_update_increment_is_the_increment_of_what_training_changed():
+    """Tied: θ_k(0) is the same for every k, so the increments of θ(t) − θ(0) are those of θ(t);
+    i.i.d.: the initial increments are of order one, those of the change are much smaller."""
+    tied = measure_training_cell(TrainSpec(**{**SMALL, "steps": 20, "samples": 2}), 8)["values"]
+    for a, b in zip(tied["max_update_increment"], tied["max_weight_increment"]):
+        assert a == pytest.approx(b, rel=1e-4)
+    iid = measure_training_cell(TrainSpec(**{**SMALL, "steps": 20, "samples": 2, "law": "iid"}), 8)["values"]
+    for a, b in zip(iid["max_update_increment"], iid["initial_weight_increment"]):
+        assert 0.0 < a < 0.5 * b
