@@ -61,7 +61,9 @@ COMMAND = "train"
 DIVERGENCE_FACTOR = 1e6
 #: on the CPU, a cell whose per-layer product is below this many multiply-adds runs its layer loop
 #: on one thread: the products are too small to share, and on a busy machine the threads only wait
-SINGLE_THREAD_BELOW = 2**22
+#: (digits, n = 256, d = m = 64, 4 networks = 2^22: 4–5× slower on two threads than on one while
+#: another process held a core)
+SINGLE_THREAD_BELOW = 2**24
 #: extra stream purpose (after seeding's WEIGHTS_V, WEIGHTS_W, INPUTS, READOUT, PROBES)
 BATCHES = 5
 SNAPSHOT_TIMES = 5
