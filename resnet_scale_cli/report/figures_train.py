@@ -132,7 +132,8 @@ def plot_weight_entries(document: dict[str, Any], path: str | Path, *, depth: in
         ax.grid(True, alpha=0.3)
     for e in range(len(entries), rows * cols):
         axes[e // cols][e % cols].axis("off")
-    axes[0][0].legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, title="step", title_fontsize=7)
     fig.suptitle(title or f"Weights across depth before and after training (L = {cell['depth']})", fontsize=10)
     fig.tight_layout()
     return _write(fig, path)

@@ -11,7 +11,7 @@ from rich.table import Table
 def _stat(cell: dict[str, float] | None, fmt: str = ".3g") -> str:
     if cell is None:
         return "—"
-    return f"{cell['median']:{fmt}} [{cell['q05']:{fmt}}, {cell['q95']:{fmt}}]"
+    return f"{cell['median']:{fmt}} [{cell['q05']:.2g}, {cell['q95']:.2g}]"
 
 
 def _title(document: dict[str, Any]) -> str:
