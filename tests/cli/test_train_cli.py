@@ -145,7 +145,7 @@ def test_help_imports_neither_torch_nor_matplotlib():
     assert "[default: tied]" in proc.stdout and "[default: gelu]" in proc.stdout  # train's own defaults
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "sample_configs").glob("train_*.toml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "sample_configs").glob("train/*.toml")), ids=lambda p: p.name)
 def test_sample_configs_are_valid_train_settings(path):
     from resnet_scale_cli.experiments.training_spec import TrainSpec
     from resnet_scale_cli.settings import build_experiment_spec
