@@ -203,4 +203,10 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
                             "choose another folder")
         measure = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
         experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: measure(s, depth, progress=p))
-    return run_experiment(experiment, spec, out=out, resume=resume, progress=progress)
+    try:
+        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress)
+    except KeyboardInterrupt:
+        if out is not None:
+            sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
+                             f"checkpointed every {checkpoint_every} steps: rerun with --resume\n")
+        raise
