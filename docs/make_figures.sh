@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates every figure of docs/ with the commands the docs show (about 3 minutes on 2 cores).
+# Regenerates every figure of docs/ with the commands the docs show (about 4 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 img=docs/img
@@ -12,4 +12,10 @@ rscale phase --law iid --plot $img/phase_iid.png -q > /dev/null
 rscale phase --hurst 0.7 --plot $img/phase_fbm_h07.png -q > /dev/null
 rscale phase --law rbf --plot $img/phase_rbf.png -q > /dev/null
 rscale phase --config sample_configs/fig7_phase_heatmap.toml --plot $img/fig7_phase_heatmap.png -q > /dev/null
+tmp=$(mktemp -d)
+rscale train --config sample_configs/train/rbf.toml --json -q > $tmp/rbf.json
+rscale train --config sample_configs/train/iid.toml --plot $tmp/train_iid.png --json -q > $tmp/iid.json
+cp $tmp/train_iid_weights.png $img/train_iid_weights.png
+rscale train --config sample_configs/train/tied.toml --plot $img/train.png --compare $tmp/rbf.json --compare $tmp/iid.json -q > /dev/null
+rm -r "$tmp"
 echo "figures written to $img"

@@ -157,3 +157,56 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
 def total_cost(experiment: Experiment, spec) -> int:
     """Units of progress a run of `experiment` reports (for the progress bar)."""
     return sum(experiment.cost(spec, cell) for cell in experiment.cells(spec))
+
+
+# ----------------------------------------------------------------------------- rscale train
+#: training checkpoints of `rscale train`, under --out
+CHECKPOINTS = "checkpoints"
+
+
+def _measure_train(spec, depth, progress: Progress) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.training import measure_training_cell
+
+    return measure_training_cell(spec, depth, progress=progress)
+
+
+def _summarize_train(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.training import summarize_training
+
+    return summarize_training(spec, records)
+
+
+#: one cell per depth; progress in training steps
+TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps)
+
+
+def train(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+          checkpoint_every: int = 100) -> ExperimentResult:
+    """`rscale train`: train `spec.samples` networks at every depth of a `TrainSpec`, fit the
+    exponent of max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, and build the document.
+
+    With `out`, finished depths stream to `<out>/results.jsonl` and the depth in training is
+    checkpointed every `checkpoint_every` steps to `<out>/checkpoints/train-L<depth>.pt`
+    (weights, optimizer and RNG states); `resume` skips the finished depths and continues the
+    interrupted one from its checkpoint, ending bit-identical (same device) to an uninterrupted run.
+    """
+    import dataclasses
+    import functools
+
+    from resnet_scale_cli.experiments.training import measure_training_cell
+
+    experiment = TRAIN
+    if out is not None:
+        folder = Path(out) / CHECKPOINTS
+        if not resume and folder.is_dir() and any(folder.glob("train-L*.pt")):
+            raise SpecError(f"--out {out}: holds training checkpoints already; add --resume to continue them or "
+                            "choose another folder")
+        measure = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
+        experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: measure(s, depth, progress=p))
+    try:
+        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress)
+    except KeyboardInterrupt:
+        if out is not None:
+            sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
+                             f"checkpointed every {checkpoint_every} steps: rerun with --resume\n")
+        raise

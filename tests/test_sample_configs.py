@@ -50,8 +50,16 @@ def _validate_check(path: Path) -> None:
     assert check.expectations
 
 
+def _validate_train(path: Path) -> None:
+    from resnet_scale_cli.experiments.training_spec import TrainSpec
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    spec, _ = build_experiment_spec(TrainSpec, str(path), {}, aliases={"depth": "depths"})
+    assert len(spec.depths) >= 2
+
+
 VALIDATORS = {"sweep": _validate_grid("sweep"), "phase": _validate_grid("phase"), "sample": _validate_sample,
-              "check": _validate_check}
+              "check": _validate_check, "train": _validate_train}
 
 
 def test_there_are_sample_configs_and_checks():
