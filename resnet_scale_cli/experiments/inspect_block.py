@@ -6,12 +6,15 @@ scale: h_{k+1} = h_k + L^{-β} f_k(h_k), k = 0..L−1, layer k being the module 
 `factory(width=d[, layer=k][, depth=L])` (the keywords its signature accepts).
 
 Weights across depth (`law`):
-- ``iid`` (default): each (draw, layer) is a fresh construction of the module with the CPU
-  generator seeded from the draw's stream: the module's own initialization, i.i.d. in depth.
+- ``iid`` (default) with ``init = "module"`` (default): each (draw, layer) is a fresh
+  construction of the module with the CPU generator seeded from the draw's stream: the module's
+  own initialization, i.i.d. in depth. With ``init = "moments"``: i.i.d. Gaussian entries with
+  the per-tensor mean and standard deviation of that initialization (below): no construction
+  per layer, so it runs at the built-in engine's speed.
 - ``rbf`` | ``fbm`` | ``tied``: every scalar parameter θ of tensor t follows the law across k,
   θ_k = μ_t + s_t · G_k, with G the law's unit-variance path (`laws.sample_paths`, independent
   across scalars) and (μ_t, s_t) the mean and standard deviation of tensor t's entries in the
-  module's own initialization (see `inspect_block_stack.reference_moments`: pooled over 16
+  module's own initialization (see `inspect_block_stack.reference_moments`: pooled over 64
   constructions, per layer for a layer-dependent factory; a mean indistinguishable from 0 at 4
   standard errors is 0). A constant tensor (LayerNorm's weight) stays constant.
 
@@ -115,6 +118,7 @@ class InspectSpec:
 
     block: str = "examples/blocks.py:mlp"
     law: str = "iid"
+    init: str = "module"
     lengthscale: float = 0.1
     hurst: float = 0.5
     depths: tuple[int, ...] = (100, 300, 1000)
@@ -143,6 +147,7 @@ class InspectSpec:
 
         stk.parse_block(self.block)
         _choice(self.law, LAWS, "--law")
+        _choice(self.init, stk.INITS, "--init")
         hurst = _real(self.hurst, "--hurst")
         if not 0.0 < hurst < 1.0:
             raise SpecError(f"--hurst must be in the open interval (0, 1), got {self.hurst}")
@@ -363,7 +368,8 @@ def measure_inspect_cell(spec: InspectSpec, depth: int, *, progress: Callable[[i
     at = {k: i for i, k in enumerate(positions)}
     tol = TOLERANCE[dtype]
     moments = moment_info = None
-    if spec.law != "iid":
+    constructed = spec.law == "iid" and spec.init == "module"
+    if not constructed:
         mean, std, moment_info = stk.reference_moments(block, layout, spec.width, depth, spec.seed, key)
         moments = (mean, std)
     stack = stk.Stack(setup.template, layout)
@@ -387,7 +393,8 @@ def measure_inspect_cell(spec: InspectSpec, depth: int, *, progress: Callable[[i
                 _check_output(setup, h_in[0], spec.block)
             flat = stk.sample_stack(block, layout, law=spec.law, width=spec.width, depth=depth, draws=draws,
                                     root_seed=spec.seed, key=key, dtype=dtype, device=device,
-                                    lengthscale=spec.lengthscale, hurst=spec.hurst, moments=moments, progress=progress)
+                                    lengthscale=spec.lengthscale, hurst=spec.hurst, moments=moments, init=spec.init,
+                                    progress=progress)
             h0 = h_in.repeat(1, n_beta, *ones)  # rows: β-major, then inputs
             readout = torch.stack([torch.randn(shape, generator=seeding.generator(spec.seed, key + (i, seeding.READOUT), device),
                                                dtype=dtype, device=device) for i in draws])
@@ -430,8 +437,9 @@ def measure_inspect_cell(spec: InspectSpec, depth: int, *, progress: Callable[[i
         "parameters": layout.numel,
         "input_shape": list(shape),
         "inputs": spec.inputs or "gaussian",
-        "weights": ("module initialization, independent seed per (draw, layer)" if spec.law == "iid" else
-                    f"{spec.law} paths scaled to the initialization's per-tensor mean and standard deviation"),
+        "weights": ("module initialization, independent seed per (draw, layer)" if constructed else
+                    f"{spec.law} {'Gaussian ' if spec.law == 'iid' else ''}paths scaled to the initialization's "
+                    f"per-tensor mean and standard deviation"),
         "moments": moment_info,
         "batching": mode,
         "batching_reason": reason,

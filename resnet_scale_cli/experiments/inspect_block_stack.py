@@ -41,7 +41,7 @@ from resnet_scale_cli.errors import SpecError
 #: seeding purposes beyond seeding's (WEIGHTS_V, WEIGHTS_W, INPUTS, READOUT, PROBES = 0..4)
 REFERENCE, TEMPLATE, FORWARD_RNG = 16, 17, 18
 #: reference constructions pooled for the moments of a layer-independent factory
-REFERENCE_CONSTRUCTIONS = 16
+REFERENCE_CONSTRUCTIONS = 64
 #: a mean is kept only where it is this many standard errors away from zero
 MEAN_SIGNIFICANCE = 4.0
 MESSAGE_LIMIT = 300
@@ -279,18 +279,19 @@ def reference_moments(block: Block, layout: Layout, width: int, depth: int, root
 def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: int, draws: range, root_seed: int,
                  key: tuple[int, ...], dtype: torch.dtype, device: torch.device, lengthscale: float = 0.1,
                  hurst: float = 0.5, moments: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 progress: Callable[[int], None] | None = None) -> torch.Tensor:
+                 init: str = "module", progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Parameters of L layers for the given draws, layer-major: shape (L, D, P), on `device` in
     `dtype` (layer k of every draw is the contiguous block `out[k]`).
 
-    `iid`: draw i, layer k is factory(...) built with the CPU generator seeded from the i-th
-    draw's stream (purpose WEIGHTS_V, one 62-bit seed per layer), the D modules of a layer
-    stacked with `torch.func.stack_module_state`. Other laws: θ = μ_t + s_t · G, G the law's
-    unit-variance paths (`laws.sample_paths`, one generator per draw, purpose WEIGHTS_V) and
-    (μ_t, s_t) the `reference_moments`.
+    `iid` with init "module": draw i, layer k is factory(...) built with the CPU generator
+    seeded from the i-th draw's stream (purpose WEIGHTS_V, one 62-bit seed per layer), the D
+    modules of a layer stacked with `torch.func.stack_module_state`. Otherwise (other laws, or
+    init "moments"): θ = μ_t + s_t · G, G the law's unit-variance paths (`laws.sample_paths`,
+    Gaussian for iid, one generator per draw, purpose WEIGHTS_V) and (μ_t, s_t) the
+    `reference_moments`.
     """
     n = len(draws)
-    if law == "iid":
+    if law == "iid" and init == "module":
         from torch.func import stack_module_state
 
         out = torch.empty((depth, n, layout.numel), dtype=dtype)
@@ -332,6 +333,7 @@ def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: i
 
 # ----------------------------------------------------------------------------- evaluation
 BATCHING = ("auto", "vmap", "loop")
+INITS = ("module", "moments")
 
 
 class Stack:
