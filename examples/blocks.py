@@ -25,8 +25,8 @@ class MLPBlock(nn.Module):
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.W = nn.Parameter(torch.randn(width, width) / math.sqrt(width))
-        self.V = nn.Parameter(torch.randn(width, width) / math.sqrt(width))
+        self.W = nn.Parameter(torch.empty(width, width).normal_(std=width**-0.5))
+        self.V = nn.Parameter(torch.empty(width, width).normal_(std=width**-0.5))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.relu(h @ self.W.T) @ self.V.T

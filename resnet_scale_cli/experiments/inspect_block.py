@@ -132,6 +132,7 @@ class InspectSpec:
     gradients: bool = True
     profile_points: int = MAX_PROFILE_POINTS
     batching: str = "auto"
+    threads: int | None = None
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
@@ -177,6 +178,8 @@ class InspectSpec:
         if self.profile_points > MAX_PROFILE_POINTS:
             raise SpecError(f"--profile-points must be at most {MAX_PROFILE_POINTS}, got {self.profile_points}")
         _choice(self.batching, stk.BATCHING, "--batching")
+        if self.threads is not None:
+            _whole(self.threads, "--threads", 1)
         _whole(self.seed, "--seed", 0)
         _choice(self.device, ("auto", "cpu", "cuda"), "--device")
         _choice(self.dtype, DTYPES, "--dtype")
@@ -351,9 +354,20 @@ def measure_inspect_cell(spec: InspectSpec, depth: int, *, progress: Callable[[i
     "results": [per-β statistics], "values": {quantity: [[per-sample log10 or null] per β]},
     "profiles": [per β: positions and medians], "info": {...}}.
     """
+    _whole(depth, "--depth", 1)
+    saved = torch.get_num_threads()
+    if spec.threads is not None:
+        torch.set_num_threads(spec.threads)
+    try:
+        return _measure(spec, depth, progress)
+    finally:
+        if spec.threads is not None:
+            torch.set_num_threads(saved)
+
+
+def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | None) -> dict[str, Any]:
     from resnet_scale_cli.spec import resolve_device
 
-    _whole(depth, "--depth", 1)
     device, dtype = resolve_device(spec.device), _dtype(spec)
     key = cell_key(spec, depth)
     setup = _setup(spec, depth, device, dtype)
@@ -452,6 +466,7 @@ def measure_inspect_cell(spec: InspectSpec, depth: int, *, progress: Callable[[i
         "draws": spec.n_draws,
         "inputs_per_draw": m,
         "draws_per_chunk": chunk,
+        "threads": torch.get_num_threads(),
     }
     return {
         "cell": cell_id(spec, depth),
