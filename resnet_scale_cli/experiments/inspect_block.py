@@ -281,9 +281,9 @@ def _draw_chunk(spec: InspectSpec, depth: int, n_params: int, rows: int, state_n
 
 
 def _dtype(spec: InspectSpec) -> torch.dtype:
-    from resnet_scale_cli.spec import DTYPES
+    from resnet_scale_cli.spec import torch_dtype
 
-    return DTYPES[spec.dtype]
+    return torch_dtype(spec.dtype)
 
 
 @dataclass
@@ -609,14 +609,14 @@ def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[
     """cells (one per depth × β), critical β per law setting from the existing analysis (two
     depths or more), and profiles (one per depth × β) — from the records alone."""
     from resnet_scale_cli.analysis import analyze
-    from resnet_scale_cli.laws import LAWS
+    from resnet_scale_cli.analysis.theory import critical_beta_reference
 
     cells = [{**r["cell"], **row} for r in records for row in r["results"]]
     depths = {r["cell"]["depth"] for r in records}
     critical = analyze(records, seed=spec.seed) if len(depths) > 1 else []
     for entry in critical:
-        entry["theory_reference"] = float(LAWS[entry["law"]].critical_beta(
-            hurst=entry.get("hurst", spec.hurst), lengthscale=entry.get("lengthscale", spec.lengthscale)))
+        entry["theory_reference"] = float(critical_beta_reference(
+            entry["law"], hurst=entry.get("hurst", spec.hurst), lengthscale=entry.get("lengthscale", spec.lengthscale)))
         entry["theory_basis"] = THEORY_BASIS
     profiles = [{**r["cell"], **p} for r in records for p in r.get("profiles", [])]
     return {"cells": cells, "critical": critical, "profiles": profiles}
