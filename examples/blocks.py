@@ -20,13 +20,20 @@ from torch import nn
 
 
 class MLPBlock(nn.Module):
-    """f(h) = V σ(W h), no bias, W and V of shape (d, d) with entries N(0, 1/d): the built-in
-    `full` model (res-3) of rscale, with ReLU (h W^T has the law of W h for i.i.d. entries)."""
+    """f(h) = V σ(W h), no bias, V and W of shape (d, d) with entries N(0, 1/d): the built-in
+    `full` model (res-3) of rscale, with ReLU (h W^T has the law of W h for i.i.d. entries).
+
+    `rscale_moments` declares the initialization's mean and standard deviation, so that under a
+    law (`--law rbf|fbm|tied`, or `--init moments`) rscale uses them exactly instead of
+    estimating them; with V first and W second, the law paths are then the built-in engine's
+    own V and W draws (same streams), and at one seed `rscale inspect` gives the numbers of
+    `rscale run/sweep/phase --model full` to rounding."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.W = nn.Parameter(torch.empty(width, width).normal_(std=width**-0.5))
         self.V = nn.Parameter(torch.empty(width, width).normal_(std=width**-0.5))
+        self.W = nn.Parameter(torch.empty(width, width).normal_(std=width**-0.5))
+        self.rscale_moments = {"V": (0.0, width**-0.5), "W": (0.0, width**-0.5)}
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return torch.relu(h @ self.W.T) @ self.V.T

@@ -116,9 +116,10 @@ class InspectSpec:
     draws), yes (declared: carry log-norms), no (never rescale; flag overflow).
     """
 
-    block: str = "examples/blocks.py:mlp"
+    block: str = ""
     law: str = "iid"
     init: str = "module"
+    dist: str = "gaussian"
     lengthscale: float = 0.1
     hurst: float = 0.5
     depths: tuple[int, ...] = (100, 300, 1000)
@@ -146,9 +147,15 @@ class InspectSpec:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
+        from resnet_scale_cli.laws import DISTS
+
         stk.parse_block(self.block)
         _choice(self.law, LAWS, "--law")
         _choice(self.init, stk.INITS, "--init")
+        _choice(self.dist, DISTS, "--dist")
+        if self.dist != "gaussian" and not (self.law == "iid" and self.init == "moments"):
+            raise SpecError("--dist applies to law paths: --law iid --init moments (the module's own "
+                            "initialization keeps its own entry law)")
         hurst = _real(self.hurst, "--hurst")
         if not 0.0 < hurst < 1.0:
             raise SpecError(f"--hurst must be in the open interval (0, 1), got {self.hurst}")
@@ -217,8 +224,10 @@ def cell_id(spec: InspectSpec, depth: int) -> dict[str, Any]:
 
 
 def cell_key(spec: InspectSpec, depth: int) -> tuple[int, ...]:
-    """Stream coordinates: (command, law, d, L); each draw adds (draw, purpose)."""
-    return (seeding.name_key(COMMAND), seeding.name_key(spec.law), spec.width, depth)
+    """Stream coordinates (law, d, L), each draw adding (draw, purpose): the built-in cell's
+    (`experiments.cell.cell_key`), so that at one seed `inspect` and `run`/`sweep`/`phase` share
+    inputs h_0 and readouts p_L (common random numbers), and law paths share V and W streams."""
+    return (seeding.name_key(spec.law), spec.width, depth)
 
 
 def profile_positions(depth: int, points: int) -> list[int]:
@@ -407,7 +416,8 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
                 _check_output(setup, h_in[0], spec.block)
             flat = stk.sample_stack(block, layout, law=spec.law, width=spec.width, depth=depth, draws=draws,
                                     root_seed=spec.seed, key=key, dtype=dtype, device=device,
-                                    lengthscale=spec.lengthscale, hurst=spec.hurst, moments=moments, init=spec.init,
+                                    lengthscale=spec.lengthscale, hurst=spec.hurst, dist=spec.dist, moments=moments,
+                                    init=spec.init,
                                     progress=progress)
             h0 = h_in.repeat(1, n_beta, *ones)  # rows: β-major, then inputs
             readout = torch.stack([torch.randn(shape, generator=seeding.generator(spec.seed, key + (i, seeding.READOUT), device),

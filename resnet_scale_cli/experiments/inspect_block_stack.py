@@ -40,6 +40,17 @@ from resnet_scale_cli.errors import SpecError
 
 #: seeding purposes beyond seeding's (WEIGHTS_V, WEIGHTS_W, INPUTS, READOUT, PROBES = 0..4)
 REFERENCE, TEMPLATE, FORWARD_RNG = 16, 17, 18
+#: purpose of the law paths of parameter tensor t ≥ 2 is PARAMS + t (see `tensor_purpose`)
+PARAMS = 32
+#: module attribute by which a block may declare its initialization's moments
+MOMENTS_ATTRIBUTE = "rscale_moments"
+
+
+def tensor_purpose(t: int) -> int:
+    """Stream purpose of the law paths of the t-th parameter tensor (named_parameters order): the
+    built-in engine's V and W streams for the first two (so a block (V, W) with the engine's
+    scale draws the engine's very weights), PARAMS + t after them."""
+    return (seeding.WEIGHTS_V, seeding.WEIGHTS_W)[t] if t < 2 else PARAMS + t
 #: reference constructions pooled for the moments of a layer-independent factory
 REFERENCE_CONSTRUCTIONS = 64
 #: a mean is kept only where it is this many standard errors away from zero
@@ -58,6 +69,9 @@ def one_line(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------- loading
 def parse_block(text: Any) -> tuple[str, str]:
     """Split `target:attribute` (the last colon) and check both parts are present."""
+    if text == "":
+        raise SpecError("BLOCK: name the block to inspect, package.module:factory or path/to/file.py:factory "
+                        "(the argument, or `block = ...` in --config)")
     if not isinstance(text, str) or ":" not in text:
         raise SpecError(f"BLOCK must be package.module:factory or path/to/file.py:factory, got {text!r}")
     target, _, attr = text.rpartition(":")
@@ -234,6 +248,29 @@ def construct(block: Block, width: int, layer: int, depth: int, seed: int) -> nn
     return block.build(width, layer, depth)
 
 
+def _declared(module: nn.Module, layout: Layout, block_text: str) -> dict[str, tuple[float, float]]:
+    """The moments a module declares as `rscale_moments = {name: (mean, std)}`, checked."""
+    declared = getattr(module, MOMENTS_ATTRIBUTE, None)
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise SpecError(f"block {block_text}: {MOMENTS_ATTRIBUTE} must be a dict {{parameter name: (mean, std)}}")
+    out = {}
+    for name, pair in declared.items():
+        if name not in layout.names:
+            raise SpecError(f"block {block_text}: {MOMENTS_ATTRIBUTE} names {name!r}, not a parameter of the module "
+                            f"({', '.join(layout.names)})")
+        try:
+            mean, std = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise SpecError(f"block {block_text}: {MOMENTS_ATTRIBUTE}[{name!r}] must be a pair (mean, std)") from None
+        if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
+            raise SpecError(f"block {block_text}: {MOMENTS_ATTRIBUTE}[{name!r}] = {pair!r}: expected a finite mean "
+                            f"and a standard deviation >= 0")
+        out[name] = (mean, std)
+    return out
+
+
 def reference_moments(block: Block, layout: Layout, width: int, depth: int, root_seed: int,
                       key: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Per-tensor mean μ_t and standard deviation s_t of the module's own initialization,
@@ -243,16 +280,21 @@ def reference_moments(block: Block, layout: Layout, width: int, depth: int, root
     A layer-independent factory pools REFERENCE_CONSTRUCTIONS constructions. s_t is the
     population standard deviation of the pooled entries; μ_t is their mean, set to 0 where
     s_t > 0 and |μ_t| ≤ MEAN_SIGNIFICANCE · s_t / √n_t (indistinguishable from a centered init).
+    A module that declares `rscale_moments = {name: (mean, std)}` gets those values, exactly,
+    for the tensors it names (per layer for a layer-dependent factory).
     """
     count = depth if block.layer_dependent else REFERENCE_CONSTRUCTIONS
     seeds = _seeds(root_seed, key, 0, REFERENCE, count)
     rows = torch.empty((count, layout.numel), dtype=torch.float64)
+    declared: list[dict[str, tuple[float, float]]] = []
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         for r in range(count):
             layer = r if block.layer_dependent else 0
             module = construct(block, width, layer, depth, seeds[r])
             layout.check(module, block.text, layer)
             _write_flat(rows[r], module, layout)
+            if r == 0 or block.layer_dependent:
+                declared.append(_declared(module, layout, block.text))
     if not bool(torch.isfinite(rows).all()):
         raise SpecError(f"block {block.text}: the factory's initialization holds NaN or infinite parameters")
     groups = rows.unsqueeze(0) if not block.layer_dependent else rows.unsqueeze(1)  # (G, n_pool, P)
@@ -266,19 +308,23 @@ def reference_moments(block: Block, layout: Layout, width: int, depth: int, root
         n = block_vals.shape[-1]
         negligible = (sd > 0) & (mu.abs() <= MEAN_SIGNIFICANCE * sd / math.sqrt(n))
         mu = torch.where(negligible, torch.zeros_like(mu), mu)
+        for g, given in enumerate(declared):
+            if name in given:
+                mu[g], sd[g] = given[name]
         if (mu != 0).any():
             kept_means.append(name)
         mean[:, offset:offset + size] = mu.unsqueeze(-1)
         std[:, offset:offset + size] = sd.unsqueeze(-1)
     if not block.layer_dependent:
         mean, std = mean[0], std[0]
-    info = {"reference_constructions": count, "per_layer": block.layer_dependent, "nonzero_means": kept_means}
+    info = {"reference_constructions": count, "per_layer": block.layer_dependent, "nonzero_means": kept_means,
+            "declared": sorted(set().union(*declared)) if declared else []}
     return mean, std, info
 
 
 def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: int, draws: range, root_seed: int,
                  key: tuple[int, ...], dtype: torch.dtype, device: torch.device, lengthscale: float = 0.1,
-                 hurst: float = 0.5, moments: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 hurst: float = 0.5, dist: str = "gaussian", moments: tuple[torch.Tensor, torch.Tensor] | None = None,
                  init: str = "module", progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Parameters of L layers for the given draws, layer-major: shape (L, D, P), on `device` in
     `dtype` (layer k of every draw is the contiguous block `out[k]`).
@@ -287,8 +333,8 @@ def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: i
     seeded from the i-th draw's stream (purpose WEIGHTS_V, one 62-bit seed per layer), the D
     modules of a layer stacked with `torch.func.stack_module_state`. Otherwise (other laws, or
     init "moments"): θ = μ_t + s_t · G, G the law's unit-variance paths (`laws.sample_paths`,
-    Gaussian for iid, one generator per draw, purpose WEIGHTS_V) and (μ_t, s_t) the
-    `reference_moments`.
+    `dist` entries for iid), tensor t of draw i from its own stream (purpose `tensor_purpose(t)`),
+    and (μ_t, s_t) the `reference_moments`.
     """
     n = len(draws)
     if law == "iid" and init == "module":
@@ -318,10 +364,11 @@ def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: i
 
     assert moments is not None
     out = torch.empty((depth, n, layout.numel), dtype=dtype, device=device)
-    for j, i in enumerate(draws):  # one draw at a time: a single (L, P) temporary
-        gen = seeding.generator(root_seed, key + (i, seeding.WEIGHTS_V), device)
-        out[:, j] = sample_paths(law, depth, layout.numel, [gen], lengthscale=lengthscale, hurst=hurst,
-                                 dtype=dtype, device=device)[0]
+    for t, (offset, size) in enumerate(zip(layout.offsets, layout.sizes())):
+        for j, i in enumerate(draws):  # one tensor of one draw at a time: a single (L, size) temporary
+            gen = seeding.generator(root_seed, key + (i, tensor_purpose(t)), device)
+            out[:, j, offset:offset + size] = sample_paths(law, depth, size, [gen], dist=dist, lengthscale=lengthscale,
+                                                           hurst=hurst, dtype=dtype, device=device)[0]
     mean, std = (m.to(device=device, dtype=dtype) for m in moments)
     if mean.dim() == 2:  # per layer: (L, P) → (L, 1, P)
         mean, std = mean.unsqueeze(1), std.unsqueeze(1)

@@ -363,12 +363,16 @@ def test_bad_block_text_inputs_and_settings(tmp_path):
     with pytest.raises(SpecError, match="importing no_such_pkg_xyz.mod failed"):
         measure_inspect_cell(InspectSpec(block="no_such_pkg_xyz.mod:f", depths=(3,), device="cpu"), 3)
     with pytest.raises(SpecError, match="--input-shape"):
-        InspectSpec(input_shape="3,x")
-    assert InspectSpec(input_shape="3,32,32", depths="10,100", betas="0:1:3").input_shape == (3, 32, 32)
+        InspectSpec(block=MLP, input_shape="3,x")
+    assert InspectSpec(block=MLP, input_shape="3,32,32", depths="10,100", betas="0:1:3").input_shape == (3, 32, 32)
     with pytest.raises(SpecError, match="--profile-points"):
-        InspectSpec(profile_points=65)
+        InspectSpec(block=MLP, profile_points=65)
     with pytest.raises(SpecError, match="--homogeneous"):
-        InspectSpec(homogeneous="maybe")
+        InspectSpec(block=MLP, homogeneous="maybe")
+    with pytest.raises(SpecError, match="^BLOCK: name the block"):
+        InspectSpec()
+    with pytest.raises(SpecError, match="--dist applies to law paths"):
+        InspectSpec(block=MLP, dist="rademacher")
     objects = np.array([{"a": 1}, None], dtype=object)
     np.save(tmp_path / "obj.npy", objects, allow_pickle=True)
     spec = InspectSpec(block=MLP, width=4, samples=1, depths=(3,), device="cpu", inputs=str(tmp_path / "obj.npy"))
