@@ -123,7 +123,7 @@ class InspectSpec:
     lengthscale: float = 0.1
     hurst: float = 0.5
     depths: tuple[int, ...] = (100, 300, 1000)
-    width: int = 32
+    width: int = 40
     betas: tuple[float, ...] = (0.25, 0.5, 1.0)
     samples: int = 32
     draws: int | None = None
@@ -334,17 +334,29 @@ def _check_output(setup: _Setup, x: torch.Tensor, text: str) -> None:
         raise SpecError(f"block {text}: NaN or infinite output at initialization on finite inputs")
 
 
+def cell_cost(spec: InspectSpec, cell: dict[str, Any] | int) -> int:
+    """Units `measure_inspect_cell` reports for one depth: per draw chunk, L layers built (or
+    sampled), L forward, and L backward with gradients."""
+    depth = cell["depth"] if isinstance(cell, dict) else int(cell)
+    setup = _setup(spec, depth, torch.device("cpu"), _dtype(spec))
+    rows = len(spec.betas) * spec.inputs_per_draw
+    chunk = _draw_chunk(spec, depth, setup.layout.numel, rows, math.prod(setup.shape))
+    return math.ceil(spec.n_draws / chunk) * depth * (3 if spec.gradients else 2)
+
+
 def progress_total(spec: InspectSpec) -> int:
-    """Units `measure_inspect_cell` reports over all depths: per draw chunk, L layers built
-    (or sampled), L forward, and L backward with gradients."""
-    device, dtype = torch.device("cpu"), _dtype(spec)
-    total = 0
-    for depth in spec.depths:
-        setup = _setup(spec, depth, device, dtype)
-        rows = len(spec.betas) * spec.inputs_per_draw
-        chunk = _draw_chunk(spec, depth, setup.layout.numel, rows, math.prod(setup.shape))
-        total += math.ceil(spec.n_draws / chunk) * depth * (3 if spec.gradients else 2)
-    return total
+    """Units `measure_inspect_cell` reports over all depths."""
+    return sum(cell_cost(spec, depth) for depth in spec.depths)
+
+
+def grid_cells(spec: InspectSpec) -> list[dict[str, Any]]:
+    """The cells of the grid, one per depth: their coordinates as records carry them."""
+    return [cell_id(spec, depth) for depth in spec.depths]
+
+
+def measure_grid_cell(spec: InspectSpec, cell: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """`measure_inspect_cell` for a cell of `grid_cells` (the signature of `api.Experiment.measure`)."""
+    return measure_inspect_cell(spec, cell["depth"], progress=progress)
 
 
 def _f64(x: torch.Tensor) -> torch.Tensor:
@@ -429,11 +441,12 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
                 homogeneity_err = stk.homogeneity_error(stack, [flat[k] for k in layers], h0)
                 homogeneous = spec.homogeneous == "yes" or (spec.homogeneous == "auto" and homogeneity_err <= tol)
             stack.mode = mode
-            out = _run_chunk(stack, flat, h0, p_last, scale_col, depth, at, homogeneous, spec.gradients, progress)
+            run = (stack, flat, h0, p_last, scale_col, depth, at, homogeneous, spec.gradients, progress)
+            out = _guarded(spec.block, depth, _run_chunk, *run)
             if out is None:  # the backward pass failed under vmap: redo the chunk draw by draw
                 mode, reason = "loop", "vmap failed in the backward pass"
                 stack.mode = mode
-                out = _run_chunk(stack, flat, h0, p_last, scale_col, depth, at, homogeneous, spec.gradients, progress)
+                out = _guarded(spec.block, depth, _run_chunk, *run)
             del flat
             result, bad, profile, modules = out
             for q, v in result.items():
@@ -487,6 +500,16 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
         "profiles": profiles,
         "info": info,
     }
+
+
+def _guarded(text: str, depth: int, fn, *args):
+    """fn(*args); an exception raised by the user's block while the stack runs becomes one line."""
+    try:
+        return fn(*args)
+    except SpecError:
+        raise
+    except Exception as exc:  # the user's code runs inside: report it as the block's failure
+        raise SpecError(f"block {text}: running the stack of depth {depth} failed: {stk.one_line(exc)}") from None
 
 
 def _run_chunk(stack: stk.Stack, flat: torch.Tensor, h0: torch.Tensor, p_last: torch.Tensor, scale_col: torch.Tensor,
@@ -616,8 +639,9 @@ THEORY_BASIS = ("reference of the built-in models (SCIENCE.md §4: theorem for i
 
 
 def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """cells (one per depth × β), critical β per law setting from the existing analysis (two
-    depths or more), and profiles (one per depth × β) — from the records alone."""
+    """spec (with the block's description), cells (one per depth × β), critical β per law
+    setting from the existing analysis (two depths or more), and profiles (one per depth × β)
+    — from the records alone, so a resumed run summarizes identically."""
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.analysis.theory import critical_beta_reference
 
@@ -629,15 +653,20 @@ def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[
             entry["law"], hurst=entry.get("hurst", spec.hurst), lengthscale=entry.get("lengthscale", spec.lengthscale)))
         entry["theory_basis"] = THEORY_BASIS
     profiles = [{**r["cell"], **p} for r in records for p in r.get("profiles", [])]
-    return {"cells": cells, "critical": critical, "profiles": profiles}
+    info = records[0]["info"] if records else {}
+    # "spec" replaces the plain spec.to_dict() of api.run_experiment's document: the block's
+    # import path and its description (factory, parameter count, batching, homogeneity)
+    document_spec = spec.to_dict() | {k: info.get(k) for k in SPEC_INFO}
+    return {"spec": document_spec, "cells": cells, "critical": critical, "profiles": profiles}
+
+
+#: the block's description in the document's spec, from the first cell's info
+SPEC_INFO = ("factory", "factory_keywords", "parameters", "input_shape", "device", "grad_method_used", "batching",
+             "batching_reason", "homogeneous", "log_norm_carrying", "profile_modules_unrecorded", "moments")
 
 
 def run_inspect(spec: InspectSpec, *, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Every depth, then the summary: the `rscale inspect --json` document without
     `command`/`versions`: {"spec", "cells", "critical", "profiles"}."""
     records = [measure_inspect_cell(spec, depth, progress=progress) for depth in spec.depths]
-    info = records[0]["info"]
-    document_spec = spec.to_dict() | {k: info[k] for k in (
-        "factory", "factory_keywords", "parameters", "input_shape", "device", "grad_method_used", "batching",
-        "batching_reason", "homogeneous", "log_norm_carrying", "profile_modules_unrecorded")}
-    return {"spec": document_spec, **summarize_inspect(spec, records)}
+    return summarize_inspect(spec, records)

@@ -1,6 +1,8 @@
-"""Figure of `inspect`: the depth coordinate check of a user's block.
+"""Figures of `inspect`: the phase diagram of a user's block (`--plot`, the β × L heatmaps of
+`report.figures.plot_phase_depth`, as `rscale phase` draws them) and its depth coordinate check
+(`--plot-profiles`).
 
-One panel per profile quantity (‖h_k‖/‖h_0‖, ‖L^-β f(h_k)‖/‖h_0‖, ‖p_k‖/‖p_L‖), log10 medians
+The coordinate check: one panel per profile quantity (‖h_k‖/‖h_0‖, ‖L^-β f(h_k)‖/‖h_0‖, ‖p_k‖/‖p_L‖), log10 medians
 against the depth coordinate t = k/L, one colour per β and one line style per depth L. Curves
 that do not move with L at a given β are the signature of a depth-stable scaling; curves that
 climb with L are an explosion, curves that sink towards 0 (ratios → 1) the identity regime.
@@ -8,8 +10,11 @@ climb with L are an explosion, curves that sink towards 0 (ratios → 1) the ide
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+
+from resnet_scale_cli.errors import SpecError
 
 QUANTITIES = (("state_log10", r"$\log_{10}\,\|h_k\|/\|h_0\|$"),
               ("increment_log10", r"$\log_{10}\,\|L^{-\beta} f(h_{k-1})\|/\|h_0\|$"),
@@ -21,11 +26,9 @@ def plot_inspect_profiles(path: str | Path, profiles: Sequence[dict[str, Any]], 
                           betas: Sequence[float] | None = None) -> Path:
     """Write the profiles of `run_inspect(...)["profiles"]` (or the records' `profiles` with
     their cell) to `path` (.png, .pdf or .svg). `betas` picks a subset (default: all)."""
-    import matplotlib
+    from resnet_scale_cli.report.figures import _pyplot, _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     path = Path(path)
     chosen = sorted({p["beta"] for p in profiles}) if betas is None else list(betas)
     depths = sorted({p["depth"] for p in profiles})
@@ -54,6 +57,52 @@ def plot_inspect_profiles(path: str | Path, profiles: Sequence[dict[str, Any]], 
     fig.legend(handles, labels, loc="center right", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 0.88, 0.95))
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
     return path
+
+
+def inspect_title(spec: dict[str, Any]) -> str:
+    """'examples/blocks.py:mlp (2048 parameters), iid (module init), d = 32, 32 samples'."""
+    from resnet_scale_cli.laws import law_parameter, setting_label
+
+    parameter = law_parameter(spec["law"])
+    if parameter:
+        law = f"{spec['law']} ({setting_label({parameter: spec[parameter]})})"
+    elif spec["law"] == "iid":
+        law = f"iid ({spec['init']} init{', ' + spec['dist'] if spec['init'] == 'moments' else ''})"
+    else:
+        law = spec["law"]
+    return f"{spec['block']} ({spec.get('parameters')} parameters), {law}, d = {spec['width']}, {spec['samples']} samples"
+
+
+@dataclass(frozen=True)
+class InspectFigures:
+    """The figures of `inspect`, planned (paths and settings checked) before anything runs."""
+
+    plot: Path | None
+    profiles: Path | None
+
+    @classmethod
+    def plan(cls, spec: Any, outputs: dict[str, Any]) -> "InspectFigures":
+        from resnet_scale_cli.report.figures import check_plot_path
+
+        plot = check_plot_path(outputs["plot"]) if outputs.get("plot") else None
+        if plot is not None and len(spec.depths) < 2:
+            raise SpecError("--plot: the phase figure needs at least two depths (regimes come from the trend over L); "
+                            "--plot-profiles draws a single depth")
+        profiles = check_plot_path(outputs["plot_profiles"], "--plot-profiles") if outputs.get("plot_profiles") else None
+        return cls(plot, profiles)
+
+    def draw(self, records: list[dict[str, Any]], document: dict[str, Any]) -> list[Path]:
+        """Draw the planned figures from a run's records and document; the paths written."""
+        from resnet_scale_cli.report.figures import plot_phase_depth
+
+        title, written = inspect_title(document["spec"]), []
+        if self.plot is not None:
+            entry = document["critical"][0]
+            plot_phase_depth(self.plot, list(records), entry, title, entry["theory_reference"])
+            written.append(self.plot)
+        if self.profiles is not None:
+            plot_inspect_profiles(self.profiles, document["profiles"], title)
+            written.append(self.profiles)
+        return written
