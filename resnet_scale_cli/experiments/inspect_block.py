@@ -656,13 +656,17 @@ def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[
     info = records[0]["info"] if records else {}
     # "spec" replaces the plain spec.to_dict() of api.run_experiment's document: the block's
     # import path and its description (factory, parameter count, batching, homogeneity)
-    document_spec = spec.to_dict() | {k: info.get(k) for k in SPEC_INFO}
+    document_spec = spec.to_dict() | {k: info.get(source) for k, source in SPEC_INFO.items()}
     return {"spec": document_spec, "cells": cells, "critical": critical, "profiles": profiles}
 
 
-#: the block's description in the document's spec, from the first cell's info
-SPEC_INFO = ("factory", "factory_keywords", "parameters", "input_shape", "device", "grad_method_used", "batching",
-             "batching_reason", "homogeneous", "log_norm_carrying", "profile_modules_unrecorded", "moments")
+#: the block's description in the document's spec (key there: key in the first cell's info); the
+#: settings as given keep their names (homogeneous "auto", batching "auto"), what was used is `*_used`
+SPEC_INFO = {"factory": "factory", "factory_keywords": "factory_keywords", "parameters": "parameters",
+             "input_shape_used": "input_shape", "device": "device", "grad_method_used": "grad_method_used",
+             "batching_used": "batching", "batching_reason": "batching_reason", "homogeneous_detected": "homogeneous",
+             "homogeneity_error": "homogeneity_error", "log_norm_carrying": "log_norm_carrying",
+             "profile_modules_unrecorded": "profile_modules_unrecorded", "moments": "moments"}
 
 
 def run_inspect(spec: InspectSpec, *, progress: Callable[[int], None] | None = None) -> dict[str, Any]:

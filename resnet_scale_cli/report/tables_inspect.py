@@ -18,12 +18,12 @@ def block_line(spec: dict[str, Any]) -> str:
     """One line: the factory, its parameters, how it was batched and whether log-norms were carried."""
     carrying = ("log-norms carried (positively homogeneous)" if spec.get("log_norm_carrying")
                 else "not homogeneous: overflow flagged, never rescaled")
-    batching = spec.get("batching") or "?"
+    batching = spec.get("batching_used") or "?"
     if spec.get("batching_reason"):
         batching += f" ({spec['batching_reason']})"
     skipped = spec.get("profile_modules_unrecorded") or []
     return escape(f"block {spec['block']} → {spec.get('factory')}: {spec.get('parameters')} parameters, input shape "
-                  f"{tuple(spec.get('input_shape') or ())}; batching {batching}; {carrying}"
+                  f"{tuple(spec.get('input_shape_used') or ())}; batching {batching}; {carrying}"
                   + (f"; submodules never run (not profiled): {', '.join(skipped)}" if skipped else ""))
 
 

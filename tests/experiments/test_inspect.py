@@ -145,7 +145,7 @@ def test_layernorm_block_gives_a_measured_critical_beta():
                        device="cpu", profile_points=4)
     document = run_inspect(spec)
     (entry,) = document["critical"]
-    assert document["spec"]["homogeneous"] is False
+    assert document["spec"]["homogeneous_detected"] is False and document["spec"]["homogeneous"] == "auto"
     assert entry["critical_beta"] is not None and None not in entry["interval"]
     assert 0.3 < entry["critical_beta"] < 0.7, entry
     assert "norm" in document["profiles"][0]["modules_log10"]
