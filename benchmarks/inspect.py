@@ -38,13 +38,13 @@ from resnet_scale_cli.experiments.inspect_block import InspectSpec, cell_key, me
 
 
 def engine_seconds(width: int, depth: int, draws: int, betas) -> float:
-    from resnet_scale_cli import experiment  # the built-in engine (moving in the refactor)
+    from resnet_scale_cli.experiments import cell  # the built-in engine
     from resnet_scale_cli.spec import RunSpec
 
     spec = RunSpec(law="iid", model="full", activation="relu", depth=depth, width=width, samples=draws,
                    betas=betas, device="cpu", seed=0)
     start = time.perf_counter()
-    experiment.run(spec)
+    cell.run(spec)
     return time.perf_counter() - start
 
 
