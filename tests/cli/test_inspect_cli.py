@@ -174,3 +174,52 @@ def test_help_without_torch_names_the_security_note():
     result = json.loads(proc.stderr.strip().splitlines()[-1])
     assert result == {"code": 0, "torch": False, "mpl": False}
     assert "imported and run as Python code" in proc.stdout and "BLOCK" in proc.stdout
+
+
+def test_a_check_file_can_target_a_block(cli, tmp_path):
+    """`block = ...` in a check file: the grid of `inspect`, read by the same expectations; a
+    failing expectation exits 1, a broken factory 2 (one line)."""
+    check = tmp_path / "block.toml"
+    check.write_text(textwrap.dedent(f"""
+        name = "my-block"
+        block = "{MLP}"
+        width = 4
+        depth = [6, 24]
+        beta = "0,2"
+        samples = 4
+        profile_points = 2
+        device = "cpu"
+
+        [[expect]]
+        type = "regime"
+        beta = 2
+        regime = "identity"
+
+        [[expect]]
+        type = "statistic"
+        stat = "output_log10.median"
+        beta = 0
+        depth = 24
+        min = 0.0
+    """))
+    code, out, err = cli("check", str(check), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["passed"] and doc["files"][0]["spec"]["block"] == MLP
+    check.write_text(check.read_text().replace('regime = "identity"', 'regime = "explosion"'))
+    code, out, _ = cli("check", str(check), "--json")
+    assert code == 1 and not json.loads(out)["passed"]
+    check.write_text(check.read_text().replace(MLP, MLP + "_nope"))
+    code, _, err = cli("check", str(check))
+    assert code == 2 and "has no attribute" in err and err.count("\n") == 1
+
+
+def test_check_keys_of_a_block_are_inspects():
+    import dataclasses
+
+    from resnet_scale_cli.checks.blocks import INSPECT_KEYS
+    from resnet_scale_cli.experiments.inspect_block import InspectSpec
+    from resnet_scale_cli.spec import RunSpec
+
+    own = {f.name for f in dataclasses.fields(InspectSpec)} - {f.name for f in dataclasses.fields(RunSpec)}
+    assert own == set(INSPECT_KEYS)
