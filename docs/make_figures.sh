@@ -12,4 +12,6 @@ rscale phase --law iid --plot $img/phase_iid.png -q > /dev/null
 rscale phase --hurst 0.7 --plot $img/phase_fbm_h07.png -q > /dev/null
 rscale phase --law rbf --plot $img/phase_rbf.png -q > /dev/null
 rscale phase --config sample_configs/fig7_phase_heatmap.toml --plot $img/fig7_phase_heatmap.png -q > /dev/null
+rscale inspect examples/blocks.py:pre_ln_mlp --width 32 --depth 100,300,1000 --beta 0:1:11 --samples 32 --seed 0 \
+  --plot $img/inspect_pre_ln_phase.png --plot-profiles $img/inspect_pre_ln_profiles.png -q > /dev/null
 echo "figures written to $img"
