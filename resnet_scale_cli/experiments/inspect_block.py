@@ -8,15 +8,22 @@ scale: h_{k+1} = h_k + L^{-β} f_k(h_k), k = 0..L−1, layer k being the module 
 Weights across depth (`law`):
 - ``iid`` (default) with ``init = "module"`` (default): each (draw, layer) is a fresh
   construction of the module with the CPU generator seeded from the draw's stream: the module's
-  own initialization, i.i.d. in depth. With ``init = "moments"``: i.i.d. Gaussian entries with
-  the per-tensor mean and standard deviation of that initialization (below): no construction
-  per layer, so it runs at the built-in engine's speed.
+  own initialization, i.i.d. in depth. With ``init = "moments"``: i.i.d. entries (``dist``:
+  Gaussian, Rademacher or uniform) with the per-tensor mean and standard deviation of that
+  initialization (below): no construction per layer, so it runs at the built-in engine's speed.
 - ``rbf`` | ``fbm`` | ``tied``: every scalar parameter θ of tensor t follows the law across k,
   θ_k = μ_t + s_t · G_k, with G the law's unit-variance path (`laws.sample_paths`, independent
   across scalars) and (μ_t, s_t) the mean and standard deviation of tensor t's entries in the
   module's own initialization (see `inspect_block_stack.reference_moments`: pooled over 64
   constructions, per layer for a layer-dependent factory; a mean indistinguishable from 0 at 4
-  standard errors is 0). A constant tensor (LayerNorm's weight) stays constant.
+  standard errors is 0; exact where the module declares `rscale_moments`). A constant tensor
+  (LayerNorm's weight) stays constant.
+
+Streams: the cell key is the built-in cell's, (law, d, L), and each draw's inputs, readout and
+law paths use the engine's purposes; tensor t draws its paths from its own stream, the first
+two from the engine's V and W streams (`inspect_block_stack.tensor_purpose`). So a block
+(V, W) = V relu(W h) with declared N(0, 1/d) moments under a law is the engine's `full` model
+draw for draw: the numbers of `run`/`sweep`/`phase` to rounding.
 
 Measured per (depth L, β), over `samples` = draws × inputs per draw, as in the built-in cell:
 output ratio ‖h_L − h_0‖/‖h_0‖ (and ‖h_L‖/‖h_0‖), gradient ratio ‖p_0 − p_L‖/‖p_L‖ (and
