@@ -80,6 +80,7 @@ def test_out_and_resume_end_identical(cli, tmp_path):
     assert code == 2 and "other settings" in err
 
 
+@pytest.mark.slow  # matplotlib
 def test_figures_and_human_output(cli, tmp_path):
     phase, profiles = tmp_path / "phase.png", tmp_path / "profiles.svg"
     code, out, err = cli("inspect", MLP, *SMALL, "--plot", str(phase), "--plot-profiles", str(profiles), "--no-color")
@@ -164,6 +165,7 @@ def test_choices_agree_with_the_library():
     assert tuple(m.value for m in command.Homogeneity) == inspect_block.HOMOGENEOUS
 
 
+@pytest.mark.slow  # a subprocess
 def test_help_without_torch_names_the_security_note():
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
             "try:\n    main(['inspect', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"

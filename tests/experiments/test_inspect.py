@@ -58,6 +58,7 @@ def values(record, quantity, j):
 
 
 # ----------------------------------------------------------------------------- the MLP example = the full model
+@pytest.mark.slow  # statistical
 @pytest.mark.parametrize("init", ["module", "moments"])
 def test_mlp_reproduces_full_model_closed_form(init):
     """Gaussian i.i.d. weights, ReLU, isotropic input: E[ratio²] = (1 + L^{-2β}/2)^L − 1 for the
@@ -105,6 +106,7 @@ def _plain_full_model(law: str, depth: int, width: int, betas, n: int, seed: int
     return np.array(out), np.array(grad)
 
 
+@pytest.mark.slow  # statistical
 @pytest.mark.parametrize("law, options", [("rbf", {"lengthscale": 0.2}), ("tied", {})])
 def test_mlp_reproduces_full_model_under_a_law(law, options):
     """Same law, L, β: the mean log10 ratios of the MLP block agree with a plain recursion of
@@ -121,6 +123,7 @@ def test_mlp_reproduces_full_model_under_a_law(law, options):
             assert abs(mine.mean() - ref.mean()) < Z * se, (law, quantity, betas[j], mine.mean(), ref.mean(), se)
 
 
+@pytest.mark.slow  # statistical
 def test_mlp_critical_beta_iid_is_one_half():
     """Theorem (Marion et al., output ratio, full model, i.i.d. weights): critical β = 1/2."""
     spec = InspectSpec(block=MLP, width=16, depths=(16, 64, 256), betas=(0.3, 0.4, 0.5, 0.6, 0.7), samples=24,
@@ -138,6 +141,7 @@ def test_mlp_critical_beta_iid_is_one_half():
     json.dumps(document, allow_nan=False)
 
 
+@pytest.mark.slow  # statistical
 def test_layernorm_block_gives_a_measured_critical_beta():
     """Pre-LN MLP: LN(h) makes f bounded and not homogeneous; the increments are
     conditionally centered, so (first-order argument) the critical β is near 1/2."""
