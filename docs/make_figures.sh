@@ -18,4 +18,6 @@ rscale train --config sample_configs/train/iid.toml --plot $tmp/train_iid.png --
 cp $tmp/train_iid_weights.png $img/train_iid_weights.png
 rscale train --config sample_configs/train/tied.toml --plot $img/train.png --compare $tmp/rbf.json --compare $tmp/iid.json -q > /dev/null
 rm -r "$tmp"
+rscale inspect examples/blocks.py:pre_ln_mlp --width 32 --depth 100,300,1000 --beta 0:1:11 --samples 32 --seed 0 \
+  --plot $img/inspect_pre_ln_phase.png --plot-profiles $img/inspect_pre_ln_profiles.png -q > /dev/null
 echo "figures written to $img"

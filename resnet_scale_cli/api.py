@@ -5,7 +5,8 @@ one of these, and renders what it returns. A Python user calls the same function
 - `sample(sweep, lags)`: weights against their law's theory (`rscale sample`);
 - `grid_study(command, sweep, out=…, resume=…)`: a grid of cells, analysed, with its JSON
   document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
-- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
+- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
+- `run_experiment(INSPECT, spec, out=…, resume=…)`: a user's block over depths × β (`rscale inspect`).
 """
 
 from __future__ import annotations
@@ -210,3 +211,17 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
             sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
                              f"checkpointed every {checkpoint_every} steps: rerun with --resume\n")
         raise
+def _inspect_function(name: str) -> Callable[..., Any]:
+    """A function of `experiments.inspect_block`, imported on first call (torch stays off --help)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        from resnet_scale_cli.experiments import inspect_block
+
+        return getattr(inspect_block, name)(*args, **kwargs)
+
+    return call
+
+
+#: `rscale inspect`: a user's residual block over depths × β (cells keyed like the built-in grid's)
+INSPECT = Experiment("inspect", _inspect_function("measure_grid_cell"), _inspect_function("summarize_inspect"),
+                     cells=_inspect_function("grid_cells"), key=lambda cell: cell, cost=_inspect_function("cell_cost"))

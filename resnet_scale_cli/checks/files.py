@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnet_scale_cli.checks.blocks import INSPECT_KEYS
 from resnet_scale_cli.checks.expectations import EXPECTATIONS, QUANTITIES
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.spec import RunSpec, _ALIASES
 
-SETTING_KEYS = {f.name for f in dataclasses.fields(RunSpec)} | set(_ALIASES) | {"depth", "beta", "name", "description", "expect"}
+SETTING_KEYS = ({f.name for f in dataclasses.fields(RunSpec)} | set(_ALIASES) | {"depth", "beta", "name", "description", "expect"}
+                | INSPECT_KEYS)  # a check of a user's block (`block = ...`) takes the keys of `rscale inspect`
 
 
 @dataclass
@@ -103,11 +105,16 @@ def load_check(path: str, text: str | None = None) -> CheckFile:
         raise located.error("needs at least one [[expect]] table")
     settings = {k: v for k, v in data.items()}
     try:
-        sweep, outputs = build_sweep(None, settings, depths=str(data.get("depth", RunSpec().depth)),
-                                     betas=str(data.get("beta", "0.5")))
+        if "block" in data:
+            from resnet_scale_cli.checks.blocks import block_sweep
+
+            sweep = block_sweep(settings)
+        else:
+            sweep, outputs = build_sweep(None, settings, depths=str(data.get("depth", RunSpec().depth)),
+                                         betas=str(data.get("beta", "0.5")))
     except SpecError as exc:
         flag = re.search(r"--([a-z-]+)", str(exc))
-        key = flag.group(1).replace("-", "_") if flag else None
+        key = flag.group(1).replace("-", "_") if flag else "block" if re.match(r"(?i)block", str(exc)) else None
         if key and key not in data and key.replace("_", "-") in data:
             key = key.replace("_", "-")
         raise located.error(str(exc), key if key in data else "beta" if key == "betas" else None) from None

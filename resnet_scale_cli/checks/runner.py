@@ -52,9 +52,10 @@ def load_checks(files: Sequence[str], *, seed: int | None = None, device: str | 
 
 
 def total_layers(checks: Sequence[CheckFile]) -> int:
+    from resnet_scale_cli.checks.blocks import BlockSweep
     from resnet_scale_cli.sweep import progress_total
 
-    return sum(progress_total(c.sweep) for c in checks)
+    return sum(c.sweep.cost() if isinstance(c.sweep, BlockSweep) else progress_total(c.sweep) for c in checks)
 
 
 def run_checks(
@@ -68,6 +69,7 @@ def run_checks(
 ) -> CheckRun:
     """Run loaded check files; compare with (or, with `update_baseline`, write) a baseline."""
     from resnet_scale_cli.analysis import analyze
+    from resnet_scale_cli.checks.blocks import BlockSweep
     from resnet_scale_cli.sweep import run_sweep, write_atomic
 
     if not 0.5 <= confidence < 1.0:
@@ -82,7 +84,8 @@ def run_checks(
     documents, new_entries = [], {}
     for c in checks:
         start = time.perf_counter()
-        records = run_sweep(c.sweep, progress=progress)
+        blocks = isinstance(c.sweep, BlockSweep)  # a check of a user's block: the grid of `rscale inspect`
+        records = c.sweep.records(progress) if blocks else run_sweep(c.sweep, progress=progress)
         critical = analyze(records, seed=c.sweep.base.seed) if len(c.sweep.depths) > 1 else []
         outcomes = evaluate(c, records, critical)
         statistics = baselines.baseline_statistics(records)
