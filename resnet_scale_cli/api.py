@@ -5,7 +5,8 @@ one of these, and renders what it returns. A Python user calls the same function
 - `sample(sweep, lags)`: weights against their law's theory (`rscale sample`);
 - `grid_study(command, sweep, out=…, resume=…)`: a grid of cells, analysed, with its JSON
   document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
-- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
+- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
+- `adjoint(spec, out=…, resume=…)`: memory-free backpropagation against depth (`rscale adjoint`).
 """
 
 from __future__ import annotations
@@ -157,3 +158,27 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
 def total_cost(experiment: Experiment, spec) -> int:
     """Units of progress a run of `experiment` reports (for the progress bar)."""
     return sum(experiment.cost(spec, cell) for cell in experiment.cells(spec))
+
+
+# ----------------------------------------------------------------------------- rscale adjoint
+def _measure_adjoint(spec, depth, progress: Progress) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.adjoint import measure_adjoint_cell
+
+    return measure_adjoint_cell(spec, depth, progress)
+
+
+def _summarize_adjoint(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.adjoint import summarize_adjoint
+
+    return summarize_adjoint(spec, records)
+
+
+#: one cell per depth N; progress in layers (N per cell)
+ADJOINT = Experiment("adjoint", _measure_adjoint, _summarize_adjoint)
+
+
+def adjoint(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+            executor=None) -> ExperimentResult:
+    """`rscale adjoint`: exact and memory-free (reverse Euler / reverse Heun) backpropagation at
+    every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N."""
+    return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)

@@ -65,6 +65,8 @@ class AdjointSpec:
         from resnet_scale_cli.laws import DISTS, LAWS
         from resnet_scale_cli.spec import DEVICES, DTYPES, _choice, _real, _whole, resolve_device
 
+        if isinstance(self.depths, list):
+            object.__setattr__(self, "depths", tuple(self.depths))
         _choice(self.net, NETS, "--net")
         _choice(self.law, LAWS, "--law")
         _choice(self.dist, DISTS, "--dist")
