@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_scale_cli import seeding
 from resnet_scale_cli.dynamics import adjoint as A
 from resnet_scale_cli.dynamics.activations import ACTIVATIONS
 from resnet_scale_cli.dynamics.recursion import Network, backward, forward
-from resnet_scale_cli.laws.sampling import sample_weights
 
 F64 = torch.float64
 NP_ACT = {"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2), "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0) * 1.0),
@@ -236,29 +234,37 @@ def test_scalar_tied_linear_errors_in_closed_form(v):
 
 
 # ----------------------------------------------------------------------------- order of the recovery with smooth weights
-def _recovery(scheme: str, law: str, depth: int, draws: int = 4, width: int = 8) -> float:
+def _smooth_path(depth: int, layers: int, width: int, draws: int, seed: int) -> torch.Tensor:
+    """θ_n = θ(n/N), θ(t) = A + t B + sin(2πt) C with fixed Gaussian A, B, C (variance 1/d): the
+    same smooth function of depth at every N, so only the step changes with N. (K, D, d, d)."""
+    g = torch.Generator().manual_seed(seed)
+    A_, B_, C_ = (torch.randn((draws, width, width), generator=g, dtype=F64) / math.sqrt(width) for _ in range(3))
+    t = (torch.arange(layers, dtype=F64) / depth).view(-1, 1, 1, 1)
+    return A_ + t * B_ + torch.sin(2 * math.pi * t) * C_
+
+
+def _recovery(scheme: str, depth: int, draws: int = 3, width: int = 8) -> np.ndarray:
     layers = A.weight_layers(scheme, depth)
-    gens = [seeding.generator(11, (depth, i)) for i in range(draws)]
-    V = sample_weights(law, layers, width, gens, layer_major=True, lengthscale=0.5, dtype=F64)
-    W = sample_weights(law, layers, width, [seeding.generator(12, (depth, i)) for i in range(draws)], layer_major=True,
-                       lengthscale=0.5, dtype=F64)
-    net = Network(V, W, "full", ACTIVATIONS["tanh"], layer_major=True)
-    x0, y = inputs(draws=draws, rows=1, width=width, seed=depth)
+    net = Network(_smooth_path(depth, layers, width, draws, 1), _smooth_path(depth, layers, width, draws, 2), "full",
+                  ACTIVATIONS["tanh"], layer_major=True)
+    x0, y = inputs(draws=draws, rows=1, width=width, seed=3)
     _, states = A.forward(net, scheme, x0, 1 / depth, store=True)
     worst = torch.zeros(draws, dtype=F64)
     A.memory_free_gradients(net, scheme, x0, y, 1 / depth, on_recovered=lambda n, x: torch.maximum(
         worst, (x - states[n]).norm(dim=(-2, -1)) / states[n].norm(dim=(-2, -1)), out=worst))
-    return float(worst.median())
+    return worst.numpy()
 
 
-@pytest.mark.parametrize("scheme,low,high", [("euler", 0.85, 1.15), ("heun", 2.0, 3.6)])
+@pytest.mark.parametrize("scheme,low,high", [("euler", 0.95, 1.05), ("heun", 2.9, 3.1)])
 def test_recovery_converges_at_the_expected_order_with_smooth_weights(scheme, low, high):
-    """Smooth (RBF, ℓ = 0.5) weights, N = 64 → 256: reverse Euler's local error s² J f does not
-    cancel (order 1); reverse Heun's reversal is exact to O(s³) per step and smooth weights keep
-    the Δ term small (order ≥ 2, measured ≈ 3)."""
-    errors = [_recovery(scheme, "rbf", n) for n in (64, 256)]
-    order = math.log(errors[0] / errors[1]) / math.log(4)
-    assert low < order < high, order
+    """The same smooth weight function at N = 64 and 256 (per draw). Reverse Euler: the step and
+    its reversal compose to x − s² J f + O(s³), which does not cancel: order 1 (the bound).
+    Reverse Heun: a second-order step composed with its reversal leaves x + O(s³ Δ-terms + s⁴)
+    (their s³ error terms have opposite signs), so with Δ = O(1/N) the order is 3, faster than
+    the paper's bound 2 (measured 3.00 at N = 16..1024)."""
+    errors = [_recovery(scheme, n) for n in (64, 256)]
+    order = np.log(errors[0] / errors[1]) / math.log(4)
+    assert np.all((low < order) & (order < high)), order
 
 
 def test_smoothness_is_the_largest_increment_across_depth():
