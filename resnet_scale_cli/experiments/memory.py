@@ -36,6 +36,12 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 
 class _StorageMeter(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """No torch.compile runs here: skip wrapping the hook in dynamo's `disable`, whose first
+        call imports torch._dynamo (seconds) and which costs time on every operation."""
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.refs: dict[int, int] = {}
