@@ -12,4 +12,11 @@ rscale phase --law iid --plot $img/phase_iid.png -q > /dev/null
 rscale phase --hurst 0.7 --plot $img/phase_fbm_h07.png -q > /dev/null
 rscale phase --law rbf --plot $img/phase_rbf.png -q > /dev/null
 rscale phase --config sample_configs/fig7_phase_heatmap.toml --plot $img/fig7_phase_heatmap.png -q > /dev/null
+runs=$(mktemp -d)
+for net in resnet heunnet; do for law in iid rbf; do
+  rscale adjoint --config sample_configs/adjoint_heunnet_rbf.toml --net $net --law $law --json -q > "$runs/$net-$law.json"
+done; done
+python -c 'import json, sys; from resnet_scale_cli.report.figures_adjoint import plot_adjoint
+plot_adjoint([json.load(open(f)) for f in sys.argv[2:]], sys.argv[1])' $img/adjoint.png \
+  "$runs/resnet-iid.json" "$runs/resnet-rbf.json" "$runs/heunnet-iid.json" "$runs/heunnet-rbf.json"
 echo "figures written to $img"

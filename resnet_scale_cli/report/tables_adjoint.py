@@ -45,8 +45,9 @@ def adjoint_tables(document: dict[str, Any]) -> list[Any]:
     spec, info = document["spec"], document["info"]
     law = spec["law"] + (f" (ℓ = {spec['lengthscale']:g})" if spec["law"] == "rbf" else
                          f" (H = {spec['hurst']:g})" if spec["law"] == "fbm" else "")
-    title = (f"adjoint: {spec['net']} ({info['memory_free_method']}), {law}, {spec['model']}{'' if spec['model'] == 'linear' else ' ' + spec['activation']}, "
-             f"d = {spec['width']}, {spec['samples']} draws, {info['step']}, {spec['dtype']} on {info['device']}")
+    f = spec["model"] if spec["model"] == "linear" else f"{spec['model']} {spec['activation']}"
+    title = (f"adjoint: {spec['net']} ({info['memory_free_method']}), {law}, {f}, d = {spec['width']}, "
+             f"{spec['samples']} draws, {info['step']}, {spec['dtype']} on {info['device']}")
     table = Table(title=escape(title), caption=escape(f"{CAPTION} ({info['memory_method']})"))
     table.add_column("N", justify="right")
     for q in LABELS:
