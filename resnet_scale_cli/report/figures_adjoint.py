@@ -30,9 +30,9 @@ def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
     for i, doc in enumerate(documents):
         color = f"C{i}"
-        rows = [r for r in doc["results"]]
+        rows = doc["results"]
         depths = np.array([r["depth"] for r in rows], dtype=float)
-        for ax, (q, title) in zip(axes, PANELS):
+        for ax, (q, title) in zip(axes[:3], PANELS, strict=True):
             stats = [r[q] for r in rows]
             keep = np.array([s is not None and s["median"] > 0 for s in stats])
             if not keep.any():
