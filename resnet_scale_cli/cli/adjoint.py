@@ -27,7 +27,7 @@ Samples = Annotated[Optional[int], typer.Option("--samples", "-n", show_default=
 Batch = Annotated[Optional[int], typer.Option("--batch", show_default=False, help=f"Inputs per draw (the loss sums over them). \\[default: {S.batch}]")]
 Beta = Annotated[Optional[float], typer.Option("--beta", show_default=False, help=f"Step s = N^-β (the paper: β = 1). \\[default: {S.beta:g}]")]
 DType = Annotated[Optional[opt.choice_enum("dtypes")], typer.Option(  # type: ignore[valid-type]
-    "--dtype", metavar="DTYPE", show_default=False, help=f"Precision (errors fall below float32's). \\[default: {S.dtype}]")]
+    "--dtype", metavar="DTYPE", show_default=False, help=f"Precision (errors fall below float32's). Choices: float32 | float64. \\[default: {S.dtype}]")]
 
 
 @app.command()
