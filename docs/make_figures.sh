@@ -14,7 +14,7 @@ rscale phase --law rbf --plot $img/phase_rbf.png -q > /dev/null
 rscale phase --config sample_configs/fig7_phase_heatmap.toml --plot $img/fig7_phase_heatmap.png -q > /dev/null
 runs=$(mktemp -d)
 for net in resnet heunnet; do for law in iid rbf; do
-  rscale adjoint --config sample_configs/adjoint_heunnet_rbf.toml --net $net --law $law --json -q > "$runs/$net-$law.json"
+  rscale adjoint --config sample_configs/adjoint/heunnet_rbf.toml --net $net --law $law --json -q > "$runs/$net-$law.json"
 done; done
 python -c 'import json, sys; from resnet_scale_cli.report.figures_adjoint import plot_adjoint
 plot_adjoint([json.load(open(f)) for f in sys.argv[2:]], sys.argv[1])' $img/adjoint.png \

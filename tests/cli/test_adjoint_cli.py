@@ -94,3 +94,13 @@ def test_help_lists_the_nets_without_importing_torch():
     assert result == {"code": 0, "torch": False, "mpl": False, "numpy": False}
     words = set(proc.stdout.replace("│", " ").replace(".", " ").split())
     assert {"resnet", "heunnet", "--net", "--batch"} <= words
+
+
+def test_the_sample_config_runs(cli):
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[2] / "sample_configs" / "adjoint" / "heunnet_rbf.toml"
+    code, out, err = cli("adjoint", "--config", str(config), "--depth", "8,16", "--samples", "2", "--width", "6", "--json")
+    assert code == 0, err
+    spec = json.loads(out)["spec"]
+    assert (spec["net"], spec["law"], spec["lengthscale"], spec["dtype"]) == ("heunnet", "rbf", 0.1, "float64")
