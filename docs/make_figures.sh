@@ -20,4 +20,11 @@ rscale train --config sample_configs/train/tied.toml --plot $img/train.png --com
 rm -r "$tmp"
 rscale inspect examples/blocks.py:pre_ln_mlp --width 32 --depth 100,300,1000 --beta 0:1:11 --samples 32 --seed 0 \
   --plot $img/inspect_pre_ln_phase.png --plot-profiles $img/inspect_pre_ln_profiles.png -q > /dev/null
+runs=$(mktemp -d)
+for net in resnet heunnet; do for law in iid rbf; do
+  rscale adjoint --config sample_configs/adjoint/heunnet_rbf.toml --net $net --law $law --json -q > "$runs/$net-$law.json"
+done; done
+python -c 'import json, sys; from resnet_scale_cli.report.figures_adjoint import plot_adjoint
+plot_adjoint([json.load(open(f)) for f in sys.argv[2:]], sys.argv[1])' $img/adjoint.png \
+  "$runs/resnet-iid.json" "$runs/resnet-rbf.json" "$runs/heunnet-iid.json" "$runs/heunnet-rbf.json"
 echo "figures written to $img"

@@ -7,6 +7,7 @@ one of these, and renders what it returns. A Python user calls the same function
   document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
 - `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
 - `run_experiment(INSPECT, spec, out=…, resume=…)`: a user's block over depths × β (`rscale inspect`).
+- `adjoint(spec, out=…, resume=…)`: memory-free backpropagation against depth (`rscale adjoint`).
 """
 
 from __future__ import annotations
@@ -225,3 +226,25 @@ def _inspect_function(name: str) -> Callable[..., Any]:
 #: `rscale inspect`: a user's residual block over depths × β (cells keyed like the built-in grid's)
 INSPECT = Experiment("inspect", _inspect_function("measure_grid_cell"), _inspect_function("summarize_inspect"),
                      cells=_inspect_function("grid_cells"), key=lambda cell: cell, cost=_inspect_function("cell_cost"))
+# ----------------------------------------------------------------------------- rscale adjoint
+def _measure_adjoint(spec, depth, progress: Progress) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.adjoint import measure_adjoint_cell
+
+    return measure_adjoint_cell(spec, depth, progress)
+
+
+def _summarize_adjoint(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    from resnet_scale_cli.experiments.adjoint import summarize_adjoint
+
+    return summarize_adjoint(spec, records)
+
+
+#: one cell per depth N; progress in layers (N per cell)
+ADJOINT = Experiment("adjoint", _measure_adjoint, _summarize_adjoint)
+
+
+def adjoint(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+            executor=None) -> ExperimentResult:
+    """`rscale adjoint`: exact and memory-free (reverse Euler / reverse Heun) backpropagation at
+    every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N."""
+    return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)

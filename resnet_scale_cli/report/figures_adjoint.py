@@ -1,0 +1,72 @@
+"""Figures of `rscale adjoint` (matplotlib imported inside; Agg backend, files only): the errors
+of the memory-free backward against depth N on log-log axes, one line per document (net, law),
+with the measured fit and the paper's bound rate (labelled "bound"), and the peak memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PANELS = (("activation_error", "activation recovery max_n ‖x̃_n − x_n‖/‖x_n‖"),
+          ("gradient_error", "‖∇̃_θ − ∇_θ‖/‖∇_θ‖"),
+          ("input_gradient_error", "‖∇̃_x − ∇_x‖/‖∇_x‖"))
+
+
+def label(document: dict[str, Any]) -> str:
+    spec = document["spec"]
+    law = spec["law"] + (f" ℓ={spec['lengthscale']:g}" if spec["law"] == "rbf" else
+                         f" H={spec['hurst']:g}" if spec["law"] == "fbm" else "")
+    return f"{spec['net']}, {law}"
+
+
+def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
+    """Three error panels (median, 5–95 % band, dotted fit c·N^−rate, dashed slope of the bound
+    anchored at the smallest depth) and a memory panel (exact solid, memory-free dashed)."""
+    import numpy as np
+
+    from resnet_scale_cli.report.figures import _pyplot, _save
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
+    for i, doc in enumerate(documents):
+        color = f"C{i}"
+        rows = doc["results"]
+        depths = np.array([r["depth"] for r in rows], dtype=float)
+        for ax, (q, title) in zip(axes[:3], PANELS, strict=True):
+            stats = [r[q] for r in rows]
+            keep = np.array([s is not None and s["median"] > 0 for s in stats])
+            if not keep.any():
+                continue
+            med = np.array([s["median"] if k else np.nan for s, k in zip(stats, keep)])
+            lo = np.array([s["q05"] if k else np.nan for s, k in zip(stats, keep)])
+            hi = np.array([s["q95"] if k else np.nan for s, k in zip(stats, keep)])
+            rate = doc["rates"][q]
+            name = label(doc) + (f": rate {rate['estimate']:.2f}" if rate["estimate"] is not None else "")
+            ax.plot(depths[keep], med[keep], "o-", color=color, label=name)
+            ax.fill_between(depths[keep], np.clip(lo[keep], 1e-300, None), hi[keep], color=color, alpha=0.15, lw=0)
+            if rate["estimate"] is not None:
+                centre = np.exp(np.mean(np.log(med[keep])) + rate["estimate"] * np.mean(np.log(depths[keep])))
+                ax.plot(depths, centre * depths ** -rate["estimate"], ":", color=color, lw=1)
+            if rate["bound"] is not None:
+                first = int(np.argmax(keep))
+                ax.plot(depths, med[first] * (depths / depths[first]) ** -rate["bound"], "--", color=color, lw=1,
+                        alpha=0.7, label=f"bound N^-{rate['bound']:g} (slope only)")
+            ax.set_title(title, fontsize=10)
+        mem = axes[3]
+        mem.plot(depths, [r["memory_bytes"]["exact"] for r in rows], "o-", color=color, label=f"{label(doc)}: exact")
+        mem.plot(depths, [max(r["memory_bytes"]["adjoint"], 1) for r in rows], "s--", color=color,
+                 label=f"{label(doc)}: memory-free")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("depth N")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("relative error (median, 5–95 %)")
+    axes[3].set_title("peak memory of the backward (bytes)", fontsize=10)
+    method = documents[0]["info"]["memory_method"] if documents else ""
+    fig.suptitle(f"memory-free backpropagation against depth (dotted: measured fit; dashed: the paper's upper-bound "
+                 f"rate, labelled bound). Memory: {method}", fontsize=10)
+    path = Path(path)
+    _save(fig, path)
+    return path
