@@ -157,3 +157,35 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
 def total_cost(experiment: Experiment, spec) -> int:
     """Units of progress a run of `experiment` reports (for the progress bar)."""
     return sum(experiment.cost(spec, cell) for cell in experiment.cells(spec))
+
+
+def _limit(name: str) -> Callable[..., Any]:
+    """A function of `experiments.limit`, imported on first call (no torch at import time)."""
+
+    def call(*args: Any) -> Any:
+        from resnet_scale_cli.experiments import limit
+
+        return getattr(limit, name)(*args)
+
+    return call
+
+
+def _limit_cells(spec) -> list[int]:
+    """The depths of `rscale limit`; a depth whose single draw does not fit the device is refused
+    before anything runs (one line naming the estimate and the flags that reduce it)."""
+    from resnet_scale_cli.experiments.limit import draw_bytes
+    from resnet_scale_cli.resources import GB, available_bytes
+
+    free = available_bytes(str(spec.torch_device()))
+    for depth in spec.depths:
+        need = draw_bytes(spec, depth)
+        if free is not None and need > free:
+            raise SpecError(f"--depth {depth} --width {spec.width} --refinement {spec.refinement}: one draw needs about "
+                            f"{need / GB:.3g} GB, more than the {free / GB:.3g} GB free; reduce --depth, --width or "
+                            "--refinement")
+    return list(spec.depths)
+
+
+#: `rscale limit`: distance to the continuous-depth limit against L (experiments.limit)
+LIMIT = Experiment("limit", _limit("measure_limit_cell"), _limit("summarize_limit"), cells=_limit_cells,
+                   cost=_limit("cell_cost"))

@@ -4,6 +4,6 @@ option definitions in `options`, the app and exit codes in `app`. Nothing else i
 imports this one."""
 
 from resnet_scale_cli.cli.app import app, main
-from resnet_scale_cli.cli import check, grid, run, sample  # noqa: F401,E402  (register the commands)
+from resnet_scale_cli.cli import check, grid, limit, run, sample  # noqa: F401,E402  (register the commands)
 
 __all__ = ["app", "main"]

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from resnet_scale_cli import seeding
 from resnet_scale_cli.errors import SpecError
@@ -197,17 +198,22 @@ def _check_limit(spec: LimitSpec) -> None:
 
 
 # ----------------------------------------------------------------------------- the fine paths
-def bridge_refine(increments: "torch.Tensor", noise: "torch.Tensor", std: float) -> "torch.Tensor":
+def bridge_refine(increments: "torch.Tensor", noise: "torch.Tensor", std: float, *,
+                  out: "torch.Tensor | None" = None) -> "torch.Tensor":
     """Refine Brownian increments by Brownian bridges: given X (a path's increment over a coarse
     step) and i.i.d. N(0, 1) `noise` Z_1..Z_r (axis 1 of `noise`), the r sub-increments
     X/r + s (Z_j − Z̄), s = `std` the standard deviation of a sub-increment, have exactly the
     law of the path's sub-increments given X (mean X/r, covariance s²(δ_ij − 1/r)) and sum to X.
 
-    increments (n, ...), noise (n, r, ...) → (n, r, ...).
+    increments (n, ...), noise (n, r, ...) → (n, r, ...) in the dtype of `increments` (written
+    into `out` when given).
     """
+    import torch
+
     r = noise.shape[1]
-    noise = noise.to(increments.dtype)
-    return increments.unsqueeze(1) / r + std * (noise - noise.mean(dim=1, keepdim=True))
+    fine = torch.mul(noise, std, out=out) if out is not None else noise.to(increments.dtype) * std
+    fine.sub_(fine.mean(dim=1, keepdim=True) - increments.unsqueeze(1) / r)
+    return fine
 
 
 def cubic_coefficients(depth: int, refinement: int, k0: int, k1: int):
@@ -259,11 +265,11 @@ def interpolation_rms(depth: int, refinement: int, lengthscale: float) -> float:
 class _Drive:
     """The coarse and fine driving terms of one chunk of draws, block by block.
 
-    `block(k0, k1)` returns, for coarse steps k0..k1−1 (layer-major, draws on the next axis):
-    coarse (n, D, d, d) the ResNet's step matrices L^{-β} V_{k+1}; fine (n, r, D, d, d) and half
-    (n, r/2, D, d, d) those of the reference and of its r/2 check; and the same for W (full
-    model, value-driven laws only) or None. A step is h ← h + A σ(W h) (full), A σ(h) (simple),
-    A h (linear).
+    `block(k0, k1)` returns, for coarse steps k0..k1−1 (draws first, possibly as views):
+    coarse (D, n, d, d) the ResNet's step matrices L^{-β} V_{k+1}; fine (D, n, r, d, d) and half
+    (D, n, r/2, d, d) those of the reference and of its r/2 check; and (coarse, fine, half) of W
+    (full model, value-driven laws only) or None. A step is h ← h + A σ(W h) (full), A σ(h)
+    (simple), A h (linear). The fine blocks live in buffers reused from block to block.
     """
 
     def __init__(self, spec: LimitSpec, depth: int, draws: range, device, dtype) -> None:
@@ -277,8 +283,10 @@ class _Drive:
         key = (seeding.name_key(law), d, depth)  # the cell key of `rscale run`: the same coarse weights
         self.gens = {p: [seeding.generator(spec.seed, key + (i, p), device) for i in draws]
                      for p in (seeding.WEIGHTS_V, seeding.WEIGHTS_W, REFINEMENT_NOISE)}
+        self.n_draws = len(draws)
         self.fine_path = None
         self.V = self.W = None
+        self._buffers: dict[str, "torch.Tensor"] = {}
         options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
         if law == "fbm":  # exact fGn on the fine grid (unit variance), float32, (D, rL, d²)
             self.fine_path = sample_paths("fbm", depth * self.r, d * d, self.gens[seeding.WEIGHTS_V],
@@ -288,40 +296,64 @@ class _Drive:
             if spec.model == "full":
                 self.W = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_W], layer_major=True, **options)
 
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype=None) -> "torch.Tensor":
+        """A contiguous buffer of `shape`, reused while the shape stays (every block but the last)."""
+        import torch
+
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = torch.empty(shape, dtype=dtype or self.dtype, device=self.device)
+        return buf
+
     def block(self, k0: int, k1: int):
         import torch
 
-        spec, L, r, d = self.spec, self.depth, self.r, self.spec.width
-        n, D = k1 - k0, len(self.gens[REFINEMENT_NOISE])
-        if spec.law == "fbm":  # fine increments (rL)^{-H} fGn / √d; the coarse ones are their sums
-            raw = self.fine_path[:, k0 * r:k1 * r].to(self.dtype).view(D, n, r, d, d).permute(1, 2, 0, 3, 4)
-            fine = raw.mul((L * r) ** (-spec.hurst) / math.sqrt(d)).contiguous()
-            return fine.sum(1), fine, fine[:, 0::2] + fine[:, 1::2], None
-        coarse = self.V[k0:k1] * L ** (-spec.beta)
-        if spec.law == "iid":  # Brownian-bridge refinement of the ResNet's own increments
-            noise = torch.stack([torch.randn((n, r, d, d), generator=g, dtype=torch.float32, device=self.device)
-                                 for g in self.gens[REFINEMENT_NOISE]], dim=2)
-            fine = bridge_refine(coarse, noise, 1.0 / math.sqrt(d * L * r))
-            return coarse, fine, fine[:, 0::2] + fine[:, 1::2], None
-        fine_V, fine_W = self._values(self.V, k0, k1), self._values(self.W, k0, k1)
-        scale = 1.0 / (L * r)
-        half_W = fine_W[:, 1::2] if fine_W is not None else None
-        coarse_W = self.W[k0:k1] if self.W is not None else None
-        return (coarse, fine_V * scale, fine_V[:, 1::2] * (2 * scale), (coarse_W, fine_W, half_W))
+        spec, L, r, d, D = self.spec, self.depth, self.r, self.spec.width, self.n_draws
+        n, scale = k1 - k0, L ** (-spec.beta)
+        if spec.law in ("iid", "fbm"):
+            fine = self._buffer("fine", (D, n, r, d, d))
+            half = self._buffer("half", (D, n, r // 2, d, d))
+            if spec.law == "fbm":  # fine increments (rL)^{-H} fGn / √d; the coarse ones are their sums
+                raw = self.fine_path[:, k0 * r:k1 * r].view(D, n, r, d, d)
+                torch.mul(raw, (L * r) ** (-spec.hurst) / math.sqrt(d), out=fine)
+                torch.add(fine[:, :, 0::2], fine[:, :, 1::2], out=half)
+                return half.sum(2), fine, half, None
+            coarse = self.V[k0:k1].transpose(0, 1) * scale  # Brownian-bridge refinement of the ResNet's own increments
+            noise = self._buffer("noise", (D, n, r, d, d), torch.float32)
+            for i, g in enumerate(self.gens[REFINEMENT_NOISE]):
+                torch.randn((n, r, d, d), generator=g, dtype=torch.float32, device=self.device, out=noise[i])
+            layer_major = (1, 2, 0, 3, 4)
+            bridge_refine(coarse.transpose(0, 1), noise.permute(layer_major), 1.0 / math.sqrt(d * L * r),
+                          out=fine.permute(layer_major))
+            torch.add(fine[:, :, 0::2], fine[:, :, 1::2], out=half)
+            return coarse, fine, half, None
+        coarse = self.V[k0:k1].transpose(0, 1) * scale
+        coarse_W = self.W[k0:k1].transpose(0, 1) if self.W is not None else None
+        if spec.law == "tied":  # constant across depth: expanded views, no copies
+            fine, half = ((coarse.unsqueeze(2) / m).expand(D, n, m, d, d) for m in (r, r // 2))
+            if coarse_W is None:
+                return coarse, fine, half, None
+            return coarse, fine, half, (coarse_W, *(coarse_W.unsqueeze(2).expand(D, n, m, d, d) for m in (r, r // 2)))
+        # rbf: θ at the fine times by cubic interpolation of the coarse values; steps of 1/(rL)
+        start, coef = cubic_coefficients(L, r, k0, k1)
+        fine = self._interpolate(self.V, start, coef * (scale / r), "fine")
+        half = self._interpolate(self.V, start, coef[:, 1::2] * (2 * scale / r), "half")
+        if coarse_W is None:
+            return coarse, fine, half, None
+        fine_W = self._interpolate(self.W, start, coef, "fine_W")
+        return coarse, fine, half, (coarse_W, fine_W, fine_W[:, :, 1::2])
 
-    def _values(self, weights, k0: int, k1: int):
-        """θ at the fine times of steps k0..k1−1: (n, r, D, d, d)."""
+    def _interpolate(self, weights, start, coef, name: str):
+        """Σ_i coef[:, :, i] · weights[start + i] (one batched product into a layer-major buffer),
+        returned draw-major: (D, n, m, d, d)."""
         import torch
 
-        if weights is None:
-            return None
-        n, r = k1 - k0, self.r
-        if self.spec.law == "tied":
-            return weights[k0:k1].unsqueeze(1).expand(n, r, *weights.shape[1:])
-        start, coef = cubic_coefficients(self.depth, r, k0, k1)
-        index = torch.as_tensor(start, device=self.device)[:, None] + torch.arange(coef.shape[-1], device=self.device)
-        nodes = weights[index]  # (n, npts, D, d, d)
-        return torch.einsum("nri,ni...->nr...", torch.as_tensor(coef, dtype=weights.dtype, device=self.device), nodes)
+        n, m, npts = coef.shape
+        out = self._buffer(name, (n, m, *weights.shape[1:]))
+        index = torch.as_tensor(start, device=self.device)[:, None] + torch.arange(npts, device=self.device)
+        nodes = weights[index].reshape(n, npts, -1)  # (n, npts, D·d²)
+        torch.bmm(torch.as_tensor(coef, dtype=weights.dtype, device=self.device), nodes, out=out.view(n, m, -1))
+        return out.permute(2, 0, 1, 3, 4)
 
 
 def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model: str, act) -> None:
@@ -335,6 +367,27 @@ def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model:
     else:
         fed = act.fn(h)
     h.baddbmm_(fed, A.mT)
+
+
+#: per-layer products below this many multiply-adds run on one CPU thread
+SMALL_PRODUCT = 2**20
+
+
+@contextmanager
+def _one_thread(device, work: int) -> Iterator[None]:
+    """Run small per-layer products on one CPU thread: intra-op threads only add synchronization
+    to a product of draws·d² multiply-adds (on a busy 2-core machine 5 ms instead of 70 µs each)."""
+    import torch
+
+    if device.type != "cpu" or work >= SMALL_PRODUCT or torch.get_num_threads() == 1:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, record: bool = False,
@@ -358,19 +411,20 @@ def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, rec
         k1 = min(k0 + BLOCK, L)
         coarse, fine, half, weights_W = drive.block(k0, k1)
         cW, fW, hW = weights_W if weights_W is not None else (None, None, None)
-        for i in range(k1 - k0):
-            _step(h, coarse[i], cW[i] if cW is not None else None, model, act)
-            for j in range(r):
-                _step(H, fine[i, j], fW[i, j] if fW is not None else None, model, act)
-            for j in range(r // 2):
-                _step(Hh, half[i, j], hW[i, j] if hW is not None else None, model, act)
-            dist = torch.linalg.vector_norm(h - H, dim=(1, 2))
-            change = torch.linalg.vector_norm(Hh - H, dim=(1, 2))
-            dist_max = torch.maximum(dist_max, dist)
-            change_max = torch.maximum(change_max, change)
-            if record:
-                for name, x in (("resnet", h), ("reference", H), ("half", Hh)):
-                    paths[name].append(x[:, 0].clone())
+        with _one_thread(h0.device, h0.shape[0] * h0.shape[1] ** 2):
+            for i in range(k1 - k0):
+                _step(h, coarse[:, i], cW[:, i] if cW is not None else None, model, act)
+                for j in range(r):
+                    _step(H, fine[:, i, j], fW[:, i, j] if fW is not None else None, model, act)
+                for j in range(r // 2):
+                    _step(Hh, half[:, i, j], hW[:, i, j] if hW is not None else None, model, act)
+                dist = torch.linalg.vector_norm(h - H, dim=(1, 2))
+                change = torch.linalg.vector_norm(Hh - H, dim=(1, 2))
+                dist_max = torch.maximum(dist_max, dist)
+                change_max = torch.maximum(change_max, change)
+                if record:
+                    for name, x in (("resnet", h), ("reference", H), ("half", Hh)):
+                        paths[name].append(x[:, 0].clone())
         if progress is not None:
             progress(k1 - k0)
     out = {"distance_max": dist_max, "distance_final": dist, "reference_change": change_max,
