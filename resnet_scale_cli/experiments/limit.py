@@ -360,12 +360,13 @@ def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model:
     """h ← h + A f(h) in place, rows h (D, 1, d), A and W (D, d, d)."""
     import torch
 
-    if model == "linear":
-        fed = h
-    elif model == "full":
+    if model == "linear":  # h is not both input and output of one in-place product
+        h.add_(torch.bmm(h, A.mT))
+        return
+    if model == "full":
         fed = act.fn(torch.bmm(h, W.mT))
     else:
-        fed = act.fn(h)
+        fed = act.fn(h)  # a new tensor (never h itself)
     h.baddbmm_(fed, A.mT)
 
 
