@@ -33,14 +33,14 @@ def limit(settings: dict[str, Any], model: Model = None, beta: Beta = None, refi
     Defaults: --law iid --model simple --depth 100,300,1000 --samples 32 --refinement 16 --dtype float64,
     β = the law's critical β. Bad combinations (a β or model with no limit theorem) exit 2.
     """
-    from resnet_scale_cli import api
     from resnet_scale_cli.experiments.limit import LimitSpec
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_limit, tables_limit
     from resnet_scale_cli.settings import build_experiment_spec
 
     flags = settings | {"model": model and model.value, "dtype": dtype and dtype.value, "beta": beta,
                         "refinement": refinement, "samples": samples, "out": out, "resume": resume, "plot": plot}
     spec, stored = build_experiment_spec(LimitSpec, config, flags, aliases={"depth": "depths"})
+    from resnet_scale_cli import api
+    from resnet_scale_cli.report import console as consoles, documents, figures, figures_limit, tables_limit
     plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.LIMIT, spec), "limit: layers", not quiet) as advance:
         result = api.run_experiment(api.LIMIT, spec, out=stored.get("out"), resume=bool(stored.get("resume")),

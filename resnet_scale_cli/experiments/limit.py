@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from resnet_scale_cli import seeding
 from resnet_scale_cli.errors import SpecError
 
 if TYPE_CHECKING:
@@ -275,6 +274,7 @@ class _Drive:
     def __init__(self, spec: LimitSpec, depth: int, draws: range, device, dtype) -> None:
         import torch
 
+        from resnet_scale_cli import seeding
         from resnet_scale_cli.laws import sample_paths, sample_weights
 
         self.spec, self.depth, self.r = spec, depth, spec.refinement
@@ -466,6 +466,7 @@ def measure_limit_cell(spec: LimitSpec, depth: int, progress: Callable[[int], No
     import numpy as np
     import torch
 
+    from resnet_scale_cli import seeding
     from resnet_scale_cli.metrics import summarize
 
     device, dtype = spec.torch_device(), spec.torch_dtype()
