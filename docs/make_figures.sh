@@ -12,4 +12,5 @@ rscale phase --law iid --plot $img/phase_iid.png -q > /dev/null
 rscale phase --hurst 0.7 --plot $img/phase_fbm_h07.png -q > /dev/null
 rscale phase --law rbf --plot $img/phase_rbf.png -q > /dev/null
 rscale phase --config sample_configs/fig7_phase_heatmap.toml --plot $img/fig7_phase_heatmap.png -q > /dev/null
+for c in iid rbf tied fbm; do rscale limit --config sample_configs/limit_$c.toml --plot $img/limit_$c.png -q > /dev/null; done
 echo "figures written to $img"
