@@ -99,7 +99,9 @@ class LimitSpec:
 
     @property
     def kind(self) -> str:
-        """sde, young or ode."""
+        """sde, young or ode (fBm with H = 1/2 is Brownian motion: sde)."""
+        if self.law == "fbm" and abs(self.hurst - 0.5) < 1e-12:
+            return "sde"
         return LIMITS[self.law][0]
 
     def torch_device(self) -> "torch.device":
@@ -527,9 +529,9 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     ratios = [x["reference_ratio"] for x in results if x["reference_ratio"] is not None]
     r = spec.refinement
     expected = math.sqrt(r - 1) if spec.kind == "sde" else r - 1 if spec.kind == "ode" else None
-    kind, equation, scheme, reference = LIMITS[spec.law]
+    _, equation, scheme, reference = LIMITS[spec.law]
     return {
-        "limit": {"kind": kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
+        "limit": {"kind": spec.kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
         "results": results,
         "rate": rate("distance_max"),
         "rate_final": rate("distance_final"),

@@ -256,7 +256,7 @@ def test_spec_defaults_and_the_critical_beta():
     assert (spec.law, spec.model, spec.beta, spec.refinement, spec.dtype) == ("iid", "simple", 0.5, 16, "float64")
     assert LimitSpec(law="fbm", hurst=0.7).beta == 0.7
     assert LimitSpec(law="rbf", model="full").beta == LimitSpec(law="tied").beta == 1.0
-    assert LimitSpec(law="fbm", hurst=0.5, beta=0.5).kind == "young"
+    assert LimitSpec(law="fbm", hurst=0.5, beta=0.5).kind == "sde" and LimitSpec(law="fbm", hurst=0.6).kind == "young"
     d = spec.to_dict()
     assert d["depths"] == [100, 300, 1000] and d["refinement"] == 16 and d["beta"] == 0.5
 
