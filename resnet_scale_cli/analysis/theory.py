@@ -55,7 +55,7 @@ def limit_rate_reference(law: str, *, hurst: float = 0.5) -> dict[str, object]:
         return {"theory": 0.5, "theory_range": [0.5, 0.5],
                 "basis": "theorem (upper bound C/√L, Marion et al.; strong order 1/2 of Euler–Maruyama)"}
     if law == "fbm":
-        low = 2.0 * float(hurst) - 1.0
+        low = round(2.0 * float(hurst) - 1.0, 12)
         return {"theory": low, "theory_range": [low, 1.0],
                 "basis": "2H − 1 as L → ∞ (Euler for fBm-driven equations, H > 1/2); between 2H − 1 and 1 at "
                          "moderate L (first-order argument: the 2H − 1 term has weight ~1/d)"}
