@@ -14,10 +14,16 @@ Model = Annotated[Optional[opt.choice_enum("models")], typer.Option(  # type: ig
     help="Residual f. Choices: simple V σ(h) | linear V h | full V σ(W h) (rbf and tied only). \\[default: simple]")]
 Dtype = Annotated[Optional[opt.choice_enum("dtypes")], typer.Option(  # type: ignore[valid-type]
     "--dtype", metavar="DTYPE", show_default=False,
-    help="Precision of the dynamics (float32 rounding over r·L steps reaches an O(1/L) distance). Choices: float32 | float64. \\[default: float64]")]
-Samples = Annotated[Optional[int], typer.Option("--samples", "-n", help="Weight draws, each with its own input h_0. \\[default: 32]", show_default=False)]
-Beta = Annotated[Optional[float], typer.Option("--beta", help="β: a limit exists only at the law's critical β. \\[default: 1/2 iid, H fbm, 1 rbf and tied]", show_default=False)]
-Refinement = Annotated[Optional[int], typer.Option("--refinement", "-r", help="The reference runs r·L steps (r even, ≥ 2; its own check r/2·L). \\[default: 16]", show_default=False)]
+    help="Precision of the dynamics (float32 rounding over r·L steps reaches an O(1/L) distance). "
+         "Choices: float32 | float64. \\[default: float64]")]
+Samples = Annotated[Optional[int], typer.Option(
+    "--samples", "-n", show_default=False, help="Weight draws, each with its own input h_0. \\[default: 32]")]
+Beta = Annotated[Optional[float], typer.Option(
+    "--beta", show_default=False,
+    help="β: a limit exists only at the law's critical β. \\[default: 1/2 iid, H fbm, 1 rbf and tied]")]
+Refinement = Annotated[Optional[int], typer.Option(
+    "--refinement", "-r", show_default=False,
+    help="The reference runs r·L steps (r even, ≥ 2; its own check r/2·L). \\[default: 16]")]
 
 
 @app.command()
@@ -50,5 +56,5 @@ def limit(settings: dict[str, Any], model: Model = None, beta: Beta = None, refi
     if json_out:
         return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
     console = consoles.make_console(stderr=False, no_color=no_color)
-    for renderable in tables_limit.limit_tables(result.document) + ([f"figure written to {plot_path}"] if plot_path else []):
+    for renderable in tables_limit.limit_tables(result.document, plot_path):
         console.print(renderable)

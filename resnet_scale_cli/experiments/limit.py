@@ -161,7 +161,8 @@ def validate(spec: LimitSpec) -> None:
     if not _real(spec.lengthscale, "--lengthscale") > 0.0:
         raise SpecError(f"--lengthscale must be positive, got {spec.lengthscale}")
     if not isinstance(spec.depths, tuple) or len(spec.depths) < 2:
-        raise SpecError(f"--depth: a rate needs at least two depths, got {list(spec.depths) if isinstance(spec.depths, tuple) else spec.depths}")
+        given = list(spec.depths) if isinstance(spec.depths, tuple) else spec.depths
+        raise SpecError(f"--depth: a rate needs at least two depths, got {given}")
     for depth in spec.depths:
         _whole(depth, "--depth", 2)
     _whole(spec.width, "--width", 1)
@@ -510,8 +511,8 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     results = []
     for r in records:
         ratio = _ratio(r["distance_max"], r["reference_change"])
-        results.append({"depth": r["cell"]["depth"], **{q: r[q] for q in QUANTITIES}, "reference_ratio": ratio,
-                        **({"interpolation_rms": r["info"]["interpolation_rms"]} if "interpolation_rms" in r["info"] else {})})
+        extra = {"interpolation_rms": r["info"]["interpolation_rms"]} if "interpolation_rms" in r["info"] else {}
+        results.append({"depth": r["cell"]["depth"], **{q: r[q] for q in QUANTITIES}, "reference_ratio": ratio, **extra})
     theory = limit_rate_reference(spec.law, hurst=spec.hurst)
 
     def rate(quantity: str) -> dict[str, Any] | None:
@@ -523,13 +524,15 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
         lo, hi = fit["interval"]
         return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
                 "quantity": quantity, **theory,
-                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"], "interval": [-p["interval"][1], -p["interval"][0]]}
-                             for p in fit["pairwise"]]}
+                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
+                              "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
 
     ratios = [x["reference_ratio"] for x in results if x["reference_ratio"] is not None]
     r = spec.refinement
     expected = math.sqrt(r - 1) if spec.kind == "sde" else r - 1 if spec.kind == "ode" else None
     _, equation, scheme, reference = LIMITS[spec.law]
+    if spec.model == "linear":
+        equation = equation.replace("σ(H)", "H")
     return {
         "limit": {"kind": spec.kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
         "results": results,

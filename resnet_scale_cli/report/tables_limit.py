@@ -73,11 +73,13 @@ def reference_line(document: dict[str, Any]) -> str:
     if ref["converged"]:
         return (f"reference converged: every distance is ≥ {ref['threshold']:g}× the reference's own change "
                 f"(smallest ratio {ref['ratio_min']:.3g}{expected})")
-    note = (" — for the SDE the ratio is ≈ √(r − 1) whatever L, so the rate is unaffected; --refinement 128 gives ≈ 11"
-            if document["limit"]["kind"] == "sde" else "; raise --refinement")
+    note = (" — for the SDE the ratio is ≈ √(r − 1) whatever L, so the rate is unaffected; "
+            "--refinement 128 gives ≈ 11" if document["limit"]["kind"] == "sde" else "; raise --refinement")
     return (f"[yellow]reference not converged to {ref['threshold']:g}×[/]: smallest distance / change "
             f"{ref['ratio_min']:.3g}{escape(expected)}{escape(note)}")
 
 
-def limit_tables(document: dict[str, Any]) -> list[Any]:
-    return [distances_table(document), rates_table(document), reference_line(document)]
+def limit_tables(document: dict[str, Any], figure=None) -> list[Any]:
+    """The distances, the rates, the reference line, and where the figure went (if one was drawn)."""
+    written = [f"figure written to {figure}"] if figure else []
+    return [distances_table(document), rates_table(document), reference_line(document), *written]

@@ -135,7 +135,8 @@ def test_tied_linear_model_matches_matrix_powers_and_the_exponential():
     V = drive.V[0]  # (draws, d, d), the same at every layer
     eye = torch.eye(4, dtype=torch.float64)
     for k in (1, 5, L):
-        for name, A, n in (("resnet", V / L, k), ("reference", V / (r * L), r * k), ("half", 2 * V / (r * L), r * k // 2)):
+        steps = (("resnet", V / L, k), ("reference", V / (r * L), r * k), ("half", 2 * V / (r * L), r * k // 2))
+        for name, A, n in steps:
             expected = (torch.linalg.matrix_power(eye + A, n) @ h0.unsqueeze(-1)).squeeze(-1)
             torch.testing.assert_close(out[name][k], expected, rtol=1e-11, atol=1e-12)
     exact = (torch.linalg.matrix_exp(V) @ h0.unsqueeze(-1)).squeeze(-1)
