@@ -91,11 +91,13 @@ class LimitSpec:
     memory_gb: float = 2.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.depths, list):
+            object.__setattr__(self, "depths", tuple(self.depths))
         validate(self)
         if self.beta is None:
             object.__setattr__(self, "beta", critical_beta(self.law, self.hurst))
         object.__setattr__(self, "beta", float(self.beta))
-        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        object.__setattr__(self, "depths", tuple(sorted(set(self.depths))))
 
     @property
     def kind(self) -> str:
@@ -160,7 +162,7 @@ def validate(spec: LimitSpec) -> None:
         raise SpecError(f"--hurst must be in the open interval (0, 1), got {spec.hurst}")
     if not _real(spec.lengthscale, "--lengthscale") > 0.0:
         raise SpecError(f"--lengthscale must be positive, got {spec.lengthscale}")
-    if not isinstance(spec.depths, tuple) or len(spec.depths) < 2:
+    if not isinstance(spec.depths, tuple) or len(set(spec.depths)) < 2:
         given = list(spec.depths) if isinstance(spec.depths, tuple) else spec.depths
         raise SpecError(f"--depth: a rate needs at least two depths, got {given}")
     for depth in spec.depths:

@@ -258,6 +258,7 @@ def test_spec_defaults_and_the_critical_beta():
     assert LimitSpec(law="fbm", hurst=0.7).beta == 0.7
     assert LimitSpec(law="rbf", model="full").beta == LimitSpec(law="tied").beta == 1.0
     assert LimitSpec(law="fbm", hurst=0.5, beta=0.5).kind == "sde" and LimitSpec(law="fbm", hurst=0.6).kind == "young"
+    assert LimitSpec(depths=[300, 100, 300]).depths == (100, 300)
     d = spec.to_dict()
     assert d["depths"] == [100, 300, 1000] and d["refinement"] == 16 and d["beta"] == 0.5
 
@@ -267,7 +268,7 @@ def test_spec_defaults_and_the_critical_beta():
     (dict(model="full"), "--model full"), (dict(law="fbm", hurst=0.7, model="full"), "--model full"),
     (dict(dist="rademacher"), "--dist"), (dict(law="fbm", hurst=0.3), "--hurst"),
     (dict(refinement=1), "--refinement"), (dict(refinement=3), "--refinement"), (dict(depths=(1, 10)), "--depth"),
-    (dict(depths=(10,)), "--depth"), (dict(samples=1), "--samples"), (dict(law="nope"), "--law"),
+    (dict(depths=(10,)), "--depth"), (dict(depths=(10, 10)), "--depth"), (dict(depths=(10, 20.5)), "--depth"), (dict(samples=1), "--samples"), (dict(law="nope"), "--law"),
     (dict(width=0), "--width"), (dict(memory_gb=0.0), "--memory-gb"), (dict(lengthscale=-1.0), "--lengthscale"),
 ])
 def test_combinations_without_a_limit_theorem_are_refused(changes, flag):
