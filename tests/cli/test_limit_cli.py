@@ -94,13 +94,15 @@ def test_plot_and_table(cli, tmp_path):
     assert "rate" in out and "theory" in out and "figure written to" in out and "reference" in out
 
 
-@pytest.mark.parametrize("name", ["limit_iid.toml", "limit_rbf.toml", "limit_tied.toml", "limit_fbm.toml"])
-def test_sample_configs_make_valid_specs(name):
+@pytest.mark.parametrize("case", ["iid", "rbf", "tied", "fbm"])
+def test_sample_configs_make_valid_specs(case):
+    """One config per case in sample_configs/limit/ (a folder of its own: they are not sweep configs)."""
     from resnet_scale_cli.experiments.limit import LimitSpec
     from resnet_scale_cli.settings import build_experiment_spec
 
-    spec, _ = build_experiment_spec(LimitSpec, str(ROOT / "sample_configs" / name), {}, aliases={"depth": "depths"})
-    assert len(spec.depths) >= 3 and spec.law in name
+    path = ROOT / "sample_configs" / "limit" / f"{case}.toml"
+    spec, _ = build_experiment_spec(LimitSpec, str(path), {}, aliases={"depth": "depths"})
+    assert len(spec.depths) >= 3 and spec.law == case
 
 
 def test_config_with_flag_overrides(cli, tmp_path):
