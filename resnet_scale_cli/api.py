@@ -5,7 +5,9 @@ one of these, and renders what it returns. A Python user calls the same function
 - `sample(sweep, lags)`: weights against their law's theory (`rscale sample`);
 - `grid_study(command, sweep, out=…, resume=…)`: a grid of cells, analysed, with its JSON
   document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
-- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
+- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
+- `run_experiment(LIMIT, spec, out=…, resume=…)`: distance to the continuous-depth limit
+  against L, and its rate (`rscale limit`, `experiments.limit`).
 """
 
 from __future__ import annotations

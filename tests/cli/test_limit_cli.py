@@ -86,6 +86,14 @@ def test_out_and_resume(cli, tmp_path):
     assert code == 2 and "other settings" in err
 
 
+def test_a_draw_too_big_for_the_machine_is_refused_before_running(cli, monkeypatch):
+    import resnet_scale_cli.resources as resources
+
+    monkeypatch.setattr(resources, "available_bytes", lambda device: 1000)
+    code, out, err = cli("limit", *SMALL)
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--refinement" in err and "GB" in err
+
+
 def test_plot_and_table(cli, tmp_path):
     figure = tmp_path / "limit.png"
     code, out, err = cli("limit", "--law", "fbm", "--hurst", "0.7", *SMALL, "--plot", str(figure))
