@@ -156,6 +156,23 @@ def test_iid_resnet_path_is_the_engines_recursion():
     torch.testing.assert_close(out["resnet"][-1], hL, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("law,model", [("iid", "simple"), ("rbf", "full")])
+def test_the_resnet_is_the_network_rscale_run_measures(law, model):
+    """Same seed, law, d, L and dtype: the same weights and inputs as `rscale run` (experiments.cell)."""
+    from resnet_scale_cli.experiments.cell import measure
+    from resnet_scale_cli.spec import RunSpec
+
+    L, d, n = 12, 4, 3
+    spec = LimitSpec(law=law, model=model, width=d, depths=(L, 2 * L), refinement=2, samples=n)
+    out = solve(_drive(spec, L, draws=n), _inputs(spec, L, n), model, "relu", record=True)
+    run = RunSpec(law=law, model=model, depth=L, width=d, samples=n, betas=(spec.beta,), gradients=False,
+                  dtype="float64", device="cpu")
+    expected = measure(run).values["output_norm_log10"][0]
+    h0, hL = out["resnet"][0], out["resnet"][-1]
+    measured = (torch.log10(hL.norm(dim=-1)) - torch.log10(h0.norm(dim=-1))).numpy()
+    np.testing.assert_allclose(measured, expected, rtol=0, atol=1e-12)
+
+
 def test_distances_are_maxima_over_layers_of_the_recorded_paths():
     L = 16
     spec = LimitSpec(law="rbf", model="full", activation="tanh", width=4, depths=(L, 2 * L), refinement=4)
