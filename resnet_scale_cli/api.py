@@ -8,6 +8,8 @@ one of these, and renders what it returns. A Python user calls the same function
 - `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
 - `run_experiment(INSPECT, spec, out=…, resume=…)`: a user's block over depths × β (`rscale inspect`).
 - `adjoint(spec, out=…, resume=…)`: memory-free backpropagation against depth (`rscale adjoint`).
+- `run_experiment(LIMIT, spec, out=…, resume=…)`: distance to the continuous-depth limit
+  against L, and its rate (`rscale limit`, `experiments.limit`).
 """
 
 from __future__ import annotations
@@ -219,6 +221,13 @@ def _inspect_function(name: str) -> Callable[..., Any]:
         from resnet_scale_cli.experiments import inspect_block
 
         return getattr(inspect_block, name)(*args, **kwargs)
+def _limit(name: str) -> Callable[..., Any]:
+    """A function of `experiments.limit`, imported on first call (no torch at import time)."""
+
+    def call(*args: Any) -> Any:
+        from resnet_scale_cli.experiments import limit
+
+        return getattr(limit, name)(*args)
 
     return call
 
@@ -248,3 +257,22 @@ def adjoint(spec, *, out: str | Path | None = None, resume: bool = False, progre
     """`rscale adjoint`: exact and memory-free (reverse Euler / reverse Heun) backpropagation at
     every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N."""
     return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)
+def _limit_cells(spec) -> list[int]:
+    """The depths of `rscale limit`; a depth whose single draw does not fit the device is refused
+    before anything runs (one line naming the estimate and the flags that reduce it)."""
+    from resnet_scale_cli.experiments.limit import draw_bytes
+    from resnet_scale_cli.resources import GB, available_bytes
+
+    free = available_bytes(str(spec.torch_device()))
+    for depth in spec.depths:
+        need = draw_bytes(spec, depth)
+        if free is not None and need > free:
+            raise SpecError(f"--depth {depth} --width {spec.width} --refinement {spec.refinement}: one draw needs about "
+                            f"{need / GB:.3g} GB, more than the {free / GB:.3g} GB free; reduce --depth, --width or "
+                            "--refinement")
+    return list(spec.depths)
+
+
+#: `rscale limit`: distance to the continuous-depth limit against L (experiments.limit)
+LIMIT = Experiment("limit", _limit("measure_limit_cell"), _limit("summarize_limit"), cells=_limit_cells,
+                   cost=_limit("cell_cost"))

@@ -66,8 +66,17 @@ def _validate_adjoint(path: Path) -> None:
     assert len(spec.depths) >= 2
 
 
+def _validate_limit(path: Path) -> None:
+    from resnet_scale_cli.experiments.limit import LimitSpec
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    spec, _ = build_experiment_spec(LimitSpec, str(path), {}, aliases={"depth": "depths"})
+    assert len(spec.depths) >= 2
+
+
 VALIDATORS = {"sweep": _validate_grid("sweep"), "phase": _validate_grid("phase"), "sample": _validate_sample,
-              "check": _validate_check, "train": _validate_train, "adjoint": _validate_adjoint}
+              "check": _validate_check, "train": _validate_train, "adjoint": _validate_adjoint,
+              "limit": _validate_limit}
 
 
 def test_there_are_sample_configs_and_checks():

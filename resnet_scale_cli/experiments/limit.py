@@ -1,0 +1,560 @@
+"""`rscale limit`: how far a ResNet of depth L is from its continuous-depth limit, driven by the
+same random weights, and at what rate in L the distance closes.
+
+At its critical scaling the ResNet h_{k+1} = h_k + L^{-β} f(h_k, θ_{k+1}) is a one-step scheme of a
+differential equation on t ∈ [0, 1] (SCIENCE.md §4):
+
+| law, β | limit | the ResNet is | reference H | theory rate r (distance ~ L^-r) |
+|---|---|---|---|---|
+| iid Gaussian, β = 1/2, simple/linear | SDE dH = dB σ(H), B a d×d Brownian motion, entry variance t/d | Euler–Maruyama, V_k = √L (B_{k/L} − B_{(k−1)/L}) | Euler–Maruyama on a grid r·L finer, the same B refined by Brownian bridges | 1/2 (theorem: an upper bound, Marion et al.; the order is sharp for this non-commutative noise) |
+| rbf, β = 1, every model | ODE dH/dt = f(H, θ(t)), θ the GP path | Euler (θ taken at the step's right end) | Euler on a grid r·L finer, θ(t) by cubic interpolation of the coarse values | 1 (theorem: an upper bound, Marion et al.; Sander et al. Prop. 1) |
+| tied, β = 1, every model | autonomous ODE dH/dt = f(H, θ) | Euler | Euler on a grid r·L finer | 1 (Euler's first order, a theorem) |
+| fbm, H > 1/2, β = H, simple/linear | Young equation dH = dB^H σ(H), entry variance t^{2H}/d | Euler, V_k = L^H (B^H_{k/L} − B^H_{(k−1)/L}) | Euler on a grid r·L finer; B^H sampled exactly on the fine grid and summed to the coarse one | 2H − 1 as L → ∞; between 2H − 1 and 1 at moderate L (see `limit_rate_reference`) |
+
+Refused (no pathwise limit theorem): any other β for a law; the `full` model with i.i.d. or fBm
+weights (a fresh W_k at every layer averages out: at most a limit in law); non-Gaussian i.i.d.
+entries (they converge to the SDE only in law, so no path to refine); fBm with H < 1/2 (Euler
+does not converge for rough drivers).
+
+Measured per draw, at depth L: max_k ‖h_k − H(k/L)‖ / ‖h_0‖, ‖h_L − H(1)‖ / ‖h_0‖, and the
+reference's own change when its refinement doubles, max_k ‖H_{r/2}(k/L) − H_r(k/L)‖ / ‖h_0‖ —
+for a first-order reference (ODE) and for strong order 1/2 with orthogonal error increments (SDE)
+this change estimates the reference's own error. Everything is batched over draws (rows); only
+layers are looped over, and the fine path is produced block by block, so memory does not grow
+with r. The refinement noise is drawn in float32 (its rounding is far below anything measured)
+and the dynamics run in `--dtype` (float64 by default: over r·L steps float32 rounding reaches
+the size of an O(1/L) distance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from resnet_scale_cli.errors import SpecError
+
+if TYPE_CHECKING:
+    import torch
+
+#: stream purpose of the Brownian-bridge noise of a draw (after seeding's five purposes)
+REFINEMENT_NOISE = 5
+#: coarse layers refined per draw of noise: fixes how a draw's stream is consumed (results never
+#: depend on memory settings or on how many draws run together)
+BLOCK = 8
+#: the reference is called converged when the distance is this many times its change
+CONVERGED_RATIO = 10.0
+QUANTITIES = ("distance_max", "distance_final", "reference_change", "reference_change_final")
+
+#: the limit of each law at its critical β: kind, equation, scheme, reference
+LIMITS = {
+    "iid": ("sde", "dH = dB σ(H), B a d×d Brownian motion with entry variance t/d",
+            "Euler–Maruyama with V_k = √L (B_{k/L} − B_{(k−1)/L})",
+            "Euler–Maruyama on a grid r·L finer, driven by the same B refined by Brownian bridges"),
+    "fbm": ("young", "dH = dB^H σ(H), B^H a d×d fBm with entry variance t^{2H}/d (a Young equation for H > 1/2)",
+            "Euler with V_k = L^H (B^H_{k/L} − B^H_{(k−1)/L})",
+            "Euler on a grid r·L finer; B^H sampled exactly on the fine grid, the ResNet's increments are its sums"),
+    "rbf": ("ode", "dH/dt = f(H, θ(t)), θ(t) the Gaussian-process path",
+            "Euler, θ_{k+1} = θ((k+1)/L) on the step from k/L to (k+1)/L",
+            "Euler on a grid r·L finer, θ(t) by cubic interpolation of the coarse values θ(k/L)"),
+    "tied": ("ode", "dH/dt = f(H, θ), θ constant (autonomous)", "Euler", "Euler on a grid r·L finer"),
+}
+
+
+def critical_beta(law: str, hurst: float) -> float:
+    """The β at which a law's ResNet has a continuous-depth limit: 1/2 (iid), H (fbm), 1 (rbf, tied)."""
+    return {"iid": 0.5, "fbm": float(hurst)}.get(law, 1.0)
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """Settings of `rscale limit`: a law, a model, β (default: the law's critical β), depths, and
+    the reference's refinement factor r (even, ≥ 2: the reference runs r·L steps, and r/2·L for
+    its own convergence check)."""
+
+    law: str = "iid"
+    dist: str = "gaussian"
+    hurst: float = 0.5
+    lengthscale: float = 0.1
+    model: str = "simple"
+    activation: str = "relu"
+    beta: float | None = None
+    depths: tuple[int, ...] = (100, 300, 1000)
+    width: int = 40
+    samples: int = 32
+    refinement: int = 16
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float64"
+    memory_gb: float = 2.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.depths, list):
+            object.__setattr__(self, "depths", tuple(self.depths))
+        validate(self)
+        if self.beta is None:
+            object.__setattr__(self, "beta", critical_beta(self.law, self.hurst))
+        object.__setattr__(self, "beta", float(self.beta))
+        object.__setattr__(self, "depths", tuple(sorted(set(self.depths))))
+
+    @property
+    def kind(self) -> str:
+        """sde, young or ode (fBm with H = 1/2 is Brownian motion: sde)."""
+        if self.law == "fbm" and abs(self.hurst - 0.5) < 1e-12:
+            return "sde"
+        return LIMITS[self.law][0]
+
+    def torch_device(self) -> "torch.device":
+        from resnet_scale_cli.spec import resolve_device
+
+        return resolve_device(self.device)
+
+    def torch_dtype(self) -> "torch.dtype":
+        from resnet_scale_cli.spec import torch_dtype
+
+        return torch_dtype(self.dtype)
+
+    def replace(self, **changes: Any) -> "LimitSpec":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["depths"] = list(self.depths)
+        return out
+
+
+def _whole(value: Any, flag: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
+    if value < minimum:
+        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
+    return value
+
+
+def _real(value: Any, flag: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{flag}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _choice(value: Any, choices, flag: str) -> None:
+    if value not in choices:
+        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
+
+
+def validate(spec: LimitSpec) -> None:
+    """Raise `SpecError` naming the flag of the first invalid setting, or the combination that has
+    no limit theorem."""
+    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
+    from resnet_scale_cli.laws import DISTS, LAWS
+    from resnet_scale_cli.spec import DEVICES, DTYPES, resolve_device
+
+    _choice(spec.law, LAWS, "--law")
+    _choice(spec.dist, DISTS, "--dist")
+    _choice(spec.model, MODELS, "--model")
+    _choice(spec.activation, ACTIVATIONS, "--activation")
+    _choice(spec.device, DEVICES, "--device")
+    _choice(spec.dtype, DTYPES, "--dtype")
+    hurst = _real(spec.hurst, "--hurst")
+    if not 0.0 < hurst < 1.0:
+        raise SpecError(f"--hurst must be in the open interval (0, 1), got {spec.hurst}")
+    if not _real(spec.lengthscale, "--lengthscale") > 0.0:
+        raise SpecError(f"--lengthscale must be positive, got {spec.lengthscale}")
+    if not isinstance(spec.depths, tuple) or len(set(spec.depths)) < 2:
+        given = list(spec.depths) if isinstance(spec.depths, tuple) else spec.depths
+        raise SpecError(f"--depth: a rate needs at least two depths, got {given}")
+    for depth in spec.depths:
+        _whole(depth, "--depth", 2)
+    _whole(spec.width, "--width", 1)
+    _whole(spec.samples, "--samples", 2)
+    _whole(spec.seed, "--seed", 0)
+    refinement = _whole(spec.refinement, "--refinement", 2)
+    if refinement % 2:
+        raise SpecError(f"--refinement must be even (the reference's check runs r/2·L steps), got {refinement}")
+    if _real(spec.memory_gb, "--memory-gb") <= 0:
+        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
+    _check_limit(spec)
+    if spec.device != "auto":
+        resolve_device(spec.device)
+
+
+def _check_limit(spec: LimitSpec) -> None:
+    """Refuse a (law, model, β) that has no pathwise continuous-depth limit."""
+    law, critical = spec.law, critical_beta(spec.law, spec.hurst)
+    if law in ("iid", "fbm") and spec.model == "full":
+        raise SpecError(f"--model full with --law {law}: no pathwise limit (a fresh random W_k at every layer averages "
+                        "out; the ResNet converges at most in law); use --model simple or linear")
+    if law == "iid" and spec.dist != "gaussian":
+        raise SpecError(f"--dist {spec.dist}: a pathwise comparison needs Gaussian weights (increments of a Brownian "
+                        "path to refine); other i.i.d. entries reach the same SDE only in law")
+    if law == "fbm" and spec.hurst < 0.5:
+        raise SpecError(f"--hurst {spec.hurst:g}: Euler's scheme has no pathwise limit for fBm with H < 1/2 "
+                        "(a rough driver); use H ≥ 1/2")
+    if spec.beta is not None:
+        beta = _real(spec.beta, "--beta")
+        if abs(beta - critical) > 1e-9:
+            where = {"iid": "β = 1/2 (the neural SDE)", "fbm": f"β = H = {spec.hurst:g} (the Young equation)"}.get(
+                law, "β = 1 (the neural ODE)")
+            raise SpecError(f"--beta {beta:g}: --law {law} has a continuous-depth limit only at {where}; "
+                            "above it the ResNet tends to the identity, below it there is no limit")
+
+
+# ----------------------------------------------------------------------------- the fine paths
+def bridge_refine(increments: "torch.Tensor", noise: "torch.Tensor", std: float, *,
+                  out: "torch.Tensor | None" = None) -> "torch.Tensor":
+    """Refine Brownian increments by Brownian bridges: given X (a path's increment over a coarse
+    step) and i.i.d. N(0, 1) `noise` Z_1..Z_r (axis 1 of `noise`), the r sub-increments
+    X/r + s (Z_j − Z̄), s = `std` the standard deviation of a sub-increment, have exactly the
+    law of the path's sub-increments given X (mean X/r, covariance s²(δ_ij − 1/r)) and sum to X.
+
+    increments (n, ...), noise (n, r, ...) → (n, r, ...) in the dtype of `increments` (written
+    into `out` when given).
+    """
+    import torch
+
+    r = noise.shape[1]
+    fine = torch.mul(noise, std, out=out) if out is not None else noise.to(increments.dtype) * std
+    fine.sub_(fine.mean(dim=1, keepdim=True) - increments.unsqueeze(1) / r)
+    return fine
+
+
+def cubic_coefficients(depth: int, refinement: int, k0: int, k1: int):
+    """Lagrange weights of the fine times of coarse steps k0..k1−1 on the coarse nodes.
+
+    The step from k/L to (k+1)/L has fine times (k + j/r)/L, j = 1..r; θ there is the cubic
+    through the 4 nodes nearest the step among θ(m/L), m = 1..L (index m − 1), extrapolated on
+    the first step. Returns (start (n,) node index of the first node, coefficients (n, r, 4)),
+    or fewer nodes when L < 4. At j = r the weight is exactly 1 on node k + 1.
+    """
+    import numpy as np
+
+    npts = min(4, depth)
+    k = np.arange(k0, k1)
+    start = np.clip(k - 1, 1, depth - npts + 1)  # first node m (time m/L)
+    x = k[:, None] + np.arange(1, refinement + 1)[None, :] / refinement  # (n, r), in units of 1/L
+    nodes = start[:, None] + np.arange(npts)[None, :]  # (n, npts)
+    coef = np.ones((k.size, refinement, npts))
+    for i in range(npts):
+        for m in range(npts):
+            if m != i:
+                coef[:, :, i] *= (x - nodes[:, None, m]) / (nodes[:, None, i] - nodes[:, None, m])
+    return start - 1, coef
+
+
+def interpolation_rms(depth: int, refinement: int, lengthscale: float) -> float:
+    """Largest RMS error, relative to the GP's unit standard deviation, of the cubic
+    interpolant of an RBF Gaussian process at the reference's fine times (closed form: the
+    variance of G(t) − Σ c_i G(t_i) from the kernel). Steps away from both ends are translates
+    of one another, so the first, second, last two and one interior step cover every case."""
+    import numpy as np
+
+    steps = sorted({k for k in (0, 1, 2, depth - 2, depth - 1) if 0 <= k < depth})
+    worst = 0.0
+    for k in steps:
+        start, coef = cubic_coefficients(depth, refinement, k, k + 1)
+        nodes = (start[0] + 1 + np.arange(coef.shape[-1])) / depth
+        t = (k + np.arange(1, refinement + 1) / refinement) / depth
+
+        def kern(a, b):
+            return np.exp(-((a[..., :, None] - b[..., None, :]) ** 2) / (2 * lengthscale**2))
+
+        c = coef[0]
+        var = 1.0 - 2 * (c * kern(t, nodes)).sum(-1) + np.einsum("ri,ij,rj->r", c, kern(nodes, nodes), c)
+        worst = max(worst, float(np.sqrt(np.clip(var, 0.0, None)).max()))
+    return worst
+
+
+class _Drive:
+    """The coarse and fine driving terms of one chunk of draws, block by block.
+
+    `block(k0, k1)` returns, for coarse steps k0..k1−1 (draws first, possibly as views):
+    coarse (D, n, d, d) the ResNet's step matrices L^{-β} V_{k+1}; fine (D, n, r, d, d) and half
+    (D, n, r/2, d, d) those of the reference and of its r/2 check; and (coarse, fine, half) of W
+    (full model, value-driven laws only) or None. A step is h ← h + A σ(W h) (full), A σ(h)
+    (simple), A h (linear). The fine blocks live in buffers reused from block to block.
+    """
+
+    def __init__(self, spec: LimitSpec, depth: int, draws: range, device, dtype) -> None:
+        import torch
+
+        from resnet_scale_cli import seeding
+        from resnet_scale_cli.laws import sample_paths, sample_weights
+
+        self.spec, self.depth, self.r = spec, depth, spec.refinement
+        self.device, self.dtype = device, dtype
+        d, law = spec.width, spec.law
+        key = (seeding.name_key(law), d, depth)  # the cell key of `rscale run`: the same coarse weights
+        self.gens = {p: [seeding.generator(spec.seed, key + (i, p), device) for i in draws]
+                     for p in (seeding.WEIGHTS_V, seeding.WEIGHTS_W, REFINEMENT_NOISE)}
+        self.n_draws = len(draws)
+        self.fine_path = None
+        self.V = self.W = None
+        self._buffers: dict[str, "torch.Tensor"] = {}
+        options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
+        if law == "fbm":  # exact fGn on the fine grid (unit variance), float32, (D, rL, d²)
+            self.fine_path = sample_paths("fbm", depth * self.r, d * d, self.gens[seeding.WEIGHTS_V],
+                                          hurst=spec.hurst, dtype=torch.float32, device=device)
+        else:
+            self.V = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_V], layer_major=True, **options)
+            if spec.model == "full":
+                self.W = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_W], layer_major=True, **options)
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype=None) -> "torch.Tensor":
+        """A contiguous buffer of `shape`, reused while the shape stays (every block but the last)."""
+        import torch
+
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = torch.empty(shape, dtype=dtype or self.dtype, device=self.device)
+        return buf
+
+    def block(self, k0: int, k1: int):
+        import torch
+
+        spec, L, r, d, D = self.spec, self.depth, self.r, self.spec.width, self.n_draws
+        n, scale = k1 - k0, L ** (-spec.beta)
+        if spec.law in ("iid", "fbm"):
+            fine = self._buffer("fine", (D, n, r, d, d))
+            half = self._buffer("half", (D, n, r // 2, d, d))
+            if spec.law == "fbm":  # fine increments (rL)^{-H} fGn / √d; the coarse ones are their sums
+                raw = self.fine_path[:, k0 * r:k1 * r].view(D, n, r, d, d)
+                torch.mul(raw, (L * r) ** (-spec.hurst) / math.sqrt(d), out=fine)
+                torch.add(fine[:, :, 0::2], fine[:, :, 1::2], out=half)
+                return half.sum(2), fine, half, None
+            coarse = self.V[k0:k1].transpose(0, 1) * scale  # Brownian-bridge refinement of the ResNet's own increments
+            noise = self._buffer("noise", (D, n, r, d, d), torch.float32)
+            for i, g in enumerate(self.gens[REFINEMENT_NOISE]):
+                torch.randn((n, r, d, d), generator=g, dtype=torch.float32, device=self.device, out=noise[i])
+            layer_major = (1, 2, 0, 3, 4)
+            bridge_refine(coarse.transpose(0, 1), noise.permute(layer_major), 1.0 / math.sqrt(d * L * r),
+                          out=fine.permute(layer_major))
+            torch.add(fine[:, :, 0::2], fine[:, :, 1::2], out=half)
+            return coarse, fine, half, None
+        coarse = self.V[k0:k1].transpose(0, 1) * scale
+        coarse_W = self.W[k0:k1].transpose(0, 1) if self.W is not None else None
+        if spec.law == "tied":  # constant across depth: expanded views, no copies
+            fine, half = ((coarse.unsqueeze(2) / m).expand(D, n, m, d, d) for m in (r, r // 2))
+            if coarse_W is None:
+                return coarse, fine, half, None
+            return coarse, fine, half, (coarse_W, *(coarse_W.unsqueeze(2).expand(D, n, m, d, d) for m in (r, r // 2)))
+        # rbf: θ at the fine times by cubic interpolation of the coarse values; steps of 1/(rL)
+        start, coef = cubic_coefficients(L, r, k0, k1)
+        fine = self._interpolate(self.V, start, coef * (scale / r), "fine")
+        half = self._interpolate(self.V, start, coef[:, 1::2] * (2 * scale / r), "half")
+        if coarse_W is None:
+            return coarse, fine, half, None
+        fine_W = self._interpolate(self.W, start, coef, "fine_W")
+        return coarse, fine, half, (coarse_W, fine_W, fine_W[:, :, 1::2])
+
+    def _interpolate(self, weights, start, coef, name: str):
+        """Σ_i coef[:, :, i] · weights[start + i] (one batched product into a layer-major buffer),
+        returned draw-major: (D, n, m, d, d)."""
+        import torch
+
+        n, m, npts = coef.shape
+        out = self._buffer(name, (n, m, *weights.shape[1:]))
+        index = torch.as_tensor(start, device=self.device)[:, None] + torch.arange(npts, device=self.device)
+        nodes = weights[index].reshape(n, npts, -1)  # (n, npts, D·d²)
+        torch.bmm(torch.as_tensor(coef, dtype=weights.dtype, device=self.device), nodes, out=out.view(n, m, -1))
+        return out.permute(2, 0, 1, 3, 4)
+
+
+def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model: str, act) -> None:
+    """h ← h + A f(h) in place, rows h (D, 1, d), A and W (D, d, d)."""
+    import torch
+
+    if model == "linear":  # h is not both input and output of one in-place product
+        h.add_(torch.bmm(h, A.mT))
+        return
+    if model == "full":
+        fed = act.fn(torch.bmm(h, W.mT))
+    else:
+        fed = act.fn(h)  # a new tensor (never h itself)
+    h.baddbmm_(fed, A.mT)
+
+
+#: per-layer products below this many multiply-adds run on one CPU thread
+SMALL_PRODUCT = 2**20
+
+
+@contextmanager
+def _one_thread(device, work: int) -> Iterator[None]:
+    """Run small per-layer products on one CPU thread: intra-op threads only add synchronization
+    to a product of draws·d² multiply-adds (on a busy 2-core machine 5 ms instead of 70 µs each)."""
+    import torch
+
+    if device.type != "cpu" or work >= SMALL_PRODUCT or torch.get_num_threads() == 1:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, record: bool = False,
+          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the ResNet, the reference (r·L steps) and its check (r/2·L steps) side by side from
+    h0 (D, d). Returns per-draw tensors (D,) `distance_max`, `distance_final`,
+    `reference_change`, `reference_change_final` (absolute, not yet divided by ‖h_0‖), and with
+    `record` the trajectories at the coarse times k/L, each (L + 1, D, d): `resnet`,
+    `reference`, `half`."""
+    import torch
+
+    from resnet_scale_cli.dynamics import ACTIVATIONS
+
+    act = ACTIVATIONS[activation]
+    L, r = drive.depth, drive.r
+    h, H, Hh = (h0.unsqueeze(1).clone() for _ in range(3))
+    zeros = torch.zeros(h0.shape[0], dtype=h0.dtype, device=h0.device)
+    dist_max, change_max = zeros.clone(), zeros.clone()
+    paths = {"resnet": [h0.clone()], "reference": [h0.clone()], "half": [h0.clone()]} if record else None
+    for k0 in range(0, L, BLOCK):
+        k1 = min(k0 + BLOCK, L)
+        coarse, fine, half, weights_W = drive.block(k0, k1)
+        cW, fW, hW = weights_W if weights_W is not None else (None, None, None)
+        with _one_thread(h0.device, h0.shape[0] * h0.shape[1] ** 2):
+            for i in range(k1 - k0):
+                _step(h, coarse[:, i], cW[:, i] if cW is not None else None, model, act)
+                for j in range(r):
+                    _step(H, fine[:, i, j], fW[:, i, j] if fW is not None else None, model, act)
+                for j in range(r // 2):
+                    _step(Hh, half[:, i, j], hW[:, i, j] if hW is not None else None, model, act)
+                dist = torch.linalg.vector_norm(h - H, dim=(1, 2))
+                change = torch.linalg.vector_norm(Hh - H, dim=(1, 2))
+                dist_max = torch.maximum(dist_max, dist)
+                change_max = torch.maximum(change_max, change)
+                if record:
+                    for name, x in (("resnet", h), ("reference", H), ("half", Hh)):
+                        paths[name].append(x[:, 0].clone())
+        if progress is not None:
+            progress(k1 - k0)
+    out = {"distance_max": dist_max, "distance_final": dist, "reference_change": change_max,
+           "reference_change_final": change}
+    if record:
+        out.update({name: torch.stack(xs) for name, xs in paths.items()})
+    return out
+
+
+# ----------------------------------------------------------------------------- the measurement
+def _itemsize(dtype: str) -> int:
+    return {"float32": 4, "float64": 8}[dtype]
+
+
+def draw_bytes(spec: LimitSpec, depth: int) -> int:
+    """Memory one draw needs: its coarse weights (V, and W for the full model) or, for fBm, its
+    fine path (float32), plus one block of fine step matrices (fine, half and noise)."""
+    size, d2, r = _itemsize(spec.dtype), spec.width**2, spec.refinement
+    weights = depth * d2 * 4 * r if spec.law == "fbm" else depth * d2 * size * (2 if spec.model == "full" else 1)
+    block = BLOCK * r * d2 * (2 * size + 4) * (2 if spec.model == "full" else 1)
+    return weights + block
+
+
+def draws_per_chunk(spec: LimitSpec, depth: int) -> int:
+    """Draws run together: as many as fit half of --memory-gb (at least one)."""
+    return max(1, min(spec.samples, int(spec.memory_gb * 2**29 // draw_bytes(spec, depth))))
+
+
+def cell_cost(spec: LimitSpec, depth: int) -> int:
+    """Units of progress (coarse layers, once per chunk of draws) one depth reports."""
+    return depth * math.ceil(spec.samples / draws_per_chunk(spec, depth))
+
+
+def measure_limit_cell(spec: LimitSpec, depth: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """One depth: per-draw distances between the ResNet and its limit's reference, as a
+    JSON-ready record `{"cell": {"depth"}, <quantity>: {median, q05, q95, mean}, "values": {…},
+    "info": {…}}` (distances relative to ‖h_0‖)."""
+    import numpy as np
+    import torch
+
+    from resnet_scale_cli import seeding
+    from resnet_scale_cli.metrics import summarize
+
+    device, dtype = spec.torch_device(), spec.torch_dtype()
+    d, key = spec.width, (seeding.name_key(spec.law), spec.width, depth)
+    chunk = draws_per_chunk(spec, depth)
+    parts: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
+    with torch.no_grad():
+        for first in range(0, spec.samples, chunk):
+            draws = range(first, min(first + chunk, spec.samples))
+            h0 = torch.stack([torch.randn(d, generator=seeding.generator(spec.seed, key + (i, seeding.INPUTS), device),
+                                          dtype=dtype, device=device) for i in draws])
+            drive = _Drive(spec, depth, draws, device, dtype)
+            out = solve(drive, h0, spec.model, spec.activation, progress=progress)
+            norm0 = torch.linalg.vector_norm(h0, dim=-1)
+            for q in QUANTITIES:
+                parts[q].append((out[q] / norm0).to(torch.float64).cpu().numpy())
+            del drive
+    values = {q: np.concatenate(v) for q, v in parts.items()}
+    record: dict[str, Any] = {"cell": {"depth": int(depth)}}
+    record.update({q: summarize(values[q]) for q in QUANTITIES})
+    record["values"] = {q: [float(x) if np.isfinite(x) else None for x in v] for q, v in values.items()}
+    info: dict[str, Any] = {"device": str(device), "draws_per_chunk": chunk}
+    if spec.law == "rbf":
+        info["interpolation_rms"] = interpolation_rms(depth, spec.refinement, spec.lengthscale)
+    record["info"] = info
+    return record
+
+
+def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's fields beyond `spec`, from the records alone: `limit` (what is compared),
+    `results` (one entry per depth), `rate` and `rate_final` (power-law fits of the distances
+    against L with bootstrap intervals and per-pair slopes, beside the theory), `reference`
+    (did the reference converge), `info`."""
+    from resnet_scale_cli.analysis.rates import power_law_fit
+    from resnet_scale_cli.analysis.theory import limit_rate_reference
+
+    records = sorted(records, key=lambda r: r["cell"]["depth"])
+    depths = [r["cell"]["depth"] for r in records]
+    results = []
+    for r in records:
+        ratio = _ratio(r["distance_max"], r["reference_change"])
+        extra = {"interpolation_rms": r["info"]["interpolation_rms"]} if "interpolation_rms" in r["info"] else {}
+        results.append({"depth": r["cell"]["depth"], **{q: r[q] for q in QUANTITIES}, "reference_ratio": ratio, **extra})
+    theory = limit_rate_reference(spec.law, hurst=spec.hurst)
+
+    def rate(quantity: str) -> dict[str, Any] | None:
+        samples = [[v for v in r["values"][quantity] if v is not None] for r in records]
+        try:
+            fit = power_law_fit(depths, samples, seed=spec.seed, key=f"limit-{quantity}")
+        except ValueError:
+            return None
+        lo, hi = fit["interval"]
+        return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
+                "quantity": quantity, **theory,
+                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
+                              "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
+
+    ratios = [x["reference_ratio"] for x in results if x["reference_ratio"] is not None]
+    r = spec.refinement
+    expected = math.sqrt(r - 1) if spec.kind == "sde" else r - 1 if spec.kind == "ode" else None
+    _, equation, scheme, reference = LIMITS[spec.law]
+    if spec.model == "linear":
+        equation = equation.replace("σ(H)", "H")
+    return {
+        "limit": {"kind": spec.kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
+        "results": results,
+        "rate": rate("distance_max"),
+        "rate_final": rate("distance_final"),
+        "reference": {"ratio_min": min(ratios) if ratios else None, "threshold": CONVERGED_RATIO,
+                      "converged": bool(ratios) and min(ratios) >= CONVERGED_RATIO, "expected_ratio": expected},
+        "info": {"device": records[0]["info"]["device"] if records else None},
+    }
+
+
+def _ratio(distance: dict[str, float] | None, change: dict[str, float] | None) -> float | None:
+    """median distance / median reference change (None when either is missing or zero)."""
+    if not distance or not change or change["median"] <= 0:
+        return None
+    return distance["median"] / change["median"]
+
+
+def run_limit(spec: LimitSpec, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Measure every depth of `spec` and summarize: the document's fields beyond `spec`, plus
+    `records` (for Python users; the command goes through `api.run_experiment`)."""
+    records = [measure_limit_cell(spec, depth, progress) for depth in spec.depths]
+    return {**summarize_limit(spec, records), "records": records}
