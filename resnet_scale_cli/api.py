@@ -85,14 +85,13 @@ class GridStudy:
 
 def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
                progress: Progress = None) -> GridStudy:
-    """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β from
-    the depth trend (two depths or more), and build the document of `command`."""
+    """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β per
+    law setting and width from the depth trend (two depths or more; a phase diagram at a single
+    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`."""
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.report.documents import grid_document
     from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
 
-    if command == "phase" and len(sweep.depths) < 2:
-        raise SpecError("--depth: a phase diagram needs at least two depths (regimes come from the trend over L)")
     out = Path(out) if out else None
     if resume and out is None:
         raise SpecError("--resume needs --out (the folder of the sweep to resume)")
@@ -103,7 +102,7 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
         raise
-    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 else []
+    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
     document = grid_document(command, sweep, records, critical)
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")

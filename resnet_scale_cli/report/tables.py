@@ -25,19 +25,44 @@ REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red"}
 
 
 
+def _exact_text(entry: dict[str, Any] | None) -> str:
+    """'0.6477 | 0.656 ± 0.007 (z +1.1)': the exact E[ratio²] and the Monte Carlo mean ± s.e."""
+    if entry is None:
+        return "—"
+    if entry["mean"] is None:
+        return f"{entry['exact']:.4g} | overflow"
+    se = "" if entry["stderr"] is None else f" ± {entry['stderr']:.2g}"
+    z = "" if entry["z"] is None else f" (z {entry['z']:+.1f})"
+    return f"{entry['exact']:.4g} | {entry['mean']:.4g}{se}{z}"
+
+
 def run_table(result, title: str) -> Table:
-    table = Table(title=title, caption="output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
-                  "median [5 %, 95 %] over samples; regime read at this single depth")
+    from resnet_scale_cli.report.documents import exact_identity
+
+    meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
+    exact = [exact_identity(result.spec, row["beta"], {q: v[j] for q, v in meas.values.items()}, m)
+             for j, row in enumerate(result.results)]
+    caption = ("output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
+               "median [5 %, 95 %] over samples; regime read at this single depth")
+    if exact[0] is not None:
+        caption += (f"; E[ratio²]: exact (1 + {exact[0]['factor']:g} L^-2β)^L − 1 | Monte Carlo mean ± s.e. over "
+                    "weight draws (docs/science.md)")
+    table = Table(title=title, caption=caption)
     table.add_column("β", justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
+    if exact[0] is not None:
+        table.add_column("E[output²] exact | MC", justify="right", no_wrap=True)
+        table.add_column("E[gradient²] exact | MC", justify="right", no_wrap=True)
     table.add_column("samples", justify="right")
     table.add_column("overflow", justify="right")
     table.add_column("regime")
-    for row in result.results:
+    for row, ex in zip(result.results, exact):
         regime = row["regime"]
-        table.add_row(f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"]),
-                      str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
+        cells = [f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"])]
+        if ex is not None:
+            cells += [_exact_text(ex["output"]), _exact_text(ex["gradient"])]
+        table.add_row(*cells, str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
     return table
 
 
@@ -69,19 +94,30 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     caption = "median [5 %, 95 %] of log10 ratios over samples"
     if len(cells) > MAX_TABLE_ROWS:
         caption += f"; first {MAX_TABLE_ROWS} of {len(cells)} cells shown (all in --json and summary.json)"
+    exact = any(c.get("exact_mean_square") for c in cells)
+    if exact:
+        caption += "; E[ratio²]: exact | Monte Carlo mean ± s.e. over weight draws (docs/science.md)"
     table = Table(title=title, caption=caption)
     param = _parameter(cells[0])
     if param:
         table.add_column(parameter_symbol(param), justify="right")
-    for name in ("L", "β"):
+    width = "width" in cells[0]
+    for name in (("d",) if width else ()) + ("L", "β"):
         table.add_column(name, justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
+    if exact:
+        table.add_column("E[output²] exact | MC", justify="right", no_wrap=True)
+        table.add_column("E[gradient²] exact | MC", justify="right", no_wrap=True)
     table.add_column("overflow", justify="right")
     for c in cells[:MAX_TABLE_ROWS]:
         row = [f"{c[param]:g}"] if param else []
-        row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"]), str(c["overflowed"])]
-        table.add_row(*row)
+        row += [str(c["width"])] if width else []
+        row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"])]
+        if exact:
+            ex = c.get("exact_mean_square") or {}
+            row += [_exact_text(ex.get("output")), _exact_text(ex.get("gradient"))]
+        table.add_row(*row, str(c["overflowed"]))
     return table
 
 
@@ -94,20 +130,55 @@ def _interval(pair: list) -> str:
 
 
 def _critical_text(info: dict[str, Any]) -> str:
+    if info.get("regime_basis") == "threshold":
+        return "— (single depth)"
     if info["critical_beta"] is None:
         return f"{info['bound'] or 'undetermined'}"
     return f"{info['critical_beta']:.3f} {_interval(info['interval'])}"
 
 
+BASIS_TEXT = {"theorem": "theorem", "first-order": "first-order argument", "prediction": "no asymptotic line",
+              "none": "none"}
+
+
+def reference_text(info: dict[str, Any]) -> str:
+    """'0.7 (first-order argument)', '0.5 (theorem)', or 'none; prediction 0.543, L* ≈ 4.5e+05'."""
+    basis = info.get("theory_basis") or {}
+    value = info.get("theory_reference")
+    text = "none" if value is None else f"{value:g}"
+    if basis:
+        text += f" ({BASIS_TEXT[basis['kind']]})" if value is not None else ""
+    pred = info.get("prediction")
+    if pred:
+        star = pred["crossover_depth"]
+        text += (f"; prediction {pred['critical_beta']:.3f}"
+                 + (f", L* ≈ {star:.2g}" if star is not None else ", no crossover"))
+    return text
+
+
+def _setting_title(entry: dict[str, Any]) -> str:
+    return entry["law"] + setting_label(entry, lead=" ") + (f" d = {entry['width']}" if "width" in entry else "")
+
 
 def regimes_table(entry: dict[str, Any], base) -> Table:
-    setting = entry["law"] + setting_label(entry, lead=" ")
+    setting = _setting_title(entry)
     grad = entry.get("gradient")
+    threshold = entry.get("regime_basis") == "threshold"
     title = (f"{setting}: critical β (output) {_critical_text(entry)}"
              + (f", (gradient) {_critical_text(grad)}" if grad else "")
-             + f"; theory reference {entry['theory_reference']:g}")
-    table = Table(title=title, caption=f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} "
-                  "[95 % bootstrap interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+             + f"; theory reference {reference_text(entry)}"
+             + (f", gradient {reference_text(grad)}" if grad and "theory_basis" in grad else ""))
+    if threshold:
+        caption = (f"single depth L = {entry['depths'][-1]}: no trend, regimes read from the median log10 ratio "
+                   "(< −1 identity, > +1 explosion, else stable), as `rscale run` does")
+    else:
+        caption = (f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} [95 % bootstrap "
+                   "interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+        pairs = entry.get("pairwise") or []
+        if len(pairs) > 1:
+            caption += "; crossing per pair of depths: " + ", ".join(
+                f"{p['depths'][0]}–{p['depths'][1]}: {_critical_text(p)}" for p in pairs)
+    table = Table(title=title, caption=caption)
     table.add_column("β", justify="right")
     table.add_column("output slope", justify="right", no_wrap=True)
     table.add_column("regime")
@@ -115,13 +186,16 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
         table.add_column("gradient slope", justify="right", no_wrap=True)
         table.add_column("regime")
     table.add_column(f"median output at L = {entry['depths'][-1]}", justify="right")
+    def slope(reg: dict[str, Any]) -> str:
+        if threshold:
+            return "— (single depth)"
+        return f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]"
+
     for j, reg in enumerate(entry["regimes"]):
-        cells = [f"{reg['beta']:g}", f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]",
-                 f"[{REGIME_STYLE[reg['regime']]}]{reg['regime']}[/]"]
+        cells = [f"{reg['beta']:g}", slope(reg), f"[{REGIME_STYLE[reg['regime']]}]{reg['regime']}[/]"]
         if grad:
             g = grad["regimes"][j]
-            cells += [f"{_fmt(g['slope'])} [{_fmt(g['slope_interval'][0], 2)}, {_fmt(g['slope_interval'][1], 2)}]",
-                      f"[{REGIME_STYLE[g['regime']]}]{g['regime']}[/]"]
+            cells += [slope(g), f"[{REGIME_STYLE[g['regime']]}]{g['regime']}[/]"]
         cells.append(_fmt(reg["median_at_largest_depth"]))
         table.add_row(*cells)
     return table
@@ -130,16 +204,26 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
 
 def critical_table(critical: list[dict[str, Any]], base) -> Table:
     param = _parameter(critical[0])
-    table = Table(title="critical β per law setting", caption="95 % bootstrap intervals over weight draws")
+    threshold = critical[0].get("regime_basis") == "threshold"
+    caption = ("single depth: no critical β (regimes from the ±1 log-ratio thresholds)" if threshold else
+               "95 % bootstrap intervals over weight draws; theory: reference (basis), and the first-order "
+               "prediction at these (L, d) with its crossover depth L* where one applies")
+    widths = len({e.get("width") for e in critical}) > 1
+    table = Table(title="critical β per law setting" + (" and width" if widths else ""), caption=caption)
     if param:
         table.add_column(parameter_symbol(param), justify="right")
+    if widths:
+        table.add_column("d", justify="right")
     table.add_column("critical β (output)", justify="right")
     table.add_column("critical β (gradient)", justify="right")
-    table.add_column("theory reference", justify="right")
+    table.add_column("theory (output)", justify="right")
+    table.add_column("theory (gradient)", justify="right")
     for entry in critical:
         row = [f"{entry[param]:g}"] if param else []
+        row += [str(entry["width"])] if widths else []
         grad = entry.get("gradient")
-        row += [_critical_text(entry), _critical_text(grad) if grad else "—", f"{entry['theory_reference']:g}"]
+        row += [_critical_text(entry), _critical_text(grad) if grad else "—", reference_text(entry),
+                reference_text(grad) if grad and "theory_basis" in grad else "—"]
         table.add_row(*row)
     return table
 
