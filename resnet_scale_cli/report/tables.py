@@ -25,45 +25,60 @@ REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red"}
 
 
 
-def _exact_text(entry: dict[str, Any] | None) -> str:
-    """'0.6477 | 0.656 ± 0.007 (z +1.1)': the exact E[ratio²] and the Monte Carlo mean ± s.e."""
-    if entry is None:
-        return "—"
-    if entry["mean"] is None:
-        return f"{entry['exact']:.4g} | overflow"
-    se = "" if entry["stderr"] is None else f" ± {entry['stderr']:.2g}"
-    z = "" if entry["z"] is None else f" (z {entry['z']:+.1f})"
-    return f"{entry['exact']:.4g} | {entry['mean']:.4g}{se}{z}"
+def exact_table(rows: list[tuple[list[str], dict[str, Any]]], keys: list[str], title: str) -> Table | None:
+    """The exact E[ratio²] beside its Monte Carlo mean ± s.e. (one row per (cell, β) where the
+    identity holds; `keys` name the leading columns), or None when it holds nowhere."""
+    rows = [(lead, ex) for lead, ex in rows if ex is not None]
+    if not rows:
+        return None
+    caption = (f"exact E(ratio²) = (1 + c L^-2β)^L − 1, c = {rows[0][1]['factor']:g} (docs/science.md); Monte Carlo "
+               "mean of ratio² ± s.e. over weight draws; z = (mean − exact)/s.e.")
+    if len(rows) > MAX_TABLE_ROWS:
+        caption += f"; first {MAX_TABLE_ROWS} of {len(rows)} rows shown (all in --json)"
+    table = Table(title=title, caption=caption)
+    for key in keys:
+        table.add_column(key, justify="right")
+    table.add_column("exact", justify="right")
+    for q in ("output", "gradient"):
+        table.add_column(f"{q}: mean ± s.e.", justify="right", no_wrap=True)
+        table.add_column("z", justify="right")
+    for lead, ex in rows[:MAX_TABLE_ROWS]:
+        cells = list(lead) + [f"{ex['output']['exact']:.5g}" if ex.get("output") else "—"]
+        for q in ("output", "gradient"):
+            e = ex.get(q)
+            if e is None or e["mean"] is None:
+                cells += ["—" if e is None else "overflow", "—"]
+                continue
+            se = "" if e["stderr"] is None else f" ± {e['stderr']:.2g}"
+            cells += [f"{e['mean']:.5g}{se}", "—" if e["z"] is None else f"{e['z']:+.2f}"]
+        table.add_row(*cells)
+    return table
 
 
-def run_table(result, title: str) -> Table:
+def run_table(result, title: str):
+    """The per-β table of `rscale run`, followed where the exact identity holds by the exact
+    E[ratio²] beside its Monte Carlo mean (a rich Group of the two tables then)."""
+    from rich.console import Group
+
     from resnet_scale_cli.report.documents import exact_identity
 
-    meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
-    exact = [exact_identity(result.spec, row["beta"], {q: v[j] for q, v in meas.values.items()}, m)
-             for j, row in enumerate(result.results)]
-    caption = ("output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
-               "median [5 %, 95 %] over samples; regime read at this single depth")
-    if exact[0] is not None:
-        caption += (f"; E[ratio²]: exact (1 + {exact[0]['factor']:g} L^-2β)^L − 1 | Monte Carlo mean ± s.e. over "
-                    "weight draws (docs/science.md)")
-    table = Table(title=title, caption=caption)
+    table = Table(title=title, caption="output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
+                  "median [5 %, 95 %] over samples; regime read at this single depth")
     table.add_column("β", justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
-    if exact[0] is not None:
-        table.add_column("E[output²] exact | MC", justify="right", no_wrap=True)
-        table.add_column("E[gradient²] exact | MC", justify="right", no_wrap=True)
     table.add_column("samples", justify="right")
     table.add_column("overflow", justify="right")
     table.add_column("regime")
-    for row, ex in zip(result.results, exact):
+    for row in result.results:
         regime = row["regime"]
-        cells = [f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"])]
-        if ex is not None:
-            cells += [_exact_text(ex["output"]), _exact_text(ex["gradient"])]
-        table.add_row(*cells, str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
-    return table
+        table.add_row(f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"]),
+                      str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
+    meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
+    exact = exact_table([([f"{row['beta']:g}"], exact_identity(result.spec, row["beta"],
+                                                               {q: v[j] for q, v in meas.values.items()}, m))
+                         for j, row in enumerate(result.results)], ["β"], "exact second moment")
+    return table if exact is None else Group(table, exact)
 
 
 
@@ -94,9 +109,6 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     caption = "median [5 %, 95 %] of log10 ratios over samples"
     if len(cells) > MAX_TABLE_ROWS:
         caption += f"; first {MAX_TABLE_ROWS} of {len(cells)} cells shown (all in --json and summary.json)"
-    exact = any(c.get("exact_mean_square") for c in cells)
-    if exact:
-        caption += "; E[ratio²]: exact | Monte Carlo mean ± s.e. over weight draws (docs/science.md)"
     table = Table(title=title, caption=caption)
     param = _parameter(cells[0])
     if param:
@@ -106,17 +118,11 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
         table.add_column(name, justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
-    if exact:
-        table.add_column("E[output²] exact | MC", justify="right", no_wrap=True)
-        table.add_column("E[gradient²] exact | MC", justify="right", no_wrap=True)
     table.add_column("overflow", justify="right")
     for c in cells[:MAX_TABLE_ROWS]:
         row = [f"{c[param]:g}"] if param else []
         row += [str(c["width"])] if width else []
         row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"])]
-        if exact:
-            ex = c.get("exact_mean_square") or {}
-            row += [_exact_text(ex.get("output")), _exact_text(ex.get("gradient"))]
         table.add_row(*row, str(c["overflowed"]))
     return table
 
@@ -274,6 +280,14 @@ def grid_tables(study, title: str) -> list:
     out = []
     if study.command == "sweep":
         out.append(cells_table(document["cells"], title))
+        param = _parameter(document["cells"][0]) if document["cells"] else None
+        keys = ([parameter_symbol(param)] if param else []) + (["d"] if document["cells"] and "width" in document["cells"][0] else []) + ["L", "β"]
+        rows = [([f"{c[param]:g}"] if param else []) + ([str(c["width"])] if "width" in c else [])
+                + [str(c["depth"]), f"{c['beta']:g}"] for c in document["cells"]]
+        exact = exact_table(list(zip(rows, (c.get("exact_mean_square") for c in document["cells"]))), keys,
+                            "exact second moment")
+        if exact is not None:
+            out.append(exact)
     if len(critical) <= 3:
         out.extend(regimes_table(entry, sweep.base) for entry in document["critical"])
     if len(critical) > 1:
