@@ -386,7 +386,7 @@ def plot_phase_param(path: Path, records: list[dict[str, Any]], entries: list[di
         ax.set_xlim(betas[0] - 0.5 * step, betas[-1] + 0.5 * step)
         ax.legend(fontsize=7, loc="lower right")
     depths = sorted({r["cell"]["depth"] for r in records})
-    basis = (f"; single depth: regimes from the ±1 contours (dotted)" if threshold else
+    basis = ("; single depth: regimes from the ±1 contours (dotted)" if threshold else
              f"; critical β from the trend over L ∈ {{{', '.join(str(d) for d in depths)}}}")
     fig.suptitle(title + basis)
     fig.tight_layout()
