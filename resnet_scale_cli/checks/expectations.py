@@ -155,12 +155,20 @@ class StatisticExpectation(ExpectationType):
 
 
 class CriticalBetaExpectation(ExpectationType):
-    """The critical β (from the depth trend) within [min, max]."""
+    """The critical β (from the depth trend) within [min, max]. The outcome also names the
+    reference of this (law, model, activation, ratio) and its basis (`analysis.theory.reference`),
+    for the reader: the verdict is on [min, max] alone."""
 
     name = "critical_beta"
     keys = COMMON_KEYS | {"min", "max"}
     needs_bounds = True
     needs_two_depths = True
+
+    def check(self, ctx, exp, opts):
+        base = ctx.sweep.base
+        hurst = opts["setting"].get("hurst", base.hurst)
+        ref = theory.reference(base.law, opts["quantity"], model=base.model, activation=base.activation, hurst=hurst)
+        opts["reference"] = {"value": ref.value, "basis": ref.basis}
 
     def default_name(self, o):
         return f"critical β ({o['quantity']}){setting_label(o['setting'], compact=True, lead=' ')}"
@@ -174,8 +182,12 @@ class CriticalBetaExpectation(ExpectationType):
             f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
         message = (f"critical β = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
                    f"critical β of the {o['quantity']} ratio is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        ref = o.get("reference")
+        if ref is not None:
+            message += ("; no reference holds here" if ref["value"] is None else
+                        f"; reference {ref['value']:g} ({ref['basis']})")
         return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
-                "message": message}
+                "message": message, **({"reference": ref} if ref is not None else {})}
 
 
 def _iid_output_interval(record, j: int, o: dict, width: int) -> dict[str, Any]:
