@@ -113,7 +113,7 @@ def reference(law: str, quantity: str = "output", *, model: str = "full", activa
                          "are V_k (fGn) times a slowly varying vector, so their sum grows like L^{H−β}; the quadratic "
                          "variation gives 1/2: max(1/2, H)", prediction=prediction)
     if activation in ODD:
-        return Reference(max(0.5, 2 * H - 1), "first-order", f"first-order scaling argument for the {what}: σ odd, "
+        return Reference(round(max(0.5, 2 * H - 1), 12), "first-order", f"first-order scaling argument for the {what}: σ odd, "
                          "so E σ(W_k h) = 0 and E σ'(W_k h) W_k = 0; the increments are products of two independent "
                          "fGn sequences, autocovariance ≈ γ(k)², long memory of exponent 2H − 1 only for H > 3/4: "
                          "max(1/2, 2H − 1)", prediction=prediction)
