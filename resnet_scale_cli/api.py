@@ -89,14 +89,13 @@ class GridStudy:
 
 def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
                progress: Progress = None) -> GridStudy:
-    """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β from
-    the depth trend (two depths or more), and build the document of `command`."""
+    """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β per
+    law setting and width from the depth trend (two depths or more; a phase diagram at a single
+    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`."""
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.report.documents import grid_document
     from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
 
-    if command == "phase" and len(sweep.depths) < 2:
-        raise SpecError("--depth: a phase diagram needs at least two depths (regimes come from the trend over L)")
     out = Path(out) if out else None
     if resume and out is None:
         raise SpecError("--resume needs --out (the folder of the sweep to resume)")
@@ -107,7 +106,7 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
         raise
-    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 else []
+    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
     document = grid_document(command, sweep, records, critical)
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
@@ -214,6 +213,9 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
             sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
                              f"checkpointed every {checkpoint_every} steps: rerun with --resume\n")
         raise
+
+
+# ----------------------------------------------------------------------------- rscale inspect
 def _inspect_function(name: str) -> Callable[..., Any]:
     """A function of `experiments.inspect_block`, imported on first call (torch stays off --help)."""
 
@@ -221,13 +223,6 @@ def _inspect_function(name: str) -> Callable[..., Any]:
         from resnet_scale_cli.experiments import inspect_block
 
         return getattr(inspect_block, name)(*args, **kwargs)
-def _limit(name: str) -> Callable[..., Any]:
-    """A function of `experiments.limit`, imported on first call (no torch at import time)."""
-
-    def call(*args: Any) -> Any:
-        from resnet_scale_cli.experiments import limit
-
-        return getattr(limit, name)(*args)
 
     return call
 
@@ -235,6 +230,8 @@ def _limit(name: str) -> Callable[..., Any]:
 #: `rscale inspect`: a user's residual block over depths × β (cells keyed like the built-in grid's)
 INSPECT = Experiment("inspect", _inspect_function("measure_grid_cell"), _inspect_function("summarize_inspect"),
                      cells=_inspect_function("grid_cells"), key=lambda cell: cell, cost=_inspect_function("cell_cost"))
+
+
 # ----------------------------------------------------------------------------- rscale adjoint
 def _measure_adjoint(spec, depth, progress: Progress) -> dict[str, Any]:
     from resnet_scale_cli.experiments.adjoint import measure_adjoint_cell
@@ -257,6 +254,20 @@ def adjoint(spec, *, out: str | Path | None = None, resume: bool = False, progre
     """`rscale adjoint`: exact and memory-free (reverse Euler / reverse Heun) backpropagation at
     every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N."""
     return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)
+
+
+# ----------------------------------------------------------------------------- rscale limit
+def _limit(name: str) -> Callable[..., Any]:
+    """A function of `experiments.limit`, imported on first call (no torch at import time)."""
+
+    def call(*args: Any) -> Any:
+        from resnet_scale_cli.experiments import limit
+
+        return getattr(limit, name)(*args)
+
+    return call
+
+
 def _limit_cells(spec) -> list[int]:
     """The depths of `rscale limit`; a depth whose single draw does not fit the device is refused
     before anything runs (one line naming the estimate and the flags that reduce it)."""

@@ -72,7 +72,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("activation", ("--activation",), "σ.", "activations", DEFAULT.activation),
     Setting("depth", ("--depth", "-L"), "Depth L.", int, str(DEFAULT.depth),
             "Depths: list 100,1000 or range 10:1000:10 (integers, deduplicated)."),
-    Setting("width", ("--width", "-d"), "Width d.", int, str(DEFAULT.width)),
+    Setting("width", ("--width", "-d"), "Width d.", int, str(DEFAULT.width),
+            "Widths d: one value or a list 8,40,200 (critical β per width)."),
     Setting("beta", ("--beta",), "Scaling exponents β: comma list 0.25,0.5,1 or range start:stop:count.", str,
             "0.25,0.5,1"),
     Setting("samples", ("--samples", "-n"), "(weights, input) samples per β.", int, str(DEFAULT.samples)),
@@ -89,11 +90,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             f"{DEFAULT.memory_gb:g}"),
 )}
 
-#: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `hurst` and
-#: `lengthscale` take grids in the latter
+#: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `hurst`,
+#: `lengthscale` and `width` take grids in the latter
 RUN_SETTINGS = tuple(SETTINGS)
 GRID_SETTINGS = RUN_SETTINGS
-GRID_VALUED = ("depth", "hurst", "lengthscale")
+GRID_VALUED = ("depth", "hurst", "lengthscale", "width")
 
 
 #: the text of each config source read, to name the line of a key in error messages
@@ -197,6 +198,8 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
     values = merge_settings(config, flags, defaults)
     outputs = {k: values.pop(k) for k in OUTPUT_KEYS if k in values}
     depth_grid = parse_int_grid(values.pop("depth", depths), "--depth")
+    width = values.pop("width", DEFAULT.width)
+    width_grid = parse_int_grid(width, "--width") if isinstance(width, (str, list, tuple)) else (width,)
     values.setdefault("beta", betas)
     source = f"--config {config}" if config else "settings"
     law = values.get("law", DEFAULT.law)
@@ -208,10 +211,10 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
             if isinstance(law, str) and law in LAWS and key != law_parameter(law) and len(grids[key]) > 1:
                 raise SpecError(f"--{key} takes several values only with --law {name}")
             values[key] = grids[key][0]
-    base = spec_from_mapping({**values, "depth": depth_grid[0]}, source=source)
+    base = spec_from_mapping({**values, "depth": depth_grid[0], "width": width_grid[0]}, source=source)
     parameter = law_parameter(base.law)
     params = grids.get(parameter, (getattr(base, parameter),)) if parameter else ()
-    return SweepSpec(base, depth_grid, params), outputs
+    return SweepSpec(base, depth_grid, params, width_grid if len(width_grid) > 1 else ()), outputs
 
 
 @_located

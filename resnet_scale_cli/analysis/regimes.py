@@ -10,6 +10,14 @@ against log10 L over the swept depths (decades per decade of depth):
 Intervals come from a bootstrap over weight draws (resampled with replacement at each depth
 independently; over samples when there is a single draw): 95 % percentile intervals of the slope
 and of the crossing. Overflowed samples count as +∞ (they are explosions), which medians handle.
+
+The drift of the crossing with depth: the same crossing computed from each pair of consecutive
+depths (L_i, L_{i+1}) alone, with its interval from the same bootstrap replicates (`pairwise`).
+No extrapolation to L → ∞ is made.
+
+With a single depth there is no trend: regimes are read from the median log10 ratio at that
+depth with the thresholds of `rscale run` (< −1 identity, > +1 explosion, else stable), no
+critical β is estimated, and `regime_basis` says `"threshold"` (else `"trend"`).
 """
 
 from __future__ import annotations
@@ -69,14 +77,17 @@ def regime_of(slope: float) -> str:
 
 
 def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_log10", *, seed: int = 0) -> dict[str, Any]:
-    """Regimes per β and the critical β for one law setting from its cells at several depths."""
+    """Regimes per β and the critical β for one law setting from its cells at several depths
+    (the whole range and each pair of consecutive depths); threshold regimes at a single depth."""
     records = sorted(records, key=lambda r: r["cell"]["depth"])
+    if len({r["cell"]["depth"] for r in records}) < 2:
+        return threshold_setting(records, quantity)
     depths = np.array([r["cell"]["depth"] for r in records], dtype=np.float64)
     betas = np.array(records[0]["betas"], dtype=np.float64)
     x = np.log10(depths)
     values = [_as_array(r["values"][quantity]) for r in records]  # each (n_betas, samples)
     point = np.stack([np.median(v, axis=1) for v in values], axis=-1)  # (n_betas, n_depths)
-    slope = _slopes(x, point) if len(depths) > 1 else np.full(len(betas), np.nan)
+    slope = _slopes(x, point)
 
     rng = np.random.default_rng(seeding.stream_seed(seed, (seeding.name_key("bootstrap"),)))
     boot = np.empty((N_BOOTSTRAP, len(betas), len(depths)))
@@ -91,48 +102,72 @@ def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_l
             pick = rng.integers(0, v.shape[1], (N_BOOTSTRAP, v.shape[1]))
             resampled = v[:, pick]
         boot[:, :, i] = np.median(resampled, axis=-1).T
-    boot_slopes = _slopes(x, boot) if len(depths) > 1 else np.full((N_BOOTSTRAP, len(betas)), np.nan)
+    boot_slopes = _slopes(x, boot)
     lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
-    if len(depths) > 1:
-        # ±∞ slopes sort above every finite one; NaN (∞ − ∞: overflow at several depths) are left
-        # out, and a β whose every replicate is NaN gets no interval
-        capped = np.where(np.isinf(boot_slopes), 1e300, boot_slopes)
-        all_nan = np.isnan(capped).all(axis=0)
-        capped[:, all_nan] = 1e300
-        slope_lo, slope_hi = np.nanpercentile(capped, [lo_q, hi_q], axis=0)
-    else:
-        slope_lo = slope_hi = np.full(len(betas), np.nan)
+    # ±∞ slopes sort above every finite one; NaN (∞ − ∞: overflow at several depths) are left
+    # out, and a β whose every replicate is NaN gets no interval
+    capped = np.where(np.isinf(boot_slopes), 1e300, boot_slopes)
+    all_nan = np.isnan(capped).all(axis=0)
+    capped[:, all_nan] = 1e300
+    slope_lo, slope_hi = np.nanpercentile(capped, [lo_q, hi_q], axis=0)
 
     regimes = []
     for j, beta in enumerate(betas):
         regimes.append({
             "beta": float(beta),
-            "regime": regime_of(slope[j]) if len(depths) > 1 else None,
+            "regime": regime_of(slope[j]),
             "slope": _finite_or_none(slope[j]),
             "slope_interval": [_finite_or_none(slope_lo[j]) if abs(slope_lo[j]) < 1e299 else None,
                                _finite_or_none(slope_hi[j]) if abs(slope_hi[j]) < 1e299 else None],
             "median_at_largest_depth": _finite_or_none(point[j, -1]),
         })
-    critical = _crossing(betas, slope[None, :])[0] if len(depths) > 1 else np.nan
-    boot_critical = _crossing(betas, boot_slopes) if len(depths) > 1 else np.full(N_BOOTSTRAP, np.nan)
-    if len(depths) > 1:
-        clipped = np.clip(boot_critical, betas[0], betas[-1])
-        interval = np.percentile(clipped, [lo_q, hi_q])
-        low = None if np.mean(boot_critical == -np.inf) > (1 - LEVEL) / 2 else float(interval[0])
-        high = None if np.mean(boot_critical == np.inf) > (1 - LEVEL) / 2 else float(interval[1])
-    else:
-        low = high = None
+    out = _critical_from(betas, slope, boot_slopes)
+    out["regimes"] = regimes
+    out["regime_basis"] = "trend"
+    out["pairwise"] = [
+        {"depths": [int(depths[i]), int(depths[i + 1])],
+         **_critical_from(betas, _slopes(x[i:i + 2], point[:, i:i + 2]), _slopes(x[i:i + 2], boot[:, :, i:i + 2]))}
+        for i in range(len(depths) - 1)]
+    return out
+
+
+def _critical_from(betas: np.ndarray, slope: np.ndarray, boot_slopes: np.ndarray) -> dict[str, Any]:
+    """Critical β (zero crossing of the slope curve), its bootstrap interval and bound."""
+    lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
+    critical = _crossing(betas, slope[None, :])[0]
+    boot_critical = _crossing(betas, boot_slopes)
+    clipped = np.clip(boot_critical, betas[0], betas[-1])
+    interval = np.percentile(clipped, [lo_q, hi_q])
+    low = None if np.mean(boot_critical == -np.inf) > (1 - LEVEL) / 2 else float(interval[0])
+    high = None if np.mean(boot_critical == np.inf) > (1 - LEVEL) / 2 else float(interval[1])
     return {
         "critical_beta": _finite_or_none(critical),
         "interval": [low, high],
         "bound": "below grid" if critical == -np.inf else "above grid" if critical == np.inf else None,
-        "regimes": regimes,
     }
 
 
+def threshold_setting(records: Sequence[dict[str, Any]], quantity: str = "output_log10") -> dict[str, Any]:
+    """Regimes per β of one law setting at a single depth, read from the median log10 ratio with
+    the thresholds of `rscale run` (no trend, hence no critical β): `regime_basis: "threshold"`."""
+    from resnet_scale_cli.experiments.cell import suggest_regime
+
+    record = max(records, key=lambda r: r["cell"]["depth"])
+    values = _as_array(record["values"][quantity])
+    regimes = []
+    for beta, row in zip(record["betas"], values):
+        median = float(np.median(row))
+        regimes.append({"beta": float(beta), "regime": suggest_regime(median if np.isfinite(median) else None),
+                        "slope": None, "slope_interval": [None, None], "median_at_largest_depth": _finite_or_none(median)})
+    return {"critical_beta": None, "interval": [None, None], "bound": None, "regimes": regimes,
+            "regime_basis": "threshold", "pairwise": []}
+
+
 def analyze(records: Sequence[dict[str, Any]], *, seed: int = 0) -> list[dict[str, Any]]:
-    """One entry per law setting (in grid order): law, its parameter, critical β, interval,
-    regimes (from the output ratio) and the same for the gradient ratio under "gradient"."""
+    """One entry per law setting and width (in grid order: a cell's coordinates less its depth):
+    law, its parameter, width when it is a grid axis, critical β, interval, regimes (from the
+    output ratio), pairwise crossings, and the same for the gradient ratio under "gradient".
+    A setting measured at a single depth gets threshold regimes (`threshold_setting`)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         key = json_key({k: v for k, v in r["cell"].items() if k != "depth"})

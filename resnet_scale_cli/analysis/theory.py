@@ -1,31 +1,341 @@
-"""Every reference value rscale prints or checks, in one place, with its basis.
+"""Every reference value rscale prints, draws or checks, in one place, each with its basis.
 
-- `critical_beta_reference`: the reference critical β of a law setting (SCIENCE.md §4):
-  1/2 for i.i.d. weights (theorem, Marion et al., output and gradient ratios), 1 for smooth
-  (RBF) and tied weights (theorem for Lipschitz weight processes), max(1/2, H) for fBm (a
-  first-order scaling argument, not a theorem).
+- `reference(law, quantity, model=…, activation=…, hurst=…, width=…, depths=…)`: the reference
+  critical β of a (law, model, activation, ratio) and its basis — a theorem (paper, quantity,
+  model), a first-order scaling argument, or none (then no line is drawn) — with, where the
+  first-order formulas give one, a finite-(L, d) `Prediction` and its crossover depth L*.
+- `exact_identity_factor` / `exact_mean_square`: the exact second moment
+  E[ratio²] = (1 + c L^{-2β})^L − 1 of the output and gradient ratios (docs/science.md).
 - `adjoint_bound_rate`: the rate of the memory-free backward's upper bounds (Sander, Ablin, Peyré,
   Props. 3–6): reverse Euler 1, reverse Heun min(1 + δ, 2) with Δ ∝ N^(−δ) by law.
-- The i.i.d. theorems at β = 1/2 (Marion et al., "Scaling ResNets in the large-depth regime"):
-  the output interval, with probability ≥ 1 − δ,
+- `limit_rate_reference`: the rate at which a ResNet at its critical β approaches its
+  continuous-depth limit (`rscale limit`), with its basis.
+- The i.i.d. theorems at β = 1/2 (Marion et al.): the output interval, with probability ≥ 1 − δ,
   exp(3/8 − √(22/(dδ))) − 1 < ‖h_L − h_0‖²/‖h_0‖² < exp(1 + √(10/(dδ))) + 1,
   and the gradient expectation e^{1/2} − 1 ≤ E ‖p_0 − p_L‖²/‖p_L‖² ≤ e^4 − 1.
+
+Only numpy is imported here (no torch): the command line renders these without a measurement.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+PAPER = "Marion, Fermanian, Biau, Vert, \"Scaling ResNets in the large-depth regime\" (arXiv:2206.06929, JMLR 2025)"
+QUANTITY_TEXT = {"output": "output ratio ‖h_L − h_0‖/‖h_0‖", "gradient": "gradient ratio ‖p_0 − p_L‖/‖p_L‖"}
+#: activations σ with σ(−x) = −σ(x): E σ(W h) = 0 for symmetric W
+ODD = ("tanh", "identity")
+#: basis kinds, strongest first
+BASES = ("theorem", "first-order", "prediction", "none")
 
 
-def critical_beta_reference(law: str, *, hurst: float = 0.5, **_: object) -> float:
-    """The reference critical β of a law setting (see the module docstring for each basis)."""
+@dataclass(frozen=True)
+class Prediction:
+    """A first-order (small-ratio) prediction of the critical β that the depth-trend estimator
+    reads at the swept depths and this width, with the crossover depth L* past which V's long
+    memory dominates the increments (None when it never does)."""
+
+    critical_beta: float
+    crossover_depth: float | None
+    depths: tuple[int, ...]
+    width: int
+    statement: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"critical_beta": round(self.critical_beta, 6),
+                "crossover_depth": None if self.crossover_depth is None else float(f"{self.crossover_depth:.4g}"),
+                "depths": list(self.depths), "width": self.width, "statement": self.statement}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference critical β of one (law, model, activation, ratio): `value` is the line drawn
+    (None: none holds, nothing is drawn); `basis` one of `BASES`; `statement` says what and why."""
+
+    value: float | None
+    basis: str
+    statement: str
+    source: str | None = None
+    prediction: Prediction | None = None
+
+    def basis_dict(self) -> dict[str, Any]:
+        """The `theory_basis` object of the JSON documents."""
+        return {"kind": self.basis, "statement": self.statement, "source": self.source}
+
+    @property
+    def label(self) -> str:
+        """A short label for tables and legends."""
+        kind = {"theorem": "theorem", "first-order": "first-order argument", "prediction": "prediction",
+                "none": "none"}[self.basis]
+        return "—" if self.value is None else f"{self.value:.3g} ({kind})"
+
+
+# ----------------------------------------------------------------------------- references
+def reference(law: str, quantity: str = "output", *, model: str = "full", activation: str = "relu",
+              hurst: float = 0.5, width: int | None = None, depths: Sequence[int] | None = None,
+              **_: object) -> Reference:
+    """The reference critical β of a law setting for one ratio (`output` or `gradient`).
+
+    With `width` and two depths or more, a finite-(L, d) first-order `prediction` is attached
+    where the formulas of `first_order_sum` apply (fBm weights, full model, σ piecewise linear).
+    """
+    if quantity not in QUANTITY_TEXT:
+        raise ValueError(f"quantity must be output or gradient, got {quantity!r}")
+    what = QUANTITY_TEXT[quantity]
+    if law == "fbm" and float(hurst) == 0.5:
+        law = "iid"  # fGn at H = 1/2 is Gaussian white noise: i.i.d. across depth
     if law == "iid":
-        return 0.5
-    if law == "fbm":
-        return max(0.5, float(hurst))
-    return 1.0  # rbf, tied: weights Lipschitz in depth
+        if model == "full" and activation == "relu":
+            return Reference(0.5, "theorem", f"theorem for the {what}: → 0 in probability for β > 1/2, → ∞ for "
+                             "β < 1/2, bounded at β = 1/2; i.i.d. symmetric sub-Gaussian entries, full model "
+                             "V σ(W h) with ReLU", PAPER)
+        return Reference(0.5, "first-order", f"first-order scaling argument for the {what}: increments independent "
+                         "across depth add up like L^{1/2−β}, the product of layers like exp(c L^{1−2β}); the "
+                         f"theorem is stated for the full ReLU model, not for {model} with {activation}")
+    if law in ("rbf", "tied"):
+        if quantity == "output":
+            return Reference(1.0, "theorem", f"theorem for the {what}: weights Lipschitz and bounded in depth "
+                             "(smooth GP, tied): identity for β > 1, bounded at β = 1 (ODE limit), max_k ratio "
+                             "→ ∞ for β < 1", PAPER)
+        return Reference(1.0, "first-order", f"first-order scaling argument for the {what}: the tangent recursion "
+                         "has the same depth-regular weights; the paper's theorem is stated for the output ratio")
+    if law != "fbm":
+        return Reference(None, "none", f"no reference for law {law!r}")
+    H = float(hurst)
+    prediction = _prediction(quantity, H, model, activation, width, depths)
+    if H < 0.5:
+        return Reference(0.5, "first-order", f"first-order scaling argument for the {what}: for H < 1/2 the "
+                         "increments' sum grows no faster than L^{1/2}, the quadratic variation L^{1−2β} decides",
+                         prediction=prediction)
+    if model in ("linear", "simple"):
+        return Reference(max(0.5, H), "first-order", f"first-order scaling argument for the {what}: the increments "
+                         "are V_k (fGn) times a slowly varying vector, so their sum grows like L^{H−β}; the quadratic "
+                         "variation gives 1/2: max(1/2, H)", prediction=prediction)
+    if activation in ODD:
+        return Reference(round(max(0.5, 2 * H - 1), 12), "first-order", f"first-order scaling argument for the {what}: σ odd, "
+                         "so E σ(W_k h) = 0 and E σ'(W_k h) W_k = 0; the increments are products of two independent "
+                         "fGn sequences, autocovariance ≈ γ(k)², long memory of exponent 2H − 1 only for H > 3/4: "
+                         "max(1/2, 2H − 1)", prediction=prediction)
+    if quantity == "output":
+        return Reference(max(0.5, H), "first-order", f"first-order scaling argument for the {what}: E σ(W_k h) ≠ 0 "
+                         f"({activation}), so a fixed share of the increments carries V's long memory and their "
+                         "sum grows like L^{H−β}: max(1/2, H)", prediction=prediction)
+    why = ("the backward increment V_k D_k W_k q has a rank-one mean E[D_k W_k] = ĥ-direction only: a share "
+           "≈ 1/(2πd) of its autocovariance carries V's long memory, the rest decays like γ(k)²; the critical β "
+           "moves from max(1/2, 2H − 1) (L ≪ L*) to max(1/2, H) (L ≫ L*), so no asymptotic line holds at finite "
+           "(L, d)")
+    if prediction is not None:
+        return Reference(None, "prediction", f"first-order finite-(L, d) prediction for the {what}: {why}",
+                         prediction=prediction)
+    return Reference(None, "none", f"no reference for the {what} with {activation}: {why}; the first-order formula "
+                     "is implemented for piecewise-linear σ only")
 
 
+def critical_beta_reference(law: str, *, hurst: float = 0.5, model: str = "full", activation: str = "relu",
+                            **_: object) -> float | None:
+    """The reference critical β of the output ratio (`reference(...).value`)."""
+    return reference(law, "output", model=model, activation=activation, hurst=hurst).value
+
+
+# ----------------------------------------------------------------------------- first-order sums
+def _slopes(activation: str) -> tuple[float, float] | None:
+    """(slope for x ≤ 0, slope for x > 0) of a piecewise-linear σ, else None."""
+    from resnet_scale_cli.dynamics.activations import ACTIVATIONS
+
+    if activation == "identity":
+        return (1.0, 1.0)
+    act = ACTIVATIONS.get(activation)
+    return None if act is None or act.slopes is None else tuple(act.slopes)
+
+
+def _kappa(g: np.ndarray) -> np.ndarray:
+    """E[relu(x) relu(x')] for standard Gaussians with correlation g (arc-cosine kernel)."""
+    g = np.clip(g, -1.0, 1.0)
+    return (np.sqrt(1.0 - g * g) + g * (math.pi - np.arccos(g))) / (2 * math.pi)
+
+
+def increment_correlation(g: np.ndarray, quantity: str, slopes: tuple[float, float], width: int) -> np.ndarray:
+    """A(γ): E[u_k · u_{k+j}] / ‖q‖² for the full model's increment u = σ(W h) (output, q = h) or
+    u = σ'(W h) ⊙ W q averaged over isotropic q (gradient), when the rows of W_k and W_{k+j} are
+    correlated γ entry-wise. σ has slopes (a, b): σ(x) = a x (x ≤ 0), b x (x > 0).
+
+    Output: A = ab γ + (b − a)² κ(γ). Gradient: (1 − 1/d) γ [ab + (b − a)² (1/4 + arcsin γ/(2π))]
+    + A_output(γ)/d (the share of q along h is 1/d on average). A(0) is the rank-one mean's share.
+    """
+    a, b = slopes
+    g = np.asarray(g, dtype=np.float64)
+    out = a * b * g + (b - a) ** 2 * _kappa(g)
+    if quantity == "output":
+        return out
+    both_positive = 0.25 + np.arcsin(np.clip(g, -1.0, 1.0)) / (2 * math.pi)
+    return (1 - 1 / width) * g * (a * b + (b - a) ** 2 * both_positive) + out / width
+
+
+_EXACT_LAGS = 1 << 16
+
+
+@functools.lru_cache(maxsize=256)
+def _sum_parts(hurst: float, quantity: str, slopes: tuple[float, float], width: int):
+    """Cumulative sums of b(j) = γ(j) (A(γ(j)) − A(0)) and j b(j) over j < 2^16, A(0), and the
+    power-law tail b(j) ≈ b(J)(j/J)^{4H−4} beyond J = 2^16."""
+    from resnet_scale_cli.laws.fbm import fgn_autocovariance
+
+    j = np.arange(_EXACT_LAGS, dtype=np.float64)
+    gamma = fgn_autocovariance(hurst, j)
+    a0 = float(increment_correlation(np.zeros(1), quantity, slopes, width)[0])
+    b = gamma * (increment_correlation(gamma, quantity, slopes, width) - a0)
+    return np.cumsum(b), np.cumsum(j * b), a0, float(b[-1])
+
+
+def first_order_sum(depth: float, hurst: float, quantity: str, slopes: tuple[float, float], width: int) -> tuple[float, float]:
+    """(long, short) parts of S(L) = Σ_{|j|<L} (L − |j|) γ(j) A(γ(j)), so that to first order
+    E[ratio²] ≈ L^{-2β} S(L) for fBm weights (V and W with the same H), full model.
+
+    long = A(0) L^{2H} exactly (Σ (L − |j|) γ(j) = L^{2H} for fGn): the share carrying V's long
+    memory; short = the rest, Σ (L − |j|) γ(j)(A(γ(j)) − A(0)), exact up to lag 2^16, a power-law
+    integral beyond (relative error of order γ(2^16)).
+    """
+    cb, cjb, a0, b_last = _sum_parts(float(hurst), quantity, slopes, int(width))
+    L = float(depth)
+    n = int(min(math.ceil(L), _EXACT_LAGS))
+    b0 = cb[0]
+    short = L * (2 * cb[n - 1] - b0) - 2 * cjb[n - 1]
+    if L > _EXACT_LAGS:
+        p, J = 4 * hurst - 4, float(_EXACT_LAGS)
+        x = np.geomspace(J, L, 4001)
+        y = (L - x) * (x / J) ** p
+        short += 2 * b_last * float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2)
+    return a0 * L ** (2 * hurst), float(short)
+
+
+def crossover_depth(hurst: float, quantity: str, slopes: tuple[float, float], width: int) -> float | None:
+    """L* where the long-memory part A(0) L^{2H} of S(L) equals the rest (bisection in log L);
+    None when A(0) = 0 or H ≤ 1/2 (it never takes over) or L* > 10^150."""
+    if hurst <= 0.5:
+        return None
+
+    def excess(log_l: float) -> float:
+        long, short = first_order_sum(10.0**log_l, hurst, quantity, slopes, width)
+        return math.log(long) - math.log(short) if long > 0 and short > 0 else (-math.inf if long <= 0 else math.inf)
+
+    lo, hi = 0.0, 150.0
+    if excess(hi) < 0:
+        return None
+    if excess(lo) >= 0:
+        return 1.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
+    return 10.0 ** ((lo + hi) / 2)
+
+
+def predicted_critical_beta(depths: Sequence[int], hurst: float, quantity: str, slopes: tuple[float, float],
+                            width: int) -> float:
+    """max(1/2, s/2), s the least-squares slope of log10 S(L) on log10 L over the depths: the β at
+    which the first-order E[ratio²] ≈ L^{-2β} S(L) has no trend over the swept depths (the
+    floor 1/2 is the quadratic variation, a second-order effect this sum leaves out)."""
+    x = np.log10(np.asarray(depths, dtype=np.float64))
+    y = np.log10([sum(first_order_sum(L, hurst, quantity, slopes, width)) for L in depths])
+    xc = x - x.mean()
+    slope = float((xc * (y - y.mean())).sum() / (xc**2).sum())
+    return max(0.5, slope / 2)
+
+
+def _prediction(quantity: str, hurst: float, model: str, activation: str, width: int | None,
+                depths: Sequence[int] | None) -> Prediction | None:
+    """The finite-(L, d) prediction where its formula applies: fBm, full model, σ piecewise linear."""
+    slopes = _slopes(activation)
+    if model != "full" or slopes is None or width is None or depths is None or len(set(depths)) < 2:
+        return None
+    depths = tuple(sorted({int(d) for d in depths}))
+    beta = predicted_critical_beta(depths, hurst, quantity, slopes, int(width))
+    star = crossover_depth(hurst, quantity, slopes, int(width))
+    text = ("first-order prediction (not a theorem): β where L^{-2β} S(L) has no trend over the swept depths, "
+            "S(L) = Σ_{|j|<L} (L−|j|) γ(j) A(γ(j)), A the increments' correlation; crossover depth L* where "
+            "V's long-memory share A(0) L^{2H} overtakes the rest")
+    return Prediction(beta, star, depths, int(width), text)
+
+
+# ----------------------------------------------------------------------------- exact identity
+def exact_identity_factor(law: str, model: str, activation: str, *, dist: str = "gaussian", **_: object) -> float | None:
+    """c in E[ratio²] = (1 + c L^{-2β})^L − 1, or None where the identity does not hold.
+
+    Holds for i.i.d. weights (symmetric entries of variance 1/d: gaussian, rademacher, uniform),
+    for the output ratio given any h_0 ≠ 0 and for the gradient ratio with an isotropic readout
+    p_L, at every d and L: full model with ReLU (c = 1/2), leaky ReLU of slope a
+    (c = (1 + a²)/2) or identity σ (c = 1); linear model (c = 1). Derivation: docs/science.md.
+    """
+    if law != "iid" or dist not in ("gaussian", "rademacher", "uniform"):
+        return None
+    if model == "linear":
+        return 1.0
+    if model != "full":
+        return None
+    slopes = _slopes(activation)
+    if slopes is None:
+        return None
+    a, b = slopes
+    return (a * a + b * b) / 2
+
+
+def exact_identity_refusal(law: str, model: str, activation: str, *, dist: str = "gaussian") -> str | None:
+    """Why the exact identity does not hold for these settings (None when it does)."""
+    if exact_identity_factor(law, model, activation, dist=dist) is not None:
+        return None
+    if law != "iid":
+        return f"it needs weights independent across depth (law = \"iid\"), not law = {law!r}"
+    if model == "simple":
+        return "the simple model's increment V σ(h) has E‖σ(h)‖² depending on h's direction: no closed form"
+    return f"σ = {activation} has no closed-form E σ(x)² ∝ E x² (it holds for relu, leaky_relu and identity)"
+
+
+def exact_mean_square(factor: float, depth: int, beta: float) -> float:
+    """(1 + c L^{-2β})^L − 1, computed as expm1(L log1p(c L^{-2β}))."""
+    return math.expm1(depth * math.log1p(factor * float(depth) ** (-2.0 * beta)))
+
+
+def mean_square(log10_values: Sequence[float | None], inputs_per_draw: int = 1) -> tuple[float | None, float | None, int]:
+    """Monte Carlo mean of ratio² = 10^{2 v} over the samples, its standard error and the number
+    of independent units: weight draws (the per-draw means of their `inputs_per_draw` inputs) when
+    there are two or more, else samples. (None, None, n) when a sample overflowed."""
+    v = np.array([np.nan if x is None else x for x in log10_values], dtype=np.float64)
+    if v.size == 0 or not np.all(np.isfinite(v)) or np.max(v) > 150:
+        return None, None, int(v.size)
+    sq = 10.0 ** (2 * v)
+    m = max(1, int(inputs_per_draw))
+    n_draws = sq.size // m
+    units = sq.reshape(n_draws, m).mean(axis=1) if n_draws >= 2 and n_draws * m == sq.size else sq
+    se = float(units.std(ddof=1) / math.sqrt(units.size)) if units.size > 1 else None
+    return float(units.mean()), se, int(units.size)
+
+
+def exact_comparison(law: str, model: str, activation: str, dist: str, depth: int, beta: float,
+                     values: dict[str, Sequence[float | None]], inputs_per_draw: int) -> dict[str, Any] | None:
+    """The exact E[ratio²] beside the Monte Carlo mean ± s.e. for each ratio measured, or None
+    where the identity does not hold: {"factor", "output": {"exact", "mean", "stderr", "units",
+    "z"}, "gradient": {…} or None}."""
+    factor = exact_identity_factor(law, model, activation, dist=dist)
+    if factor is None:
+        return None
+    exact = exact_mean_square(factor, depth, beta)
+    out: dict[str, Any] = {"factor": factor}
+    for q in ("output", "gradient"):
+        key = q + "_log10"
+        if key not in values or values[key] is None:
+            out[q] = None
+            continue
+        mean, se, units = mean_square(values[key], inputs_per_draw)
+        z = (mean - exact) / se if mean is not None and se else None
+        out[q] = {"exact": exact, "mean": mean, "stderr": se, "units": units, "z": z}
+    return out
+
+
+# ----------------------------------------------------------------------------- i.i.d. theorems
 def iid_output_interval(width: int, delta: float) -> tuple[float, float]:
     """Bounds of ‖h_L − h_0‖²/‖h_0‖² that hold with probability ≥ 1 − δ at β = 1/2 (theorem)."""
     low = math.exp(3 / 8 - math.sqrt(22 / (width * delta))) - 1
@@ -62,6 +372,8 @@ def adjoint_bound_basis(net: str, law: str) -> str:
     delta = SMOOTHNESS_EXPONENT.get(law, 0.0)
     shown = "0 (tied weights)" if math.isinf(delta) else f"O(N^-{delta:g})"
     return f"upper bound, Props. 5-6 (reverse Heun): O(Δ/N + 1/N²) with Δ = {shown} for --law {law}"
+
+
 def limit_rate_reference(law: str, *, hurst: float = 0.5) -> dict[str, object]:
     """The rate r of the distance max_k ‖h_k − H(k/L)‖ ~ L^{-r} between a ResNet at its critical β
     and its continuous-depth limit (`rscale limit`), with the range expected at moderate depths

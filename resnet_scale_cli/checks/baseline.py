@@ -41,9 +41,9 @@ def baseline_statistics(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 units = values.reshape(n_draws, m).mean(axis=1) if n_draws >= 2 else values
                 if not np.all(np.isfinite(units)) or units.size < 2:
                     continue  # overflowed or too few units: no honest uncertainty, not baselined
-                setting = setting_label(r["cell"], compact=True)
+                setting = setting_label(r["cell"], compact=True) + (f" d={r['cell']['width']}" if "width" in r["cell"] else "")
                 stats.append({
-                    "key": f"{r['cell']['law']}{' ' + setting if setting else ''} L={r['cell']['depth']} β={beta:g} {q}.mean",
+                    "key": f"{r['cell']['law']}{' ' + setting.strip() if setting.strip() else ''} L={r['cell']['depth']} β={beta:g} {q}.mean",
                     "value": float(units.mean()),
                     "stderr": float(units.std(ddof=1) / math.sqrt(units.size)),
                     "units": int(units.size),

@@ -17,12 +17,13 @@ STATS = ("median", "q05", "q95", "mean")
 REGIMES = ("identity", "stable", "explosion")
 STAT_QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
 VALID_STATS = {f"{q}.{s}" for q in STAT_QUANTITIES for s in STATS}
-COMMON_KEYS = frozenset({"type", "name", "quantity", "hurst", "lengthscale"})
+COMMON_KEYS = frozenset({"type", "name", "quantity", "hurst", "lengthscale", "width"})
 Z_THEOREM = 2.5758  # two-sided 99 %: a theorem check fails only on a significant violation
 
 
 # ----------------------------------------------------------------------------- helpers
 def find_cell(records, setting: dict, depth: int) -> dict[str, Any]:
+    """The record of a law setting (and width, when it is a grid axis) at one depth."""
     for r in records:
         if r["cell"]["depth"] == depth and all(r["cell"].get(k) == v for k, v in setting.items()):
             return r
@@ -154,12 +155,20 @@ class StatisticExpectation(ExpectationType):
 
 
 class CriticalBetaExpectation(ExpectationType):
-    """The critical β (from the depth trend) within [min, max]."""
+    """The critical β (from the depth trend) within [min, max]. The outcome also names the
+    reference of this (law, model, activation, ratio) and its basis (`analysis.theory.reference`),
+    for the reader: the verdict is on [min, max] alone."""
 
     name = "critical_beta"
     keys = COMMON_KEYS | {"min", "max"}
     needs_bounds = True
     needs_two_depths = True
+
+    def check(self, ctx, exp, opts):
+        base = ctx.sweep.base
+        hurst = opts["setting"].get("hurst", base.hurst)
+        ref = theory.reference(base.law, opts["quantity"], model=base.model, activation=base.activation, hurst=hurst)
+        opts["reference"] = {"value": ref.value, "basis": ref.basis}
 
     def default_name(self, o):
         return f"critical β ({o['quantity']}){setting_label(o['setting'], compact=True, lead=' ')}"
@@ -173,8 +182,12 @@ class CriticalBetaExpectation(ExpectationType):
             f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
         message = (f"critical β = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
                    f"critical β of the {o['quantity']} ratio is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        ref = o.get("reference")
+        if ref is not None:
+            message += ("; no reference holds here" if ref["value"] is None else
+                        f"; reference {ref['value']:g} ({ref['basis']})")
         return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
-                "message": message}
+                "message": message, **({"reference": ref} if ref is not None else {})}
 
 
 def _iid_output_interval(record, j: int, o: dict, width: int) -> dict[str, Any]:
@@ -238,6 +251,57 @@ class TheoremExpectation(ExpectationType):
         return THEOREMS[o["theorem"]][0](rec, beta_index(rec, 0.5), o, width)
 
 
+class ExactIdentityExpectation(ExpectationType):
+    """E[ratio²] = (1 + c L^{-2β})^L − 1, exact for i.i.d. weights (symmetric entries), the full
+    model with ReLU (c = 1/2), leaky ReLU or identity σ, or the linear model (c = 1), for the
+    output and the gradient ratio at every d and L (docs/science.md). Two-sided z-test of the
+    Monte Carlo mean of ratio² over weight draws against the exact value at a stated `level`
+    (default 0.99): it fails when |mean − exact| > z_{(1+level)/2} · s.e."""
+
+    name = "exact_identity"
+    keys = COMMON_KEYS | {"beta", "depth", "level"}
+    has_beta = True
+
+    def check(self, ctx, exp, opts):
+        base = ctx.sweep.base
+        why = theory.exact_identity_refusal(base.law, base.model, base.activation, dist=base.dist)
+        if why is not None:
+            raise ctx.error(f"the exact identity E[ratio²] = (1 + c L^-2β)^L − 1 does not hold here: {why}", "type")
+        level = ctx.number("level")
+        opts["level"] = 0.99 if level is None else level
+        if not 0.5 <= opts["level"] < 1.0:
+            raise ctx.error(f"'level' must be in [0.5, 1), got {opts['level']}", "level")
+        if base.n_draws < 2:
+            raise ctx.error("an exact-identity check needs at least two weight draws (the units of its standard error)",
+                            "type")
+        opts["factor"] = theory.exact_identity_factor(base.law, base.model, base.activation, dist=base.dist)
+
+    def default_name(self, o):
+        return (f"E[{o['quantity']} ratio²] exact at L={o['depth']}, β={o['beta']:g}"
+                f"{setting_label(o['setting'], compact=True, lead=' ')}")
+
+    def evaluate(self, records, critical, o, width):
+        from scipy.stats import norm
+
+        rec = find_cell(records, o["setting"], o["depth"])
+        j = beta_index(rec, o["beta"])
+        exact = theory.exact_mean_square(o["factor"], o["depth"], rec["betas"][j])
+        mean, se, units = theory.mean_square(rec["values"][o["quantity"] + "_log10"][j], rec["inputs_per_draw"])
+        z_max = float(norm.isf((1 - o["level"]) / 2))
+        if mean is None or not se:
+            z, passed = None, False
+            message = f"E[{o['quantity']} ratio²] not measurable: a sample overflowed or there is a single unit"
+        else:
+            z = (mean - exact) / se
+            passed = abs(z) <= z_max
+            message = (f"mean {o['quantity']} ratio² {mean:.5g} ± {se:.2g} (s.e. over {units} draws) against the exact "
+                       f"(1 + {o['factor']:g} L^-2β)^L − 1 = {exact:.5g}: z = {z:+.2f}, "
+                       + ("within" if passed else "outside") + f" ±{z_max:.2f} ({o['level']:.1%} two-sided)")
+        return {"measured": mean, "stderr": se, "exact": exact, "z": z, "bounds": [exact - z_max * se, exact + z_max * se]
+                if se else [exact, exact], "passed": passed, "message": message}
+
+
 EXPECTATIONS: dict[str, ExpectationType] = {
-    t.name: t() for t in (RegimeExpectation, StatisticExpectation, CriticalBetaExpectation, TheoremExpectation)
+    t.name: t() for t in (RegimeExpectation, StatisticExpectation, CriticalBetaExpectation, TheoremExpectation,
+                          ExactIdentityExpectation)
 }

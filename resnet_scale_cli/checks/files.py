@@ -175,7 +175,8 @@ def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
 
 
 def _setting(ctx: _Context, sweep) -> dict[str, float]:
-    """The law setting an expectation is about (`hurst = …` or `lengthscale = …`)."""
+    """The law setting an expectation is about (`hurst = …` or `lengthscale = …`), and its
+    width (`width = …`) when several are swept."""
     parameter = sweep.parameter
     setting: dict[str, float] = {}
     for key in ("hurst", "lengthscale"):
@@ -188,6 +189,15 @@ def _setting(ctx: _Context, sweep) -> dict[str, float]:
         raise ctx.error(f"[[expect]] #{ctx.index + 1}: say which {parameter} it is about (several are swept)", "type")
     if not setting and parameter:
         setting = {parameter: sweep.params[0]}
+    widths = getattr(sweep, "width_grid", (sweep.base.width,))
+    if "width" in ctx.exp:
+        width = ctx.exp["width"]
+        if isinstance(width, bool) or not isinstance(width, int) or width not in widths:
+            raise ctx.error(f"width = {width!r} is not among the widths of this check {list(widths)}", "width")
+        if len(widths) > 1:
+            setting = {**setting, "width": width}
+    elif len(widths) > 1:
+        raise ctx.error(f"[[expect]] #{ctx.index + 1}: say which width it is about (several are swept)", "type")
     return setting
 
 
@@ -209,6 +219,7 @@ def _beta_and_depth(ctx: _Context, etype) -> tuple[float, int | None]:
 
 def evaluate(check: CheckFile, records: list[dict[str, Any]], critical: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Measured value, bounds, verdict and a message for every expectation."""
-    width = check.sweep.base.width
     return [{"name": e.name, "type": e.type, **e.options["setting"],
-             **EXPECTATIONS[e.type].evaluate(records, critical, e.options, width)} for e in check.expectations]
+             **EXPECTATIONS[e.type].evaluate(records, critical, e.options,
+                                             e.options["setting"].get("width", check.sweep.base.width))}
+            for e in check.expectations]

@@ -61,6 +61,8 @@ def phase(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = No
 
     Defaults: --beta 0:1.3:27 --depth 100,300,1000,3000 --samples 24 --width 40, full model, ReLU.
     One law setting: β × L heatmap; several Hurst indices (--hurst 0.05:0.97:24): β × H heatmap
-    with the critical-β curve. --plot writes the figure.
+    with the critical-β curve; several widths (--width 8,40,200): critical β per width. A single
+    depth (--depth 1000) reads regimes from the ±1 log-ratio thresholds instead of the trend.
+    --plot writes the figure.
     """
     _grid("phase", settings, config, dict(out=out, resume=resume, plot=plot), json_out, quiet, no_color)

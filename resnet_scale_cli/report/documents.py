@@ -24,38 +24,76 @@ def dump_json(document: dict[str, Any]) -> None:
 
 
 
+def exact_identity(spec, beta: float, values: dict[str, Any], inputs_per_draw: int) -> dict[str, Any] | None:
+    """The exact E[ratio²] beside the Monte Carlo mean ± s.e. at one (cell, β), where the
+    identity holds (`analysis.theory.exact_comparison`), else None."""
+    from resnet_scale_cli.analysis.theory import exact_comparison
+
+    return exact_comparison(spec.law, spec.model, spec.activation, spec.dist, spec.depth, beta, values, inputs_per_draw)
+
+
 def run_document(result) -> dict[str, Any]:
-    """`rscale run --json`: the spec, the gradient method used, one summary per β."""
+    """`rscale run --json`: the spec, the gradient method used, one summary per β (with the
+    exact E[ratio²] beside its Monte Carlo mean where the identity holds)."""
     spec = result.spec.to_dict()
     spec.update(result.measurements.info)
+    meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
+    rows = [row | {"exact_mean_square": exact_identity(result.spec, row["beta"],
+                                                       {q: v[j] for q, v in meas.values.items()}, m)}
+            for j, row in enumerate(result.results)]
     return {
         "command": "run",
         "spec": spec,
-        "results": result.results,
+        "results": rows,
         "elapsed_seconds": round(result.elapsed_seconds, 4),
         "versions": versions(),
     }
 
 
 
-def theory_beta(spec) -> float:
-    """The reference critical β of a law setting (`analysis.theory.critical_beta_reference`)."""
-    from resnet_scale_cli.analysis.theory import critical_beta_reference
+def theory_beta(spec) -> float | None:
+    """The reference critical β of a law setting's output ratio (`analysis.theory.reference`)."""
+    return theory_reference(spec, "output").value
 
-    return float(critical_beta_reference(spec.law, hurst=spec.hurst, lengthscale=spec.lengthscale))
 
+def theory_reference(spec, quantity: str = "output", depths=None):
+    """The `analysis.theory.Reference` of a spec's (law, model, activation) for one ratio, with
+    its finite-(L, d) prediction over `depths` where one applies."""
+    from resnet_scale_cli.analysis.theory import reference
+
+    return reference(spec.law, quantity, model=spec.model, activation=spec.activation, hurst=spec.hurst,
+                     width=spec.width, depths=depths)
+
+
+def _with_reference(info: dict[str, Any], ref) -> dict[str, Any]:
+    return {**info, "theory_reference": ref.value, "theory_basis": ref.basis_dict(),
+            "prediction": ref.prediction.to_dict() if ref.prediction else None}
+
+
+def entry_spec(sweep, entry: dict[str, Any]):
+    """The spec of a critical-β entry: the sweep's base with the entry's law parameter and width."""
+    return sweep.base.replace(**{k: entry[k] for k in ("hurst", "lengthscale", "width") if k in entry})
 
 
 def grid_document(command: str, sweep, records: list[dict[str, Any]], critical: list[dict[str, Any]]) -> dict[str, Any]:
     """The JSON document of `sweep`/`phase` (also written as summary.json, without timing)."""
     cells = []
     for r in records:
-        for res in r["results"]:
-            cells.append({**r["cell"], **res})
+        spec = sweep.base.replace(**{k: r["cell"][k] for k in ("hurst", "lengthscale", "width", "depth") if k in r["cell"]})
+        for j, res in enumerate(r["results"]):
+            values = {q: v[j] for q, v in r["values"].items()}
+            cells.append({**r["cell"], **res,
+                          "exact_mean_square": exact_identity(spec, res["beta"], values, r["inputs_per_draw"])})
     enriched = []
     for entry in critical:
-        setting = sweep.base.replace(**{k: entry[k] for k in ("hurst", "lengthscale") if k in entry})
-        enriched.append({**entry, "theory_reference": theory_beta(setting)})
+        setting = entry_spec(sweep, entry)
+        depths = entry.get("depths")
+        out = {**entry, "width": setting.width, "theory_reference": theory_reference(setting, "output").value}
+        ref = theory_reference(setting, "output", depths)
+        out.update({"theory_basis": ref.basis_dict(), "prediction": ref.prediction.to_dict() if ref.prediction else None})
+        if "gradient" in entry:
+            out["gradient"] = _with_reference(entry["gradient"], theory_reference(setting, "gradient", depths))
+        enriched.append(out)
     info = records[0]["info"] if records else {}
     spec = sweep.to_dict() | {"device": info.get("device", sweep.base.device),
                               "grad_method_used": info.get("grad_method_used")}

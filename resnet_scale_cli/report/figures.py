@@ -108,7 +108,9 @@ def sample_title(result: Any) -> str:
 
 def grid_title(sweep: Any) -> str:
     law = describe_law(sweep.base) if not sweep.parameter or len(sweep.params) == 1 else sweep.base.law
-    return f"{law}, {sweep.base.model} model, {sweep.base.activation}, d = {sweep.base.width}, {sweep.base.samples} samples"
+    widths = getattr(sweep, "width_grid", (sweep.base.width,))
+    width = f"d = {widths[0]}" if len(widths) == 1 else f"d ∈ {{{', '.join(str(w) for w in widths)}}}"
+    return f"{law}, {sweep.base.model} model, {sweep.base.activation}, {width}, {sweep.base.samples} samples"
 
 
 # ----------------------------------------------------------------------------- sweeps and phases
@@ -117,13 +119,15 @@ QUANTITY_LABELS = {
     "gradient_log10": r"$\log_{10}\ \|p_0-p_L\|\,/\,\|p_L\|$",
 }
 REGIME_COLORS = {"identity": "tab:blue", "stable": "tab:green", "explosion": "tab:red"}
+BASIS_LABELS = {"theorem": "theorem", "first-order": "first-order argument"}
 CLIP = 4.0
 
 
 def _setting_label(cell: dict[str, Any]) -> str:
     from resnet_scale_cli.laws import setting_label
 
-    return setting_label(cell) or cell["law"]
+    label = setting_label(cell) or cell["law"]
+    return label + (f", d = {cell['width']}" if "width" in cell else "")
 
 
 def _edges(centers: np.ndarray, log: bool = False) -> np.ndarray:
@@ -147,7 +151,8 @@ def _settings(records: list[dict[str, Any]]) -> list[str]:
 
 
 def plot_depth_curves(path: Path, records: list[dict[str, Any]], title: str) -> None:
-    """Median log10 ratio against L with 5–95 % bands, one panel per β; output solid, gradient dashed."""
+    """Median log10 ratio against L with 5–95 % bands, one panel per β, one curve per law
+    setting and width d; output solid, gradient dashed."""
     plt = _pyplot()
     betas = records[0]["betas"]
     n = len(betas)
@@ -201,11 +206,17 @@ def plot_histogram(path: Path, record: dict[str, Any], beta_index: int, title: s
     _save(fig, path)
 
 
-def _heatmap(ax, fig, x, y, z, ylog, ylabel):
+def _heatmap(ax, fig, x, y, z, ylog, ylabel, thresholds: bool = False):
+    """A clipped β × (L, H, ℓ or d) heatmap; with `thresholds`, the ±1 contours of the single-depth
+    regime reading are drawn."""
     import matplotlib.colors as mcolors
 
-    mesh = ax.pcolormesh(_edges(np.asarray(x)), _edges(np.asarray(y, dtype=float), ylog), np.clip(z, -CLIP, CLIP),
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    mesh = ax.pcolormesh(_edges(x), _edges(y, ylog), np.clip(z, -CLIP, CLIP),
                          cmap="RdBu_r", norm=mcolors.TwoSlopeNorm(vmin=-CLIP, vcenter=0.0, vmax=CLIP), shading="flat")
+    if thresholds and x.size > 1 and y.size > 1:
+        finite = np.where(np.isfinite(z), z, 2 * CLIP)
+        ax.contour(x, y, finite, levels=[-1.0, 1.0], colors=["tab:cyan", "tab:red"], linewidths=1.0, linestyles=":")
     if ylog:
         ax.set_yscale("log")
         ax.set_yticks(list(y), [f"{v:g}" for v in y])
@@ -216,31 +227,69 @@ def _heatmap(ax, fig, x, y, z, ylog, ylabel):
     return bar
 
 
-def plot_phase_depth(path: Path, records: list[dict[str, Any]], analysis: dict[str, Any], title: str, theory: float) -> None:
-    """β × L heatmaps of the median log10 ratios, regimes marked above, critical β drawn."""
+def _info(entry: dict[str, Any], q: str) -> dict[str, Any]:
+    return entry if q == "output_log10" else entry.get("gradient", entry)
+
+
+def _reference_lines(ax, info: dict[str, Any]) -> None:
+    """The reference critical β (where one holds, labelled with its basis) and the first-order
+    prediction at these (L, d) (where one applies) as vertical lines."""
+    value, basis, pred = info.get("theory_reference"), info.get("theory_basis") or {}, info.get("prediction")
+    if value is not None:
+        ax.axvline(value, color="gold", lw=1.6, ls="--",
+                   label=f"theory {value:g} ({BASIS_LABELS.get(basis.get('kind'), basis.get('kind', ''))})")
+    if pred:
+        star = pred["crossover_depth"]
+        ax.axvline(pred["critical_beta"], color="darkorange", lw=1.4, ls=":",
+                   label=f"first-order prediction {pred['critical_beta']:.3f} at these (L, d)"
+                   + (f"; L* ≈ {star:.2g}" if star is not None else ""))
+
+
+def _pairwise_points(ax, info: dict[str, Any], y_of, label: bool = True) -> bool:
+    """Faint points: the crossing of each pair of consecutive depths, with its interval (drawn
+    when there are two pairs or more; the legend entry only when `label`). True if any drawn."""
+    if len(info.get("pairwise") or []) < 2:
+        return False
+    pairs = [p for p in info["pairwise"] if p["critical_beta"] is not None]
+    for k, p in enumerate(pairs):
+        c, (lo, hi) = p["critical_beta"], p["interval"]
+        xerr = [[c - lo if lo is not None else 0.0], [hi - c if hi is not None else 0.0]]
+        ax.errorbar([c], [y_of(p)], xerr=xerr, fmt="D", ms=3.5, color="black", alpha=0.3, lw=0.8, capsize=2,
+                    label="crossing per pair of consecutive depths" if label and k == 0 else None)
+    return bool(pairs)
+
+
+def plot_phase_depth(path: Path, records: list[dict[str, Any]], entry: dict[str, Any], title: str) -> None:
+    """β × L heatmaps of the median log10 ratios, regimes marked above, critical β drawn with
+    the crossing of each pair of depths (faint) and the reference with its basis; at a single
+    depth the regimes come from the ±1 thresholds (labelled "single depth")."""
     plt = _pyplot()
     records = sorted(records, key=lambda r: r["cell"]["depth"])
     betas = np.array(records[0]["betas"])
     depths = np.array([r["cell"]["depth"] for r in records])
     quantities = [q for q in ("output_log10", "gradient_log10") if q in records[0]["values"]]
+    threshold = entry.get("regime_basis") == "threshold"
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
 
-    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2 if depths.size > 1 else 3.6),
+                             squeeze=False)
     for ax, q in zip(axes[0], quantities):
-        info = analysis if q == "output_log10" else analysis.get("gradient", analysis)
+        info = _info(entry, q)
         z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in records])
         bar = _heatmap(ax, fig, betas, depths, z, True, "depth L")
-        ax.set_title("output ratio" if q == "output_log10" else "gradient ratio", pad=14)
+        ax.set_title(("output ratio" if q == "output_log10" else "gradient ratio")
+                     + (f" (single depth L = {depths[0]})" if threshold else ""), pad=14)
         bar.set_label(QUANTITY_LABELS[q] + f" (median, clipped at ±{CLIP:g})")
         crit, (lo, hi) = info["critical_beta"], info["interval"]
         if lo is not None or hi is not None:
             ax.axvspan(lo if lo is not None else betas[0], hi if hi is not None else betas[-1], color="black", alpha=0.15,
                        label="95 % interval")
         if crit is not None:
-            ax.axvline(crit, color="black", lw=1.6, label=f"critical β ≈ {crit:.3f}")
-        ax.axvline(theory, color="gold", lw=1.6, ls="--", label=f"theory reference {theory:g}")
-        # regimes from the depth trend: a row of squares above the heatmap
+            ax.axvline(crit, color="black", lw=1.6, label=f"critical β ≈ {crit:.3f} (trend over all depths)")
+        _pairwise_points(ax, info, lambda p: float(np.sqrt(p["depths"][0] * p["depths"][1])))
+        _reference_lines(ax, info)
+        # regimes (trend, or the single-depth thresholds): a row of squares above the heatmap
         top = blended_transform_factory(ax.transData, ax.transAxes)
         marks = [(reg["beta"], REGIME_COLORS[reg["regime"]]) for reg in info["regimes"] if reg["regime"]]
         if marks:
@@ -248,56 +297,109 @@ def plot_phase_depth(path: Path, records: list[dict[str, Any]], analysis: dict[s
                        transform=top, clip_on=False)
         handles, labels = ax.get_legend_handles_labels()
         handles += [Line2D([], [], marker="s", ls="", color=c, label=n) for n, c in REGIME_COLORS.items()]
-        ax.legend(handles=handles, fontsize=7, loc="lower left", title="regime squares above", title_fontsize=7)
+        basis = "single depth: median log10 ratio < −1, > +1" if threshold else "trend over L"
+        ax.legend(handles=handles, fontsize=7, loc="lower left", title=f"regime squares above ({basis})",
+                  title_fontsize=7)
     fig.suptitle(title, y=1.02)
     fig.tight_layout()
     _save(fig, path)
 
 
-def plot_phase_param(path: Path, records: list[dict[str, Any]], analyses: list[dict[str, Any]], parameter: str,
-                     title: str, theory) -> None:
-    """β × H (or ℓ) heatmaps at the largest depth with the critical-β curve, its intervals and theory."""
+def _fine_references(entries: list[dict[str, Any]], parameter: str, q: str, base: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    """The reference critical β on a fine grid of H or ℓ (NaN where none holds) and its basis."""
+    from resnet_scale_cli.analysis.theory import reference
+
+    params = np.array(sorted({e[parameter] for e in entries}), dtype=float)
+    fine = np.linspace(params.min(), params.max(), 200) if params.size > 1 else params
+    quantity = "output" if q == "output_log10" else "gradient"
+    refs = [reference(base.law, quantity, model=base.model, activation=base.activation, hurst=v if parameter == "hurst"
+                      else base.hurst) for v in fine]
+    values = np.array([np.nan if r.value is None else r.value for r in refs])
+    kinds = sorted({BASIS_LABELS.get(r.basis, r.basis) for r in refs if r.value is not None})
+    return fine, values, ", ".join(kinds)
+
+
+def plot_phase_param(path: Path, records: list[dict[str, Any]], entries: list[dict[str, Any]], parameter: str,
+                     title: str, base: Any) -> None:
+    """β × H (or ℓ, or d) heatmaps at the largest depth (and largest width) with one critical-β
+    curve per width d, the crossing of each pair of depths (faint), the reference with its basis
+    and the first-order prediction where one applies (dotted, one per d)."""
     plt = _pyplot()
     largest = max(r["cell"]["depth"] for r in records)
-    top = sorted((r for r in records if r["cell"]["depth"] == largest), key=lambda r: r["cell"][parameter])
+    widths = sorted({e.get("width") for e in entries})
+    shown_width = widths[-1]
+    if parameter == "width":  # one law setting: a row per width
+        top = sorted((r for r in records if r["cell"]["depth"] == largest), key=lambda r: r["cell"]["width"])
+    else:  # a row per H (or ℓ), at the largest width
+        top = sorted((r for r in records if r["cell"]["depth"] == largest
+                      and r["cell"].get("width", shown_width) == shown_width), key=lambda r: r["cell"][parameter])
     betas = np.array(top[0]["betas"])
-    params = np.array([r["cell"][parameter] for r in top])
+    params = np.array([r["cell"].get(parameter, shown_width) for r in top])
     quantities = [q for q in ("output_log10", "gradient_log10") if q in top[0]["values"]]
+    threshold = entries[0].get("regime_basis") == "threshold"
     from resnet_scale_cli.laws import parameter_symbol
 
-    symbol = parameter_symbol(parameter)
+    symbol = "width d" if parameter == "width" else parameter_symbol(parameter)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    curves = [None] if parameter == "width" else widths
     fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
-    by_param = {a[parameter]: a for a in analyses}
     for ax, q in zip(axes[0], quantities):
         z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in top])
-        bar = _heatmap(ax, fig, betas, params, z, parameter == "lengthscale", symbol)
-        ax.set_title("output ratio" if q == "output_log10" else "gradient ratio")
-        bar.set_label(QUANTITY_LABELS[q] + f" at L = {largest} (median, clipped at ±{CLIP:g})")
-        crit, lo, hi, ys = [], [], [], []
-        for p in params:
-            info = by_param[p] if q == "output_log10" else by_param[p].get("gradient", by_param[p])
-            if info["critical_beta"] is None:
-                continue
-            c = info["critical_beta"]
-            ys.append(p)
-            crit.append(c)
-            lo.append(c - (info["interval"][0] if info["interval"][0] is not None else betas[0]))
-            hi.append((info["interval"][1] if info["interval"][1] is not None else betas[-1]) - c)
-        ax.errorbar(crit, ys, xerr=[lo, hi], fmt="o-", color="black", ms=3, lw=1, capsize=2,
-                    label="critical β (95 % interval)")
-        fine = np.linspace(params.min(), params.max(), 200)
-        ax.plot([theory(p) for p in fine], fine, "--", color="gold", lw=1.8, label="theory reference")
-        ax.set_xlim(betas[0] - 0.5 * (betas[1] - betas[0] if betas.size > 1 else 0.1), betas[-1] + 0.5 * (betas[1] - betas[0] if betas.size > 1 else 0.1))
+        bar = _heatmap(ax, fig, betas, params, z, parameter in ("lengthscale", "width"), symbol, thresholds=threshold)
+        ax.set_title(("output ratio" if q == "output_log10" else "gradient ratio")
+                     + (f" (single depth L = {largest})" if threshold else ""))
+        at = f" at L = {largest}" + (f", d = {shown_width}" if parameter != "width" and len(widths) > 1 else "")
+        bar.set_label(QUANTITY_LABELS[q] + f"{at} (median, clipped at ±{CLIP:g})")
+        labelled = False
+        for c_i, width in enumerate(curves):
+            group = sorted((e for e in entries if width is None or e.get("width") == width),
+                           key=lambda e: e.get(parameter, e.get("width")))
+            color = "black" if len(curves) == 1 else colors[c_i % len(colors)]
+            crit, lo, hi, ys, pred_x, pred_y = [], [], [], [], [], []
+            for e in group:
+                info, y = _info(e, q), e.get(parameter, e.get("width"))
+                if info.get("prediction"):
+                    pred_x.append(info["prediction"]["critical_beta"])
+                    pred_y.append(y)
+                labelled = _pairwise_points(ax, info, lambda p, y=y: y, label=not labelled) or labelled
+                if info["critical_beta"] is None:
+                    continue
+                c = info["critical_beta"]
+                ys.append(y)
+                crit.append(c)
+                lo.append(c - (info["interval"][0] if info["interval"][0] is not None else betas[0]))
+                hi.append((info["interval"][1] if info["interval"][1] is not None else betas[-1]) - c)
+            suffix = "" if width is None or len(curves) == 1 else f", d = {width}"
+            if crit:
+                ax.errorbar(crit, ys, xerr=[lo, hi], fmt="o-", color=color, ms=3, lw=1, capsize=2,
+                            label=f"critical β (95 % interval){suffix}")
+            if pred_x:
+                ax.plot(pred_x, pred_y, ":", marker=".", color="darkorange" if len(curves) == 1 else color, lw=1.4,
+                        label=f"first-order prediction at these (L, d){suffix}")
+        if parameter == "width":
+            _reference_lines(ax, {k: v for k, v in _info(entries[0], q).items() if k != "prediction"})
+        else:
+            fine, values, kinds = _fine_references(entries, parameter, q, base)
+            if np.isfinite(values).any():
+                ax.plot(values, fine, "--", color="gold", lw=1.8, label=f"theory reference ({kinds})")
+        step = betas[1] - betas[0] if betas.size > 1 else 0.1
+        ax.set_xlim(betas[0] - 0.5 * step, betas[-1] + 0.5 * step)
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(title + f"; critical β from the trend over L ∈ {{{', '.join(str(d) for d in sorted({r['cell']['depth'] for r in records}))}}}")
+    depths = sorted({r["cell"]["depth"] for r in records})
+    basis = ("; single depth: regimes from the ±1 contours (dotted)" if threshold else
+             f"; critical β from the trend over L ∈ {{{', '.join(str(d) for d in depths)}}}")
+    fig.suptitle(title + basis)
     fig.tight_layout()
     _save(fig, path)
 
 
 def describe_law_cell(cell: dict[str, Any], base: Any) -> str:
     """Title of a single cell, e.g. 'fbm (H = 0.7), full model'."""
-    law = f"{cell['law']} ({_setting_label(cell)})" if len(cell) > 2 else f"{cell['law']} ({base.dist})"
-    return f"{law}, {base.model} model, {base.activation}, d = {base.width}"
+    from resnet_scale_cli.laws import setting_label
+
+    label = setting_label(cell)
+    law = f"{cell['law']} ({label})" if label else f"{cell['law']} ({base.dist})"
+    return f"{law}, {base.model} model, {base.activation}, d = {cell.get('width', base.width)}"
 
 
 class GridFigures:
@@ -319,21 +421,22 @@ class GridFigures:
 
     def draw(self, study: Any) -> list[Path]:
         """Draw the planned figures of a measured grid; the paths written."""
-        from resnet_scale_cli.analysis.theory import critical_beta_reference
-        from resnet_scale_cli.report.documents import histogram_record, nearest_beta, theory_beta
+        from resnet_scale_cli.report.documents import histogram_record, nearest_beta
 
-        sweep, records, critical, written = self.sweep, study.records, study.critical, []
+        sweep, records, written = self.sweep, study.records, []
+        entries = study.document["critical"]
         title = grid_title(sweep)
         if self.plot:
             if self.command == "sweep":
                 plot_depth_curves(self.plot, records, title)
-            elif len(sweep.settings()) > 1 and critical:
-                plot_phase_param(self.plot, records, critical, sweep.parameter, title,
-                                 lambda v: critical_beta_reference(sweep.base.law, **{sweep.parameter: v}))
-            elif critical:
-                plot_phase_depth(self.plot, list(records), critical[0], title, theory_beta(sweep.base))
+            elif len(sweep.settings()) > 1 and entries:
+                plot_phase_param(self.plot, records, entries, sweep.parameter, title, sweep.base)
+            elif getattr(sweep, "width_axis", False) and entries:
+                plot_phase_param(self.plot, records, entries, "width", title, sweep.base)
+            elif entries:
+                plot_phase_depth(self.plot, list(records), entries[0], title)
             else:
-                raise SpecError("--plot of a phase diagram needs at least two depths")
+                raise SpecError("--plot of a phase diagram needs measured cells")
             written.append(self.plot)
         if self.hist:
             record = histogram_record(records, self.hist_depth, self.hist_beta)

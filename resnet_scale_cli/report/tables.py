@@ -25,7 +25,43 @@ REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red"}
 
 
 
-def run_table(result, title: str) -> Table:
+def exact_table(rows: list[tuple[list[str], dict[str, Any]]], keys: list[str], title: str) -> Table | None:
+    """The exact E[ratio²] beside its Monte Carlo mean ± s.e. (one row per (cell, β) where the
+    identity holds; `keys` name the leading columns), or None when it holds nowhere."""
+    rows = [(lead, ex) for lead, ex in rows if ex is not None]
+    if not rows:
+        return None
+    caption = (f"exact E(ratio²) = (1 + c L^-2β)^L − 1, c = {rows[0][1]['factor']:g} (docs/science.md); Monte Carlo "
+               "mean of ratio² ± s.e. over weight draws; z = (mean − exact)/s.e.")
+    if len(rows) > MAX_TABLE_ROWS:
+        caption += f"; first {MAX_TABLE_ROWS} of {len(rows)} rows shown (all in --json)"
+    table = Table(title=title, caption=caption)
+    for key in keys:
+        table.add_column(key, justify="right")
+    table.add_column("exact", justify="right")
+    for q in ("output", "gradient"):
+        table.add_column(f"{q}: mean ± s.e.", justify="right", no_wrap=True)
+        table.add_column("z", justify="right")
+    for lead, ex in rows[:MAX_TABLE_ROWS]:
+        cells = list(lead) + [f"{ex['output']['exact']:.5g}" if ex.get("output") else "—"]
+        for q in ("output", "gradient"):
+            e = ex.get(q)
+            if e is None or e["mean"] is None:
+                cells += ["—" if e is None else "overflow", "—"]
+                continue
+            se = "" if e["stderr"] is None else f" ± {e['stderr']:.2g}"
+            cells += [f"{e['mean']:.5g}{se}", "—" if e["z"] is None else f"{e['z']:+.2f}"]
+        table.add_row(*cells)
+    return table
+
+
+def run_table(result, title: str):
+    """The per-β table of `rscale run`, followed where the exact identity holds by the exact
+    E[ratio²] beside its Monte Carlo mean (a rich Group of the two tables then)."""
+    from rich.console import Group
+
+    from resnet_scale_cli.report.documents import exact_identity
+
     table = Table(title=title, caption="output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
                   "median [5 %, 95 %] over samples; regime read at this single depth")
     table.add_column("β", justify="right")
@@ -38,7 +74,11 @@ def run_table(result, title: str) -> Table:
         regime = row["regime"]
         table.add_row(f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"]),
                       str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
-    return table
+    meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
+    exact = exact_table([([f"{row['beta']:g}"], exact_identity(result.spec, row["beta"],
+                                                               {q: v[j] for q, v in meas.values.items()}, m))
+                         for j, row in enumerate(result.results)], ["β"], "exact second moment")
+    return table if exact is None else Group(table, exact)
 
 
 
@@ -73,15 +113,17 @@ def cells_table(cells: list[dict[str, Any]], title: str) -> Table:
     param = _parameter(cells[0])
     if param:
         table.add_column(parameter_symbol(param), justify="right")
-    for name in ("L", "β"):
+    width = "width" in cells[0]
+    for name in (("d",) if width else ()) + ("L", "β"):
         table.add_column(name, justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
     table.add_column("overflow", justify="right")
     for c in cells[:MAX_TABLE_ROWS]:
         row = [f"{c[param]:g}"] if param else []
-        row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"]), str(c["overflowed"])]
-        table.add_row(*row)
+        row += [str(c["width"])] if width else []
+        row += [str(c["depth"]), f"{c['beta']:g}", _stat(c["output_log10"]), _stat(c["gradient_log10"])]
+        table.add_row(*row, str(c["overflowed"]))
     return table
 
 
@@ -94,20 +136,55 @@ def _interval(pair: list) -> str:
 
 
 def _critical_text(info: dict[str, Any]) -> str:
+    if info.get("regime_basis") == "threshold":
+        return "— (single depth)"
     if info["critical_beta"] is None:
         return f"{info['bound'] or 'undetermined'}"
     return f"{info['critical_beta']:.3f} {_interval(info['interval'])}"
 
 
+BASIS_TEXT = {"theorem": "theorem", "first-order": "first-order argument", "prediction": "no asymptotic line",
+              "none": "none"}
+
+
+def reference_text(info: dict[str, Any]) -> str:
+    """'0.7 (first-order argument)', '0.5 (theorem)', or 'none; prediction 0.543, L* ≈ 4.5e+05'."""
+    basis = info.get("theory_basis") or {}
+    value = info.get("theory_reference")
+    text = "none" if value is None else f"{value:g}"
+    if basis:
+        text += f" ({BASIS_TEXT[basis['kind']]})" if value is not None else ""
+    pred = info.get("prediction")
+    if pred:
+        star = pred["crossover_depth"]
+        text += (f"; prediction {pred['critical_beta']:.3f}"
+                 + (f", L* ≈ {star:.2g}" if star is not None else ", no crossover"))
+    return text
+
+
+def _setting_title(entry: dict[str, Any]) -> str:
+    return entry["law"] + setting_label(entry, lead=" ") + (f" d = {entry['width']}" if "width" in entry else "")
+
 
 def regimes_table(entry: dict[str, Any], base) -> Table:
-    setting = entry["law"] + setting_label(entry, lead=" ")
+    setting = _setting_title(entry)
     grad = entry.get("gradient")
+    threshold = entry.get("regime_basis") == "threshold"
     title = (f"{setting}: critical β (output) {_critical_text(entry)}"
              + (f", (gradient) {_critical_text(grad)}" if grad else "")
-             + f"; theory reference {entry['theory_reference']:g}")
-    table = Table(title=title, caption=f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} "
-                  "[95 % bootstrap interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+             + f"; theory reference {reference_text(entry)}"
+             + (f", gradient {reference_text(grad)}" if grad and "theory_basis" in grad else ""))
+    if threshold:
+        caption = (f"single depth L = {entry['depths'][-1]}: no trend, regimes read from the median log10 ratio "
+                   "(< −1 identity, > +1 explosion, else stable), as `rscale run` does")
+    else:
+        caption = (f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} [95 % bootstrap "
+                   "interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+        pairs = entry.get("pairwise") or []
+        if len(pairs) > 1:
+            caption += "; crossing per pair of depths: " + ", ".join(
+                f"{p['depths'][0]}–{p['depths'][1]}: {_critical_text(p)}" for p in pairs)
+    table = Table(title=title, caption=caption)
     table.add_column("β", justify="right")
     table.add_column("output slope", justify="right", no_wrap=True)
     table.add_column("regime")
@@ -115,13 +192,16 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
         table.add_column("gradient slope", justify="right", no_wrap=True)
         table.add_column("regime")
     table.add_column(f"median output at L = {entry['depths'][-1]}", justify="right")
+    def slope(reg: dict[str, Any]) -> str:
+        if threshold:
+            return "— (single depth)"
+        return f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]"
+
     for j, reg in enumerate(entry["regimes"]):
-        cells = [f"{reg['beta']:g}", f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]",
-                 f"[{REGIME_STYLE[reg['regime']]}]{reg['regime']}[/]"]
+        cells = [f"{reg['beta']:g}", slope(reg), f"[{REGIME_STYLE[reg['regime']]}]{reg['regime']}[/]"]
         if grad:
             g = grad["regimes"][j]
-            cells += [f"{_fmt(g['slope'])} [{_fmt(g['slope_interval'][0], 2)}, {_fmt(g['slope_interval'][1], 2)}]",
-                      f"[{REGIME_STYLE[g['regime']]}]{g['regime']}[/]"]
+            cells += [slope(g), f"[{REGIME_STYLE[g['regime']]}]{g['regime']}[/]"]
         cells.append(_fmt(reg["median_at_largest_depth"]))
         table.add_row(*cells)
     return table
@@ -130,16 +210,26 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
 
 def critical_table(critical: list[dict[str, Any]], base) -> Table:
     param = _parameter(critical[0])
-    table = Table(title="critical β per law setting", caption="95 % bootstrap intervals over weight draws")
+    threshold = critical[0].get("regime_basis") == "threshold"
+    caption = ("single depth: no critical β (regimes from the ±1 log-ratio thresholds)" if threshold else
+               "95 % bootstrap intervals over weight draws; theory: reference (basis), and the first-order "
+               "prediction at these (L, d) with its crossover depth L* where one applies")
+    widths = len({e.get("width") for e in critical}) > 1
+    table = Table(title="critical β per law setting" + (" and width" if widths else ""), caption=caption)
     if param:
         table.add_column(parameter_symbol(param), justify="right")
+    if widths:
+        table.add_column("d", justify="right")
     table.add_column("critical β (output)", justify="right")
     table.add_column("critical β (gradient)", justify="right")
-    table.add_column("theory reference", justify="right")
+    table.add_column("theory (output)", justify="right")
+    table.add_column("theory (gradient)", justify="right")
     for entry in critical:
         row = [f"{entry[param]:g}"] if param else []
+        row += [str(entry["width"])] if widths else []
         grad = entry.get("gradient")
-        row += [_critical_text(entry), _critical_text(grad) if grad else "—", f"{entry['theory_reference']:g}"]
+        row += [_critical_text(entry), _critical_text(grad) if grad else "—", reference_text(entry),
+                reference_text(grad) if grad and "theory_basis" in grad else "—"]
         table.add_row(*row)
     return table
 
@@ -190,6 +280,14 @@ def grid_tables(study, title: str) -> list:
     out = []
     if study.command == "sweep":
         out.append(cells_table(document["cells"], title))
+        param = _parameter(document["cells"][0]) if document["cells"] else None
+        keys = ([parameter_symbol(param)] if param else []) + (["d"] if document["cells"] and "width" in document["cells"][0] else []) + ["L", "β"]
+        rows = [([f"{c[param]:g}"] if param else []) + ([str(c["width"])] if "width" in c else [])
+                + [str(c["depth"]), f"{c['beta']:g}"] for c in document["cells"]]
+        exact = exact_table(list(zip(rows, (c.get("exact_mean_square") for c in document["cells"]))), keys,
+                            "exact second moment")
+        if exact is not None:
+            out.append(exact)
     if len(critical) <= 3:
         out.extend(regimes_table(entry, sweep.base) for entry in document["critical"])
     if len(critical) > 1:

@@ -37,7 +37,6 @@ def test_grid_syntax():
     ["sweep", "--depth", "10:5:3"], ["sweep", "--depth", "0,10"], ["phase", "--beta", "0:1"],
     ["phase", "--hurst", "0.2,1.5"], ["sweep", "--law", "iid", "--hurst", "0.2,0.5"], ["sweep", "--resume"],
     ["phase", "--plot", "x.gif"], ["sweep", "--depth", "10", "--hist-depth", "20", "--plot-hist", "h.png"],
-    ["phase", "--depth", "100"],
 ])
 def test_bad_grids_exit_2_naming_the_flag(capsys, args, cli):
     code, out, err = cli(*args)

@@ -1,0 +1,45 @@
+"""critical_beta outcomes name the reference of their (law, model, activation, ratio) and its
+basis; the verdict stays on [min, max]. Expected references are written from SCIENCE.md here:
+full model with an odd σ max(1/2, 2H − 1), i.i.d. full ReLU 1/2 (theorem), fBm gradient of the
+full ReLU model none (no asymptotic line at finite (L, d))."""
+
+import pytest
+
+from resnet_scale_cli.checks import load_check
+from resnet_scale_cli.checks.expectations import EXPECTATIONS
+
+HEAD = """
+law = "{law}"
+model = "full"
+activation = "{activation}"
+{parameter}
+width = 8
+depth = [20, 40]
+beta = [0.4, 0.6, 0.8]
+samples = 4
+device = "cpu"
+
+[[expect]]
+type = "critical_beta"
+quantity = "{quantity}"
+min = 0.0
+max = 0.7
+"""
+
+
+@pytest.mark.parametrize("law,activation,parameter,quantity,value,basis", [
+    ("fbm", "tanh", "hurst = 0.9", "output", max(0.5, 2 * 0.9 - 1), "first-order"),
+    ("fbm", "relu", "hurst = 0.9", "output", 0.9, "first-order"),
+    ("fbm", "relu", "hurst = 0.9", "gradient", None, "none"),
+    ("iid", "relu", "", "gradient", 0.5, "theorem"),
+])
+def test_critical_beta_outcome_names_the_reference_and_its_basis(law, activation, parameter, quantity, value, basis):
+    check = load_check("c.toml", HEAD.format(law=law, activation=activation, parameter=parameter, quantity=quantity))
+    (exp,) = check.expectations
+    setting = {"law": law, **({"hurst": 0.9} if law == "fbm" else {})}
+    info = {"critical_beta": 0.75, "interval": [0.7, 0.8], "bound": None}
+    critical = [{**setting, **info, "gradient": dict(info)}]
+    got = EXPECTATIONS["critical_beta"].evaluate([], critical, exp.options, 8)
+    assert got["reference"] == {"value": value, "basis": basis}
+    assert not got["passed"]  # 0.75 > max = 0.7 whatever the reference says
+    assert ("no reference holds here" if value is None else f"reference {value:g} ({basis})") in got["message"]
