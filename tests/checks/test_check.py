@@ -40,6 +40,7 @@ def write(tmp_path, text, name="c.toml"):
     return str(path)
 
 
+@pytest.mark.slow
 def test_passing_check_exits_0_and_junit_lists_every_expectation(capsys, tmp_path, cli):
     junit = tmp_path / "r.xml"
     code, out, _ = cli("check", write(tmp_path, SMALL.format(extra="")), "--junit", str(junit))
@@ -49,6 +50,7 @@ def test_passing_check_exits_0_and_junit_lists_every_expectation(capsys, tmp_pat
     assert len(root.findall("./testsuite/testcase")) == 2
 
 
+@pytest.mark.slow
 def test_wrong_expectation_exits_1_with_a_clear_message(capsys, tmp_path, cli):
     text = SMALL.format(extra="") + '\n[[expect]]\ntype = "regime"\nbeta = 1.0\nregime = "explosion"\nname = "wrong on purpose"\n'
     junit = tmp_path / "r.xml"
@@ -63,6 +65,7 @@ def test_wrong_expectation_exits_1_with_a_clear_message(capsys, tmp_path, cli):
     assert "measured identity" in failure.get("message")
 
 
+@pytest.mark.slow
 def test_statistic_failure_names_value_and_bounds(capsys, tmp_path, cli):
     text = SMALL.format(extra="").replace("max = -0.3", "min = 5.0")
     code, out, _ = cli("check", write(tmp_path, text), "--json")

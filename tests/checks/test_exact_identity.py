@@ -86,6 +86,7 @@ def _outcomes(text: str):
     return evaluate(check, records, [])
 
 
+@pytest.mark.slow
 def test_check_passes_for_the_reverse_pass_and_fails_without_the_sigma_prime_mask(monkeypatch):
     """rscale's reverse pass meets the identity for both ratios at β = 1/2, 3/4, 1; with the
     recorded σ' mask replaced by ones (a reverse pass that forgot σ'), E[gradient ratio²] is

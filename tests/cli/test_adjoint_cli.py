@@ -36,6 +36,7 @@ def test_table_labels_the_bound(cli):
     assert "measured rate" in out and "1 (bound)" in out and "reverse-euler" in out and "memory-free" in out
 
 
+@pytest.mark.slow
 def test_plot_writes_the_figure(cli, tmp_path):
     path = tmp_path / "adjoint.png"
     code, out, err = cli("adjoint", *TINY, "--plot", str(path), "--json")

@@ -95,6 +95,7 @@ def test_divergence_is_reported_with_its_step(cli):
     assert "diverged" in out and "at step" in out and "nan" not in out.lower()
 
 
+@pytest.mark.slow
 def test_plot_writes_the_three_figures(cli, tmp_path):
     code, out, err = cli("train", *TINY, "--plot", str(tmp_path / "fig.png"))
     assert code == 0, err
@@ -103,6 +104,7 @@ def test_plot_writes_the_three_figures(cli, tmp_path):
         assert path.stat().st_size > 1000 and str(path) in out
 
 
+@pytest.mark.slow
 def test_compare_draws_other_runs_and_refuses_other_files(cli, tmp_path):
     code, out, _ = cli("train", *TINY, "--law", "iid", "--json")
     (tmp_path / "iid.json").write_text(out)

@@ -85,6 +85,7 @@ def documents():
     return out
 
 
+@pytest.mark.slow
 def test_every_measured_rate_is_at_least_the_bound(documents):
     """The paper's propositions are upper bounds: each measured rate's interval reaches the
     bound's rate (1 for reverse Euler and for Heun with i.i.d. weights, 2 for Heun with smooth

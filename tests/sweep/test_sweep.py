@@ -162,6 +162,7 @@ def test_fbm_critical_beta_rises_with_hurst():
 
 
 # ----------------------------------------------------------------------------- commands, JSON, figures
+@pytest.mark.slow
 def test_phase_json_contract_and_figure(capsys, tmp_path, cli):
     fig = tmp_path / "phase.png"
     code, out, _ = cli("phase", "--law", "iid", "--depth", "30,100", "--beta", "0:1:5", "--width", "8",

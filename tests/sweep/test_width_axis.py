@@ -14,6 +14,7 @@ from resnet_scale_cli.spec import RunSpec
 from resnet_scale_cli.sweep import SweepSpec, cell_id, run_sweep
 
 
+@pytest.mark.slow
 def test_width_grid_reports_critical_beta_and_interval_per_width():
     """d ∈ {8, 64} at H = 0.8, L ∈ {32, 128}: one critical-β entry per width, each with its
     bootstrap interval around it, for both ratios, the width and the pairwise crossings."""
