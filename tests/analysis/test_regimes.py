@@ -86,3 +86,37 @@ def test_regime_of_a_slope_exactly_at_tau_is_stable():
 
     assert regime_of(0.05) == "stable" and regime_of(-0.05) == "stable"
     assert regime_of(float("nan")) == "explosion" and regime_of(float("inf")) == "explosion"
+
+
+def test_bootstrap_is_reproducible_for_a_seed_and_changes_with_it():
+    records = _records(lambda b: 0.6 - b, (0.3, 0.5, 0.7, 0.9), samples=16, noise=0.2, seed=3)
+    first, again = analyze_setting(records, seed=0), analyze_setting(records, seed=0)
+    assert first == again
+    assert analyze_setting(records, seed=1)["interval"] != first["interval"]
+
+
+def test_a_single_depth_reads_regimes_from_the_thresholds_and_gives_no_critical_beta():
+    """At L = 100 (log10 L = 2) the medians are 2·s(β): +2.0, +0.2, −2.0 decades, read with
+    `run`'s thresholds ±1 decade as explosion, stable, identity."""
+    slopes = {0.25: 1.0, 0.5: 0.1, 0.75: -1.0}
+    got = analyze_setting(_records(lambda b: slopes[b], tuple(slopes))[:1])
+    assert got["critical_beta"] is None and got["interval"] == [None, None] and got["bound"] is None
+    assert got["regime_basis"] == "threshold"
+    assert [r["regime"] for r in got["regimes"]] == ["explosion", "stable", "identity"]
+    assert [r["median_at_largest_depth"] for r in got["regimes"]] == pytest.approx([2.0, 0.2, -2.0])
+
+
+def test_crossing_after_an_overflowed_beta_is_that_beta():
+    """β = 0.2 overflows at every depth (slope +∞ by convention), β = 0.6 falls: no interpolation
+    across an infinite slope, the crossing is reported at the last exploding β."""
+    records = _records(lambda b: 0.5 - b, (0.2, 0.6, 0.9))
+    for r in records:
+        r["values"]["output_log10"][0] = [None] * 4
+    got = analyze_setting(records)
+    assert got["critical_beta"] == pytest.approx(0.2) and got["regimes"][0]["regime"] == "explosion"
+
+
+def test_a_slope_curve_that_starts_non_positive_is_below_the_grid():
+    slopes = {0.3: -0.1, 0.6: 0.2, 0.9: -0.3}  # not monotone: the first β already does not explode
+    got = analyze_setting(_records(lambda b: slopes[b], tuple(slopes)))
+    assert got["critical_beta"] is None and got["bound"] == "below grid"
