@@ -22,6 +22,11 @@ The last line printed is one JSON object with the figures.
 
 from __future__ import annotations
 
+import sys
+
+if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
+    sys.path.pop(0)  # benchmarks/inspect.py would shadow the standard library's inspect
+
 import argparse
 import json
 import math
@@ -41,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from resnet_scale_cli import seeding  # noqa: E402
 from resnet_scale_cli.dynamics import ACTIVATIONS, Network, forward  # noqa: E402
-from resnet_scale_cli.experiments.cell import measure  # noqa: E402
+from resnet_scale_cli.experiments import cell  # noqa: E402
+from resnet_scale_cli.experiments.cell import measure, measure_group  # noqa: E402
 from resnet_scale_cli.grids import parse_float_grid  # noqa: E402
 from resnet_scale_cli.laws import sample_weights  # noqa: E402
 from resnet_scale_cli.spec import RunSpec  # noqa: E402
@@ -239,16 +245,39 @@ def depth_scaling(depths: list[int], device: str) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- main
+def fig7_grid(args, device: torch.device) -> tuple[float, float, list[float]]:
+    """[4] The Figure-7 grid through `measure_group` (all Hurst indices that fit the memory budget
+    in one pass; `--no-group`: one Hurst index after another), measured or projected (--quick)."""
+    log(f"[4] the full Figure-7 grid ({'one H at a time' if args.no_group else 'law settings grouped'})")
+    cell.GROUP_SETTINGS = not args.no_group
+    hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if args.quick else list(FIG7_HURSTS)
+    measure(RunSpec(hurst=0.5, betas=(0.5,), device=args.device, **{**FIG7, "depth": 20, "samples": 5}))  # warm-up
+    start = time.perf_counter()
+    measure_group([RunSpec(hurst=h, betas=FIG7_BETAS, device=args.device, **FIG7) for h in hursts])
+    sync(device)
+    fig7_measured = time.perf_counter() - start
+    return fig7_measured, fig7_measured / len(hursts) * len(FIG7_HURSTS), hursts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="project the slow parts from measured slices (< 5 min)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--no-group", action="store_true", help="measure the Figure-7 grid one Hurst index at a time")
+    parser.add_argument("--fig7-only", action="store_true", help="measure only the Figure-7 grid [4]; prints its JSON")
     parser.add_argument("--depth-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.depth_probe:
         depth_probe(args.depth_probe, args.device)
         return
     device = torch.device(args.device)
+    if args.fig7_only:
+        measured, projected, hursts = fig7_grid(args, device)
+        print(json.dumps({"fig7_seconds_measured": None if args.quick else round(measured, 2),
+                          "fig7_seconds_projected": round(projected, 2), "hursts_measured": len(hursts),
+                          "seconds_measured": round(measured, 2), "grouped": not args.no_group, "device": str(device),
+                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
+        return
     reps = 2 if args.quick else 3
     started = time.perf_counter()
     log(f"rscale benchmarks on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -269,14 +298,7 @@ def main() -> None:
     log("[3] depth scaling of the gradient ratio at d = 64")
     depths = depth_scaling([1000, 10000, 100000], args.device)
 
-    log("[4] the full Figure-7 grid")
-    hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if args.quick else list(FIG7_HURSTS)
-    start = time.perf_counter()
-    for h in hursts:
-        measure(RunSpec(hurst=h, betas=FIG7_BETAS, device=args.device, **FIG7))
-    sync(device)
-    fig7_measured = time.perf_counter() - start
-    fig7_projected = fig7_measured / len(hursts) * len(FIG7_HURSTS)
+    fig7_measured, fig7_projected, hursts = fig7_grid(args, device)
 
     from rich.console import Console
     from rich.table import Table
@@ -323,6 +345,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "quick": args.quick,
+        "fig7_grouped": not args.no_group,
         "benchmark_seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary))

@@ -54,10 +54,15 @@ def resolved_grad_method(spec: RunSpec) -> str:
     return spec.grad_method
 
 
-def _draw_chunk(spec: RunSpec) -> int:
+def _budget_draws(spec: RunSpec) -> int:
+    """Draws whose weights fit the memory budget (at least 1)."""
     itemsize = torch.finfo(spec.torch_dtype()).bits // 8
     per_draw = spec.depth * spec.width**2 * itemsize * (2 if spec.model == "full" else 1)
-    return max(1, min(spec.n_draws, int(spec.memory_gb * 2**29 // per_draw)))
+    return max(1, int(spec.memory_gb * 2**29 // per_draw))
+
+
+def _draw_chunk(spec: RunSpec) -> int:
+    return min(spec.n_draws, _budget_draws(spec))
 
 
 def _checkpoint_every(spec: RunSpec, chunk: int, rows: int) -> int:
@@ -170,63 +175,139 @@ GRADIENT_PASSES: dict[str, Callable[[_Chunk], _Pass]] = {
 """The pass each resolved gradient method runs (names as in `dynamics.gradients.GRAD_METHODS`)."""
 
 
-def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Measurements:
-    """Per-sample log10 ‖h_L − h_0‖/‖h_0‖, ‖h_L‖/‖h_0‖, ‖p_0 − p_L‖/‖p_L‖ and ‖p_0‖/‖p_L‖."""
+GROUP_SETTINGS = True
+"""Measure the law settings (H or ℓ values) of a grid that share everything else in one pass
+(`measure_group`); False measures each setting alone. Values are bit-identical either way."""
+
+SETTING_FIELDS = ("hurst", "lengthscale")
+"""The spec fields that may differ within a group: the law's parameter (not part of `cell_key`,
+so the settings of a group share every draw's streams)."""
+
+
+def group_key(spec: RunSpec) -> tuple:
+    """Specs with equal keys can be measured together by `measure_group`."""
+    return tuple(sorted((k, repr(v)) for k, v in spec.to_dict().items() if k not in SETTING_FIELDS))
+
+
+def _settings_per_pass(spec: RunSpec, n_settings: int) -> int:
+    """How many settings' full draw sets fit one pass within the memory budget: their weights
+    (as `_draw_chunk` bounds a chunk), and for the reverse pass without checkpoints their σ'
+    (as `_checkpoint_every` bounds them). 1: measure each setting alone."""
+    k = min(n_settings, _budget_draws(spec) // spec.n_draws)
+    if k > 1 and resolved_grad_method(spec) == "reverse" and _checkpoint_every(spec, _draw_chunk(spec),
+                                                                                len(spec.betas) * spec.inputs_per_draw) == 0:
+        while k > 1 and _checkpoint_every(spec, k * spec.n_draws, len(spec.betas) * spec.inputs_per_draw) != 0:
+            k -= 1
+    return max(1, k)
+
+
+def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[int], None] | None,
+                      method: str, checkpoint_every: int) -> list[dict[str, np.ndarray]]:
+    """One pass over `draws` of every spec in `specs` (same except the law's parameter): the
+    settings' weights stacked on the draw axis (settings-major), each draw from its own streams.
+    Returns per spec its values (β, draws·m) per quantity and "overflowed"."""
+    spec = specs[0]
     device, dtype = spec.torch_device(), spec.torch_dtype()
     betas, m, d, depth = spec.betas, spec.inputs_per_draw, spec.width, spec.depth
-    n_beta = len(betas)
-    method = resolved_grad_method(spec)
+    n_beta, n_set, n_draw = len(betas), len(specs), len(draws)
+    n_states = n_beta * m
     gradient_pass = GRADIENT_PASSES[method]
     key = cell_key(spec)
     act = ACTIVATIONS[spec.activation]
-    law_options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst,
-                       fbm_backend=spec.fbm_backend, dtype=dtype, device=device)
-    chunk = _draw_chunk(spec)
-    n_states = n_beta * m
     row_scales = torch.tensor([depth ** (-b) for b in betas for _ in range(m)], dtype=torch.float64, device=device)
+
+    def gens(purpose: int, draws: range = draws) -> list[torch.Generator]:
+        return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
+
+    def all_gens(purpose: int) -> list[torch.Generator]:
+        return [g for _ in specs for g in gens(purpose)]
+
+    def weights(purpose: int) -> torch.Tensor:
+        parts = [sample_weights(s.law, depth, d, gens(purpose), layer_major=True, dist=s.dist,
+                                lengthscale=s.lengthscale, hurst=s.hurst, fbm_backend=s.fbm_backend,
+                                dtype=dtype, device=device) for s in specs]
+        return parts[0] if n_set == 1 else torch.cat(parts, dim=1)
+
+    net = Network(weights(seeding.WEIGHTS_V), weights(seeding.WEIGHTS_W) if spec.model == "full" else None,
+                  spec.model, act, layer_major=True)
+    h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
+    h0 = h0.repeat(n_set, n_beta, 1)  # draws: setting-major; rows: β-major, then inputs
+    readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])
+    readout = readout.repeat(n_set, 1)
+    p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
+    scaled = progress if progress is None or n_set == 1 else (lambda n: progress(n * n_set))
+    done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, scaled, checkpoint_every))
+    log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
+    result = {"output_log10": log10_norm_diff(done.h_hat, done.h_exp, h0) - log_h0,
+              "output_norm_log10": log10_norm(done.h_hat, done.h_exp) - log_h0, **done.gradient}
+
+    def per_setting(x: torch.Tensor) -> list[np.ndarray]:
+        # (settings·draws, β·m) -> per setting (β, draws·m): samples ordered by draw, then input
+        x = x.reshape(n_set, n_draw, n_beta, m).permute(0, 2, 1, 3).reshape(n_set, n_beta, -1).cpu().numpy()
+        return list(x)
+
+    out: list[dict[str, np.ndarray]] = [{} for _ in specs]
+    for q in QUANTITIES:
+        if q in result:
+            for o, v in zip(out, per_setting(result[q].masked_fill(done.bad, float("nan")))):
+                o[q] = v
+    for o, v in zip(out, per_setting(done.bad)):
+        o["overflowed"] = v
+    return out
+
+
+def _assemble(spec: RunSpec, parts: list[dict[str, np.ndarray]], method: str, checkpoint_every: int,
+              chunk: int) -> Measurements:
+    d = spec.width
     exact_probes = method == "tangent" and spec.probes is None
     n_probes = d if exact_probes else (spec.probes or 0) if method == "tangent" else 0
-    checkpoint_every = _checkpoint_every(spec, chunk, n_states) if method == "reverse" else 0
-
-    parts: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
-    overflow_parts: list[np.ndarray] = []
-    for first in range(0, spec.n_draws, chunk):
-        draws = range(first, min(first + chunk, spec.n_draws))
-
-        def gens(purpose: int, draws: range = draws) -> list[torch.Generator]:
-            return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
-
-        net = Network(sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_V), layer_major=True, **law_options),
-                      sample_weights(spec.law, depth, d, gens(seeding.WEIGHTS_W), layer_major=True, **law_options)
-                      if spec.model == "full" else None, spec.model, act, layer_major=True)
-        h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
-        h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
-        readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])
-        p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
-        n_chunk = len(draws)
-        done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, gens, progress, checkpoint_every))
-        log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
-        result = {"output_log10": log10_norm_diff(done.h_hat, done.h_exp, h0) - log_h0,
-                  "output_norm_log10": log10_norm(done.h_hat, done.h_exp) - log_h0, **done.gradient}
-        for q in QUANTITIES:
-            if q in result:
-                values = result[q].masked_fill(done.bad, float("nan"))
-                # (draws, β·m) -> (β, draws·m): samples ordered by draw, then input
-                parts[q].append(values.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
-        overflow_parts.append(done.bad.reshape(n_chunk, n_beta, m).permute(1, 0, 2).reshape(n_beta, -1).cpu().numpy())
-        del net, done
-
-    values = {q: np.concatenate(v, axis=1) for q, v in parts.items() if v}
+    values = {q: np.concatenate([p[q] for p in parts], axis=1) for q in QUANTITIES if q in parts[0]}
     info = {
-        "device": str(device),
+        "device": str(spec.torch_device()),
         "grad_method_used": method,
         "probes_used": "exact (d basis vectors)" if exact_probes else n_probes if method == "tangent" else None,
         "checkpoint_every": checkpoint_every or None,
         "draws": spec.n_draws,
-        "inputs_per_draw": m,
+        "inputs_per_draw": spec.inputs_per_draw,
         "draws_per_chunk": chunk,
     }
-    return Measurements(tuple(betas), values, np.concatenate(overflow_parts, axis=1), info)
+    return Measurements(tuple(spec.betas), values, np.concatenate([p["overflowed"] for p in parts], axis=1), info)
+
+
+def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Measurements:
+    """Per-sample log10 ‖h_L − h_0‖/‖h_0‖, ‖h_L‖/‖h_0‖, ‖p_0 − p_L‖/‖p_L‖ and ‖p_0‖/‖p_L‖."""
+    method = resolved_grad_method(spec)
+    chunk = _draw_chunk(spec)
+    checkpoint_every = (_checkpoint_every(spec, chunk, len(spec.betas) * spec.inputs_per_draw)
+                        if method == "reverse" else 0)
+    parts = [_measure_settings([spec], range(first, min(first + chunk, spec.n_draws)), progress, method,
+                               checkpoint_every)[0]
+             for first in range(0, spec.n_draws, chunk)]
+    return _assemble(spec, parts, method, checkpoint_every, chunk)
+
+
+def measure_group(specs: list[RunSpec], progress: Callable[[int], None] | None = None) -> list[Measurements]:
+    """`measure` of each spec (specs equal but for the law's parameter, see `group_key`), with the
+    settings' draws stacked in one pass as far as the memory budget allows (a chunk's worth of
+    draws per pass, the same bound as `measure`). Every value is bit-identical to `measure(spec)`
+    on the same device; `draws_per_chunk` in the info tells the draws of a pass."""
+    if not specs:
+        return []
+    if len({group_key(s) for s in specs}) != 1:
+        raise ValueError("measure_group: the specs differ in more than the law's parameter")
+    spec = specs[0]
+    per_pass = _settings_per_pass(spec, len(specs)) if GROUP_SETTINGS else 1
+    if per_pass == 1:
+        return [measure(s, progress) for s in specs]
+    method = resolved_grad_method(spec)
+    checkpoint_every = (_checkpoint_every(spec, _draw_chunk(spec), len(spec.betas) * spec.inputs_per_draw)
+                        if method == "reverse" else 0)
+    out: list[Measurements] = []
+    for first in range(0, len(specs), per_pass):
+        group = specs[first:first + per_pass]
+        parts = _measure_settings(group, range(spec.n_draws), progress, method, checkpoint_every)
+        out += [_assemble(s, [p], method, checkpoint_every, spec.n_draws * len(group)) for s, p in zip(group, parts)]
+    return out
 
 
 def suggest_regime(median_log10: float | None) -> str:

@@ -115,7 +115,20 @@ def measure_cell(spec: RunSpec, progress: Callable[[int], None] | None = None) -
     """One cell as a JSON-ready record: per-β statistics and the per-sample values."""
     from resnet_scale_cli.experiments import cell
 
-    meas = cell.measure(spec, progress)
+    return _record(spec, cell.measure(spec, progress))
+
+
+def measure_cells(specs: list[RunSpec], progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """`measure_cell` of each spec of a group (equal `experiments.cell.group_key`), measured in one
+    pass of the engine where the memory budget allows; the records equal `measure_cell`'s."""
+    from resnet_scale_cli.experiments import cell
+
+    return [_record(spec, meas) for spec, meas in zip(specs, cell.measure_group(list(specs), progress))]
+
+
+def _record(spec: RunSpec, meas: Any) -> dict[str, Any]:
+    from resnet_scale_cli.experiments import cell
+
     return {
         "cell": cell_id(spec),
         "betas": list(meas.betas),

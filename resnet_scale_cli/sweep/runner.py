@@ -5,10 +5,10 @@ every grid command (sweep, phase, check, and the later ones) shares grids, resum
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
 from resnet_scale_cli.sweep.executors import Executor, SerialExecutor
-from resnet_scale_cli.sweep.grid import SweepSpec, cell_cost, cell_id, cell_key, measure_cell
+from resnet_scale_cli.sweep.grid import SweepSpec, cell_cost, cell_id, cell_key, measure_cell, measure_cells
 from resnet_scale_cli.sweep.store import ResultStore
 
 Cell = TypeVar("Cell")
@@ -25,8 +25,15 @@ def run_grid(
     cost: Callable[[Cell], int] | None = None,
     progress: Callable[[int], None] | None = None,
     on_cell: Callable[[Record, bool], None] | None = None,
+    group: Callable[[Cell], Hashable] | None = None,
+    measure_group: Callable[[list[Cell], Callable[[int], None] | None], list[Record]] | None = None,
 ) -> list[Record]:
     """Records of every cell, in grid order.
+
+    With `group` and `measure_group`, the cells still to measure that share `group(cell)` are
+    measured by one `measure_group(cells, progress)` call (one record per cell, in order); each
+    record is still appended to the store on its own, so resume is unchanged (the store's lines
+    then follow the groups' order rather than the grid's).
 
     `measure(cell, progress)` returns a JSON-ready record whose "cell" entry equals `key(cell)`;
     cells already in `store` are reused (their `cost` is reported to `progress` at once); new
@@ -46,7 +53,19 @@ def run_grid(
                 on_cell(stored, True)
         else:
             todo.append(i)
-    for i, record in executor.map(measure, [cells[i] for i in todo], todo, progress):
+    if group is not None and measure_group is not None:
+        groups: dict[Hashable, list[int]] = {}
+        for i in todo:
+            groups.setdefault(group(cells[i]), []).append(i)
+        members = list(groups.values())
+        finished: Iterator[tuple[int, Record]] = (
+            (i, record)
+            for g, group_records in executor.map(lambda idx, p: {"records": measure_group([cells[i] for i in idx], p)},
+                                                 members, range(len(members)), progress)
+            for i, record in zip(members[g], group_records["records"]))
+    else:
+        finished = executor.map(measure, [cells[i] for i in todo], todo, progress)
+    for i, record in finished:
         if store is not None:
             store.append(record)
         records[i] = record
@@ -71,5 +90,7 @@ def run_sweep(
     for cell in sweep.cells():
         check_fits(cell)
     store = ResultStore(out, {"sweep": sweep.to_dict()}, resume, cell_key) if out is not None else None
+    from resnet_scale_cli.experiments.cell import group_key
+
     return run_grid(list(sweep.cells()), measure_cell, key=cell_id, store=store, executor=executor, cost=cell_cost,
-                    progress=progress, on_cell=on_cell)
+                    progress=progress, on_cell=on_cell, group=group_key, measure_group=measure_cells)
