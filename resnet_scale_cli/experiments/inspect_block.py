@@ -657,7 +657,7 @@ def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[
     for entry in critical:
         entry["theory_reference"] = float(critical_beta_reference(
             entry["law"], hurst=entry.get("hurst", spec.hurst), lengthscale=entry.get("lengthscale", spec.lengthscale)))
-        entry["theory_basis"] = THEORY_BASIS
+        entry["theory_basis"] = {"kind": "comparison", "statement": THEORY_BASIS, "source": None}
     profiles = [{**r["cell"], **p} for r in records for p in r.get("profiles", [])]
     info = records[0]["info"] if records else {}
     # "spec" replaces the plain spec.to_dict() of api.run_experiment's document: the block's

@@ -119,7 +119,7 @@ QUANTITY_LABELS = {
     "gradient_log10": r"$\log_{10}\ \|p_0-p_L\|\,/\,\|p_L\|$",
 }
 REGIME_COLORS = {"identity": "tab:blue", "stable": "tab:green", "explosion": "tab:red"}
-BASIS_LABELS = {"theorem": "theorem", "first-order": "first-order argument"}
+BASIS_LABELS = {"theorem": "theorem", "first-order": "first-order argument", "comparison": "built-in models, a comparison"}
 CLIP = 4.0
 
 

@@ -99,8 +99,7 @@ class InspectFigures:
 
         title, written = inspect_title(document["spec"]), []
         if self.plot is not None:
-            entry = document["critical"][0]
-            plot_phase_depth(self.plot, list(records), entry, title, entry["theory_reference"])
+            plot_phase_depth(self.plot, list(records), document["critical"][0], title)
             written.append(self.plot)
         if self.profiles is not None:
             plot_inspect_profiles(self.profiles, document["profiles"], title)

@@ -144,7 +144,7 @@ def _critical_text(info: dict[str, Any]) -> str:
 
 
 BASIS_TEXT = {"theorem": "theorem", "first-order": "first-order argument", "prediction": "no asymptotic line",
-              "none": "none"}
+              "none": "none", "comparison": "built-in models' reference, a comparison for a user's block"}
 
 
 def reference_text(info: dict[str, Any]) -> str:

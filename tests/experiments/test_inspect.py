@@ -134,7 +134,7 @@ def test_mlp_critical_beta_iid_is_one_half():
     assert low is not None and high is not None
     assert low <= 0.5 <= high, entry
     assert high - low < 0.35
-    assert entry["theory_reference"] == 0.5 and "not a theorem" in entry["theory_basis"]
+    assert entry["theory_reference"] == 0.5 and entry["theory_basis"]["kind"] == "comparison" and "not a theorem" in entry["theory_basis"]["statement"]
     assert document["spec"]["parameters"] == 2 * 16 * 16
     assert document["spec"]["block"] == MLP
     assert len(document["cells"]) == 3 * 5 and len(document["profiles"]) == 3 * 5
