@@ -166,6 +166,8 @@ class CriticalBetaExpectation(ExpectationType):
 
     def check(self, ctx, exp, opts):
         base = ctx.sweep.base
+        if not hasattr(base, "model"):
+            return  # a user's block (`block = …`): no reference holds for it
         hurst = opts["setting"].get("hurst", base.hurst)
         ref = theory.reference(base.law, opts["quantity"], model=base.model, activation=base.activation, hurst=hurst)
         opts["reference"] = {"value": ref.value, "basis": ref.basis}
@@ -264,6 +266,8 @@ class ExactIdentityExpectation(ExpectationType):
 
     def check(self, ctx, exp, opts):
         base = ctx.sweep.base
+        if not hasattr(base, "model"):
+            raise ctx.error("the exact identity is about the engine's models (full, linear), not a user's block", "type")
         why = theory.exact_identity_refusal(base.law, base.model, base.activation, dist=base.dist)
         if why is not None:
             raise ctx.error(f"the exact identity E[ratio²] = (1 + c L^-2β)^L − 1 does not hold here: {why}", "type")

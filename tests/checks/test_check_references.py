@@ -43,3 +43,19 @@ def test_critical_beta_outcome_names_the_reference_and_its_basis(law, activation
     assert got["reference"] == {"value": value, "basis": basis}
     assert not got["passed"]  # 0.75 > max = 0.7 whatever the reference says
     assert ("no reference holds here" if value is None else f"reference {value:g} ({basis})") in got["message"]
+
+
+def test_a_block_check_has_no_reference_and_refuses_the_exact_identity(monkeypatch):
+    """A check of a user's block (`block = …`) has no model or σ of the engine: its critical_beta
+    outcome carries no reference, and an exact_identity expectation is refused (one line)."""
+    from pathlib import Path
+
+    from resnet_scale_cli.errors import SpecError
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    text = (root / "examples" / "check_mlp_block.toml").read_text()
+    check = load_check("block.toml", text)
+    assert all("reference" not in e.options for e in check.expectations)
+    with pytest.raises(SpecError, match="not a user's block"):
+        load_check("block.toml", text + '\n[[expect]]\ntype = "exact_identity"\nbeta = 0.5\ndepth = 100\n')
