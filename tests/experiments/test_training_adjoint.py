@@ -79,3 +79,29 @@ def test_cli_adjoint_json(cli):
     for row in doc["results"]:
         assert row["info"]["backprop"] == "adjoint"
         assert set(row["adjoint_gradient_error"]) >= {"median", "q05", "q95", "mean"}
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_adjoint_run_resumes_with_its_step0_error(tmp_path):
+    from resnet_scale_cli import api
+
+    spec = TrainSpec(depths=(8,), width=8, n_examples=8, n_test=16, steps=12, samples=2, track_points=5,
+                     device="cpu", backprop="adjoint")
+    whole = api.train(spec, out=tmp_path / "whole", checkpoint_every=3)
+    done = [0]
+
+    def progress(n):
+        done[0] += n
+        if done[0] >= 8:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        api.train(spec, out=tmp_path / "cut", checkpoint_every=3, progress=progress)
+    resumed = api.train(spec, out=tmp_path / "cut", resume=True, checkpoint_every=3)
+    assert resumed.records[0]["info"]["resumed_from"] == 6
+    a, b = whole.document["results"][0]["values"], resumed.document["results"][0]["values"]
+    assert a["adjoint_gradient_error"] == b["adjoint_gradient_error"] and None not in b["adjoint_gradient_error"]
+    assert a["final_loss"] == b["final_loss"]
