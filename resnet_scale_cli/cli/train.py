@@ -44,7 +44,7 @@ OPTIONS = {
     "lr_scaling": _option("lr_scaling", ts.LR_SCALINGS, "depth: step η·L^(2β−1)·∇ (= η L ∇ at β = 1; gd, sgd); none: η ∇."),
     "steps": _option("steps", int, "Optimizer steps (≥ 1)."),
     "batch_size": _option("batch_size", int, "Minibatch of sgd/adam. \\[default: full batch]"),
-    "backprop": _option("backprop", ts.BACKPROPS, "Exact backpropagation (adjoint awaits `rscale adjoint`, issue 12)."),
+    "backprop": _option("backprop", ts.BACKPROPS, "exact: stored activations; adjoint: memory-free, activations recovered by reverse Euler."),
     "track_points": _option("track_points", int, "Log-spaced steps at which losses and norms are recorded."),
     "depth_seeds": _option("depth_seeds", ts.DEPTH_SEEDS, "Same draws at every depth (common), or independent."),
 }

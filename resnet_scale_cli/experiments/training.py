@@ -48,8 +48,9 @@ import torch
 from resnet_scale_cli import seeding
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments.training_engine import (
-    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, Workspace, autograd_gradients, backward_store, depth_lr_factor,
-    digits_dataset, forward_eval, forward_store, loss_and_grad, max_increments, synthetic_dataset, test_metric,
+    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, Workspace, autograd_gradients, backward_adjoint, backward_store, depth_lr_factor,
+    digits_dataset, forward_eval, forward_store, loss_and_grad, max_increments, relative_gradient_error,
+    synthetic_dataset, test_metric,
 )
 from resnet_scale_cli.experiments.training_spec import (  # noqa: F401  (re-exported)
     BACKPROPS, DATASETS, DEPTH_SEEDS, DIGITS_SIZE, LR_SCALINGS, OPTIMIZERS, SMOOTH_ACTIVATIONS, V_INITS, TrainSpec,
@@ -228,6 +229,7 @@ class _CellRun:
         self.alive = torch.ones(S, dtype=torch.bool, device=self.device)
         self.diverged_at = torch.full((S,), -1, dtype=torch.int64, device=self.device)
         self.loss0 = torch.full((S,), math.nan, **f64)
+        self.grad_error0 = torch.full((S,), math.nan, **f64)  # the adjoint's relative gradient error at step 0
         self.run_max = torch.zeros((4, S), **f64)  # max over t of: max_k ‖Δθ_k‖, ‖ΔV_k‖, ‖ΔW_k‖, ‖Δ(θ_k − θ_k(0))‖
         self.history = {name: torch.full((len(self.tracked), S), math.nan, **f64) for name in self.HISTORY}
         n_entries = len(self._entries())
@@ -245,7 +247,7 @@ class _CellRun:
     def state(self) -> dict[str, Any]:
         out: dict[str, Any] = {"V": self.V, "V0": self.V0, "A": self.A, "B": self.B, "alive": self.alive,
                                "diverged_at": self.diverged_at, "loss0": self.loss0, "run_max": self.run_max,
-                               "snap_V": self.snap_V}
+                               "snap_V": self.snap_V, "grad_error0": self.grad_error0}
         if self.full:
             out.update(W=self.W, W0=self.W0, snap_W=self.snap_W)
         out.update({f"history_{k}": v for k, v in self.history.items()})
@@ -271,6 +273,8 @@ class _CellRun:
 
         for name in ("V", "V0", "A", "B", "alive", "diverged_at", "loss0", "run_max", "snap_V"):
             setattr(self, name, put(name))
+        if "grad_error0" in state:
+            self.grad_error0 = put("grad_error0")
         if self.full:
             self.W, self.W0, self.snap_W = put("W"), put("W0"), put("snap_W")
         self.history = {k: put(f"history_{k}") for k in self.HISTORY}
@@ -321,12 +325,15 @@ class _CellRun:
             return
         t = self.step
         rows = spec.batch_size or spec.n_examples
-        ws = Workspace(self.depth, spec.samples, rows, spec.width, spec.hidden_width, spec.model, self.dtype, self.device)
+        adjoint = spec.backprop == "adjoint"
+        ws = (Workspace(self.depth, spec.samples, rows, spec.width, spec.hidden_width, spec.model, self.dtype, self.device)
+              if not adjoint or t == 0 else None)  # the adjoint keeps it for step 0's error check only
         while True:
             h0, y = self._batch(h0_train)
             last = t == spec.steps
             sV = self.V * self.scale
-            h = forward_store(ws, sV, self.W, self.act, h0)
+            h = forward_store(ws, sV, self.W, self.act, h0) if ws is not None else forward_eval(
+                sV, self.W, spec.model, self.act, h0)
             loss, g_F = loss_and_grad(task, torch.bmm(h, self.B.mT), y, with_grad=not last)
             tracked = t in self.tracked
             if tracked or t == 0:
@@ -345,7 +352,15 @@ class _CellRun:
                 self._record(self.tracked.index(t), full_loss, incs)
             if last or not bool(self.alive.any()):
                 break
-            grads = backward_store(ws, sV, self.W, self.act, torch.bmm(g_F, self.B), self.scale)
+            p_last = torch.bmm(g_F, self.B)
+            if adjoint:
+                grads = backward_adjoint(sV, self.W, spec.model, self.act, h, p_last, self.scale)
+                if ws is not None:  # step 0: the adjoint's relative error against exact backpropagation
+                    exact = backward_store(ws, sV, self.W, self.act, p_last, self.scale)
+                    self.grad_error0 = relative_gradient_error(grads, exact).to(torch.float64)
+                    ws = None
+            else:
+                grads = backward_store(ws, sV, self.W, self.act, p_last, self.scale)
             self.opt.step(self.params(), [g for g in grads if g is not None], self.alive)
             t += 1
             self.step = t
@@ -378,6 +393,7 @@ class _CellRun:
             "test_metric": final("test_metric"),
             "distance_from_init": final("dist"),
             "diverged_at": [int(s) if s >= 0 else None for s in diverged_at],
+            "adjoint_gradient_error": (_floats(self.grad_error0) if spec.backprop == "adjoint" else None),
         }
         if self.full:
             values["max_weight_increment_W"] = run_max[2]
@@ -407,6 +423,8 @@ class _CellRun:
             "initial_loss": _summary(values["initial_loss"]),
             "distance_from_init": _summary(values["distance_from_init"]),
             "diverged": n_diverged,
+            "adjoint_gradient_error": (_summary(values["adjoint_gradient_error"])
+                                       if spec.backprop == "adjoint" else None),
             "samples": spec.samples,
             "history": history,
             "snapshots": snapshots,
@@ -420,6 +438,7 @@ class _CellRun:
                 "trained": "residual weights θ_k = (V_k, W_k)" if self.full else "residual weights θ_k = V_k",
                 "fixed": "embedding A (d × p, entries N(0, 1/p)) and readout B (q × d, entries N(0, 1/d))",
                 "hidden_width": spec.hidden_width,
+                "backprop": spec.backprop,
                 "residual_scale": self.scale,
                 "lr_factor": self.lr_factor,
                 "lr_effective": spec.lr * self.lr_factor,

@@ -222,6 +222,44 @@ def backward_store(ws: Workspace, sV: torch.Tensor, W: torch.Tensor | None, act:
     return grad_V, grad_W
 
 
+def backward_adjoint(sV: torch.Tensor, W: torch.Tensor | None, model: str, act: Activation, h_last: torch.Tensor,
+                     p_last: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Memory-free gradients (Sander et al., "Do ResNets discretize neural ODEs?", eqs. 6-7):
+    the same backward as `backward_store`, but h_k is recovered from h_{k+1} by reverse Euler,
+    h̃_k = h̃_{k+1} − L^{-β} f(h̃_{k+1}, θ_k), starting from h̃_L = h_L, instead of being stored.
+    O(1) activations are held (no Workspace); the gradients differ from exact backpropagation by
+    reverse Euler's error (measured O(1/L) at β = 1 for tied and smooth weights; `rscale train`
+    records it at step 0 as ``adjoint_gradient_error``)."""
+    sVl = sV.unbind(0)
+    Wl = W.unbind(0) if model == "full" else None
+    grad_V = torch.empty_like(sV)
+    grad_W = torch.empty_like(W) if model == "full" else None
+    h, p = h_last, p_last
+    for k in reversed(range(len(sVl))):
+        z_next = torch.bmm(h, Wl[k].mT) if model == "full" else h
+        a_next = h if model == "linear" else act.fn(z_next)
+        h = torch.baddbmm(h, a_next, sVl[k].mT, alpha=-1.0)  # reverse Euler: h̃_k
+        z = torch.bmm(h, Wl[k].mT) if model == "full" else h
+        a = h if model == "linear" else act.fn(z)
+        e = torch.bmm(p, sVl[k])
+        if model != "linear":
+            e = e * act.deriv(z)
+        torch.matmul(p.mT, a, out=grad_V[k]).mul_(scale)
+        if model == "full":
+            torch.matmul(e.mT, h, out=grad_W[k])
+            p = torch.baddbmm(p, e, Wl[k])
+        else:
+            p = p + e
+    return grad_V, grad_W
+
+
+def relative_gradient_error(approx: Sequence[torch.Tensor | None], exact: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """(S,): ‖g̃ − g‖ / ‖g‖ per network, over all trained tensors (layer-major (L, S, ·, ·)) together."""
+    num = sum((a - e).square().sum(dim=(0, 2, 3)) for a, e in zip(approx, exact) if e is not None)
+    den = sum(e.square().sum(dim=(0, 2, 3)) for e in exact if e is not None)
+    return (num / den).sqrt()
+
+
 def forward_eval(sV: torch.Tensor, W: torch.Tensor | None, model: str, act: Activation, h0: torch.Tensor) -> torch.Tensor:
     """h_L without storing anything (evaluation)."""
     sVt = sV.mT.unbind(0)

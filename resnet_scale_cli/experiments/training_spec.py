@@ -181,9 +181,6 @@ def validate(spec: TrainSpec) -> None:
             raise SpecError("--batch-size applies to --optimizer sgd or adam (gd is full-batch)")
         if b > n:
             raise SpecError(f"--batch-size ({b}) must be at most --n-examples ({n})")
-    if spec.backprop == "adjoint":
-        raise SpecError("--backprop adjoint: not available yet (it awaits the memory-free adjoint of `rscale adjoint`, "
-                        "issue 12); use --backprop exact")
     _whole(spec.track_points, "--track-points", 2)
     _whole(spec.samples, "--samples", 1)
     _whole(spec.seed, "--seed", 0)

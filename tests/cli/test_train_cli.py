@@ -60,7 +60,6 @@ def test_table_reports_the_exponent_and_its_theory(cli):
     (["--steps", "0"], "--steps"),
     (["--data", "cifar"], "--data"),
     (["--optimizer", "lbfgs"], "--optimizer"),
-    (["--backprop", "adjoint"], "issue 12"),
     (["--depth", "1,8"], "--depth"),
     (["--depth", "8,x"], "--depth"),
     (["--batch-size", "4"], "--batch-size"),

@@ -30,7 +30,6 @@ SMALL = dict(width=16, n_examples=16, n_test=32, samples=4, steps=100, device="c
     (dict(lr=-1.0), "--lr"),
     (dict(data="cifar"), "--data"),
     (dict(steps=0), "--steps"),
-    (dict(backprop="adjoint"), "--backprop adjoint"),
     (dict(backprop="magic"), "--backprop"),
     (dict(depths=(1, 8)), "--depth"),
     (dict(depths="8,x"), "--depth"),
