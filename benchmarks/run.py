@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 
 if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    sys.path.pop(0)  # benchmarks/inspect.py would shadow the standard library's inspect
+    sys.path.pop(0)  # keep benchmarks/ off the path: a script named like a stdlib module would shadow it
 
 import argparse
 import json

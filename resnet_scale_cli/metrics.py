@@ -38,24 +38,27 @@ def tangent_gradient_log10(
     q_exps: torch.Tensor,
     probes: torch.Tensor | None,
     p_last: torch.Tensor,
+    q_delta: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """log10 ‖p_0‖ and log10 ‖p_0 − p_L‖ from tangents q_L(z) = (∂h_L/∂h_0) z.
 
     q_hat (D, n, P, d), q_exps (D, n, P), p_last (D, n, d). With `probes=None` the probes are
     the d basis vectors and ‖p_0‖² = Σ_i (p_Lᵀ q_L(e_i))² exactly; with random z ~ N(0, I)
     (probes (D, n, P, d)) the mean over probes of (p_Lᵀ q_L(z))² is an unbiased estimate.
+    The difference uses (p_0 − p_L)ᵀ z = p_Lᵀ (q_L(z) − z): from `q_delta` = (q_L(z) − z)
+    in the frame of q̂ when it was carried apart, else by subtraction.
     """
     p = _f64(p_last).unsqueeze(2)
     a = (_f64(q_hat) * p).sum(-1)  # p_Lᵀ q̂(z), (D, n, P)
     e = q_exps.to(torch.float64)
-    if probes is None:
-        t = _f64(p_last)  # p_Lᵀ e_i = (p_L)_i
-        norm = 0.0
+    norm = 0.0 if probes is None else math.log(a.shape[-1])
+    if q_delta is not None:
+        pivot = e
+        diff = (_f64(q_delta) * p).sum(-1)
     else:
-        t = (_f64(probes) * p).sum(-1)
-        norm = math.log(a.shape[-1])
-    pivot = e.clamp(min=0)
-    diff = a * torch.exp2(e - pivot) - t * torch.exp2(-pivot)
+        t = _f64(p_last) if probes is None else (_f64(probes) * p).sum(-1)  # p_Lᵀ z: (p_L)_i for z = e_i
+        pivot = e.clamp(min=0)
+        diff = a * torch.exp2(e - pivot) - t * torch.exp2(-pivot)
     ln_p0 = torch.log(a.abs()) + e * LN_2
     ln_diff = torch.log(diff.abs()) + pivot * LN_2
     log10_p0 = (torch.logsumexp(2 * ln_p0, dim=-1) - norm) / (2 * math.log(10.0))

@@ -88,23 +88,33 @@ class _Chunk:
     progress: Callable[[int], None] | None
     checkpoint_every: int
 
+    @property
+    def carry_delta(self) -> bool:
+        """Carry h_k − h_0 and p_k − p_L apart (`dynamics.recursion`): below float64, where the
+        increments L^{-β} f at large β fall under the resolution of h_k."""
+        return self.h0.dtype != torch.float64
+
 
 @dataclass
 class _Pass:
     """What a gradient pass returns: ĥ_L with its log2 exponents, the gradient's log10 ratios
-    (empty for `none`), and the rows that overflowed."""
+    (empty for `none`), the rows that overflowed, and ĥ_L − ĥ_0 in the frame of ĥ_L when the
+    pass carried it apart."""
 
     h_hat: torch.Tensor
     h_exp: torch.Tensor
     gradient: dict[str, torch.Tensor]
     bad: torch.Tensor
+    h_delta: torch.Tensor | None = None
 
 
-def _gradient_ratios(p_hat: torch.Tensor, p_exp: torch.Tensor, p_last: torch.Tensor) -> dict[str, torch.Tensor]:
-    """log10 ‖p_0 − p_L‖/‖p_L‖ and log10 ‖p_0‖/‖p_L‖ from p_0 = p̂_0 · 2^exp."""
+def _gradient_ratios(p_hat: torch.Tensor, p_exp: torch.Tensor, p_last: torch.Tensor,
+                     p_delta: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """log10 ‖p_0 − p_L‖/‖p_L‖ and log10 ‖p_0‖/‖p_L‖ from p_0 = p̂_0 · 2^exp (and, when carried
+    apart, p_0 − p_L = π̂_0 · 2^exp)."""
     log_pl = log10_norm(p_last, torch.zeros_like(p_exp))
-    return {"gradient_log10": log10_norm_diff(p_hat, p_exp, p_last) - log_pl,
-            "gradient_norm_log10": log10_norm(p_hat, p_exp) - log_pl}
+    diff = log10_norm_diff(p_hat, p_exp, p_last) if p_delta is None else log10_norm(p_delta, p_exp)
+    return {"gradient_log10": diff - log_pl, "gradient_norm_log10": log10_norm(p_hat, p_exp) - log_pl}
 
 
 def _autograd_pass(c: _Chunk) -> _Pass:
@@ -119,9 +129,9 @@ def _autograd_pass(c: _Chunk) -> _Pass:
 
 def _forward_pass(c: _Chunk, *, record_masks: bool) -> tuple[Any, _Pass]:
     fwd = forward(c.net, c.h0, c.row_scales, c.h0.shape[1], record_masks=record_masks,
-                  checkpoint_every=c.checkpoint_every, progress=c.progress)
+                  checkpoint_every=c.checkpoint_every, carry_delta=c.carry_delta, progress=c.progress)
     h_hat = fwd.x
-    return fwd, _Pass(h_hat, fwd.exps, {}, ~torch.isfinite(h_hat).all(-1))
+    return fwd, _Pass(h_hat, fwd.exps, {}, ~torch.isfinite(h_hat).all(-1), fwd.delta)
 
 
 def _no_gradient_pass(c: _Chunk) -> _Pass:
@@ -132,9 +142,10 @@ def _no_gradient_pass(c: _Chunk) -> _Pass:
 def _reverse_pass(c: _Chunk) -> _Pass:
     """Forward storing σ' (or checkpoints), then the exact reverse pass p_k = p_{k+1} + L^-β J_kᵀ p_{k+1}."""
     fwd, out = _forward_pass(c, record_masks=c.checkpoint_every == 0)
-    p_hat, p_exp = backward(c.net, fwd, c.p_last, c.row_scales, progress=c.progress)
+    p_delta: list[torch.Tensor] | None = [] if c.carry_delta else None
+    p_hat, p_exp = backward(c.net, fwd, c.p_last, c.row_scales, progress=c.progress, delta_out=p_delta)
     out.bad |= ~torch.isfinite(p_hat).all(-1)
-    out.gradient = _gradient_ratios(p_hat, p_exp, c.p_last)
+    out.gradient = _gradient_ratios(p_hat, p_exp, c.p_last, p_delta[0] if p_delta else None)
     return out
 
 
@@ -156,14 +167,19 @@ def _tangent_pass(c: _Chunk) -> _Pass:
         probes = tangents = z.repeat(1, n_beta, 1, 1)
     x0 = torch.cat([h0, tangents.reshape(n_chunk, n_states * n_probes, d)], dim=1)
     scales = torch.cat([c.row_scales, c.row_scales.repeat_interleave(n_probes)])
-    fwd = forward(c.net, x0, scales, n_states, record_masks=False, checkpoint_every=0, progress=c.progress)
+    fwd = forward(c.net, x0, scales, n_states, record_masks=False, checkpoint_every=0, carry_delta=c.carry_delta,
+                  progress=c.progress)
     h_hat, h_exp = fwd.x[:, :n_states], fwd.exps[:, :n_states]
     q_hat = fwd.x[:, n_states:].reshape(n_chunk, n_states, n_probes, d)
     q_exp = fwd.exps[:, n_states:].reshape(n_chunk, n_states, n_probes)
+    h_delta = q_delta = None
+    if fwd.delta is not None:
+        h_delta, q_delta = fwd.delta[:, :n_states], fwd.delta[:, n_states:].reshape(n_chunk, n_states, n_probes, d)
     bad = ~torch.isfinite(h_hat).all(-1) | ~torch.isfinite(q_hat).all(-1).all(-1)
-    log_p0, log_diff = tangent_gradient_log10(q_hat, q_exp, probes, c.p_last)
+    log_p0, log_diff = tangent_gradient_log10(q_hat, q_exp, probes, c.p_last, q_delta)
     log_pl = torch.log10(torch.linalg.vector_norm(c.p_last.to(torch.float64), dim=-1))
-    return _Pass(h_hat, h_exp, {"gradient_log10": log_diff - log_pl, "gradient_norm_log10": log_p0 - log_pl}, bad)
+    return _Pass(h_hat, h_exp, {"gradient_log10": log_diff - log_pl, "gradient_norm_log10": log_p0 - log_pl}, bad,
+                 h_delta)
 
 
 GRADIENT_PASSES: dict[str, Callable[[_Chunk], _Pass]] = {
@@ -238,7 +254,9 @@ def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[in
     scaled = progress if progress is None or n_set == 1 else (lambda n: progress(n * n_set))
     done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, scaled, checkpoint_every))
     log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
-    result = {"output_log10": log10_norm_diff(done.h_hat, done.h_exp, h0) - log_h0,
+    out_diff = (log10_norm_diff(done.h_hat, done.h_exp, h0) if done.h_delta is None
+                else log10_norm(done.h_delta, done.h_exp))
+    result = {"output_log10": out_diff - log_h0,
               "output_norm_log10": log10_norm(done.h_hat, done.h_exp) - log_h0, **done.gradient}
 
     def per_setting(x: torch.Tensor) -> list[np.ndarray]:

@@ -1,7 +1,7 @@
 """`inspect` against the built-in engine on the same cell (issue 14's speed requirement).
 
-    python benchmarks/inspect.py                 # d = 64, L = 1000, 32 draws, 10 β (the issue's cell)
-    python benchmarks/inspect.py --threads 1     # both at one intra-op thread (steadier on a busy machine)
+    python benchmarks/inspect_blocks.py                 # d = 64, L = 1000, 32 draws, 10 β (the issue's cell)
+    python benchmarks/inspect_blocks.py --threads 1     # both at one intra-op thread (steadier on a busy machine)
 
 The cell: i.i.d. Gaussian weights N(0, 1/d), f(h) = V relu(W h), output and gradient ratios for
 10 values of β, one input per draw. The engine is `rscale run --model full` (exact reverse
