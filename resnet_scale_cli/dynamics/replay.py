@@ -27,12 +27,18 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from resnet_scale_cli.dynamics.recursion import (INPLACE, RENORM_EVERY, Forward, Network, _forward_layer,
-                                                 _reverse_layer)
+from resnet_scale_cli.dynamics.recursion import (
+    INPLACE,
+    RENORM_EVERY,
+    Forward,
+    Network,
+    _forward_layer,
+    _reverse_layer,
+)
 
 ENV = "RSCALE_NO_CUDA_GRAPHS"
 ENABLED = True
@@ -44,7 +50,7 @@ BLOCK = 64
 CACHE_SIZE = 8
 WARMUP = 3
 
-_cache: OrderedDict[tuple, "Replay"] = OrderedDict()
+_cache: OrderedDict[tuple, Replay] = OrderedDict()
 _failed: str | None = None  # the capture error that sent this process back to the eager loop
 
 
@@ -53,6 +59,11 @@ def wanted(t: torch.Tensor) -> bool:
     if not ENABLED or _failed is not None or os.environ.get(ENV, "") not in ("", "0"):
         return False
     return t.is_cuda or ON_CPU
+
+
+def clear() -> None:
+    """Drop every cached replay (its static tensors and graphs: their device memory is freed)."""
+    _cache.clear()
 
 
 def capture(fn: Callable[[], None], graphs: bool) -> Callable[[], None]:
@@ -77,11 +88,22 @@ class Replay:
 
     def __init__(self, static: dict[str, torch.Tensor], body: Callable[[int], Callable[[], None]], graphs: bool):
         self.static, self._body, self.graphs = static, body, graphs
+        self.device = next(iter(static.values())).device
         self._blocks: dict[int, Callable[[], None]] = {}
 
     def block(self, n: int) -> Callable[[], None]:
         if n not in self._blocks:
-            self._blocks[n] = capture(self._body(n), self.graphs)
+            if self.graphs:
+                with torch.cuda.device(self.device):
+                    run = capture(self._body(n), True)
+
+                def on_device(run=run) -> None:
+                    with torch.cuda.device(self.device):
+                        run()
+
+                self._blocks[n] = on_device
+            else:
+                self._blocks[n] = capture(self._body(n), False)
         return self._blocks[n]
 
 
@@ -95,9 +117,10 @@ def _prepared(key: tuple, build: Callable[[], Replay], sizes: list[int]) -> Repl
     loop from now on, with one note on stderr) if building or capturing raised."""
     global _failed
     try:
-        rep = _cache.pop(key, None) or build()
-        for n in sorted(set(sizes)):
-            rep.block(n)
+        with torch.no_grad():
+            rep = _cache.pop(key, None) or build()
+            for n in sorted(set(sizes)):
+                rep.block(n)
     except Exception as exc:  # noqa: BLE001 - any capture failure falls back to the eager loop
         _cache.pop(key, None)
         if _failed is None:

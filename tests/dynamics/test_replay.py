@@ -137,7 +137,7 @@ def test_measure_through_the_replay_is_bit_identical(monkeypatch):
     assert base.n_draws == 3
     for method in ("reverse", "tangent", "none"):
         spec = base.replace(grad_method=method) if method != "none" else base.replace(gradients=False)
-        eager, replayed = _eager_and_replayed(monkeypatch, lambda: measure(spec))
+        eager, replayed = _eager_and_replayed(monkeypatch, lambda spec=spec: measure(spec))
         assert eager.info["draws_per_chunk"] == 2
         for q in eager.values:
             assert np.array_equal(eager.values[q], replayed.values[q], equal_nan=True), (method, q)
