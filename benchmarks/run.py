@@ -2,7 +2,7 @@
 
     python benchmarks/run.py --quick      # under 5 minutes on a 2-core CPU
     python benchmarks/run.py              # the full measurements (the reference on the whole reduced grid, …)
-    python benchmarks/run.py --device cuda
+    python benchmarks/run.py --device cuda    # GPU figures, graphs and eager side by side, with the CPU's
 
 1. Speed against a per-sample reference written the straightforward way: weights through the PyPI
    `fbm` package one path at a time, then one forward and one backpropagation (autograd) per input
@@ -16,6 +16,11 @@
    L ∈ {10³, 10⁴, 10⁵} at d = 64, each in a fresh process.
 4. The full Figure-7 grid (51 Hurst indices × 70 β, L = 1000, d = 40, 5 × 10 samples, output and
    gradient ratios): measured on a slice of Hurst indices and projected (--quick), or measured.
+5. --device cuda: [1] (in TFLOP/s against the GPU's own large-matmul rate, also with all 51 law settings'
+   draws in one pass), [3] with CUDA peak memory, [4] measured on all 51 Hurst indices, and
+   `rscale phase --hurst 0.7 --device cuda`, each with the layer loop replayed from CUDA graphs
+   and with the eager loop (RSCALE_NO_CUDA_GRAPHS=1) side by side, then the CPU figures of the
+   same run (--no-cpu skips them). The per-sample reference is not run on CUDA.
 
 The last line printed is one JSON object with the figures.
 """
@@ -182,10 +187,11 @@ def run_rscale_cell(hurst: float, device: str, reps: int) -> tuple[float, dict]:
 
 
 # ----------------------------------------------------------------------------- 2. efficiency
-def pass_gflops(device: torch.device, reps: int) -> dict:
+def pass_gflops(device: torch.device, reps: int, settings: int = 1) -> dict:
     """Matrix-product GFLOP/s of the forward pass (Figure-7 cell batch) and of the tangent pass
-    (70 β × 1 input, exact d basis probes: 41 rows per state)."""
-    depth, width, draws = FIG7["depth"], FIG7["width"], FIG7["draws"]
+    (70 β × 1 input, exact d basis probes: 41 rows per state); `settings` law settings' draws
+    stacked on the batch axis as `measure_group` does (5 draws each)."""
+    depth, width, draws = FIG7["depth"], FIG7["width"], FIG7["draws"] * settings
     dtype = torch.float32
     gens = [seeding.generator(0, (i,), device) for i in range(draws)]
     options = dict(hurst=0.7, dtype=dtype, device=device)
@@ -198,7 +204,7 @@ def pass_gflops(device: torch.device, reps: int) -> dict:
     scales = torch.rand(states, dtype=torch.float64, device=device)
     seconds = best_time(lambda: forward(net, h0, scales, states), reps, device)
     flops = depth * 2 * 2 * draws * states * width * width
-    out["forward"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": states}
+    out["forward"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": states, "draws": draws}
     states = len(FIG7_BETAS)
     h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
     tangents = torch.eye(width, dtype=dtype, device=device).expand(draws, states, width, width).reshape(draws, -1, width)
@@ -208,7 +214,7 @@ def pass_gflops(device: torch.device, reps: int) -> dict:
     rows = x0.shape[1]
     seconds = best_time(lambda: forward(net, x0, all_scales, states), reps, device)
     flops = depth * 2 * 2 * draws * rows * width * width
-    out["tangent"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": rows}
+    out["tangent"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": rows, "draws": draws}
     return out
 
 
@@ -217,6 +223,9 @@ def depth_probe(depth: int, device: str) -> None:
     """Child process: the gradient ratio at depth L, d = 64, exact tangents; prints JSON."""
     spec = RunSpec(law="fbm", hurst=0.7, depth=depth, width=64, samples=1, betas=(0.5,), grad_method="tangent",
                    device=device, dtype="float32")
+    if spec.torch_device().type == "cuda":  # the CUDA context is not part of the pass
+        torch.zeros(1, device=spec.torch_device())
+        torch.cuda.synchronize()
     start = time.perf_counter()
     meas = measure(spec)
     seconds = time.perf_counter() - start
@@ -226,7 +235,7 @@ def depth_probe(depth: int, device: str) -> None:
                       "gradient_log10": float(meas.values["gradient_log10"][0][0])}))
 
 
-def depth_scaling(depths: list[int], device: str) -> list[dict]:
+def depth_scaling(depths: list[int], device: str, env: dict | None = None) -> list[dict]:
     rows = []
     baseline = subprocess.run([sys.executable, "-c", "import torch, resource, resnet_scale_cli; "
                                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30)"],
@@ -235,7 +244,7 @@ def depth_scaling(depths: list[int], device: str) -> list[dict]:
     for depth in depths:
         log(f"  depth {depth} …")
         proc = subprocess.run([sys.executable, __file__, "--depth-probe", str(depth), "--device", device],
-                              capture_output=True, text=True, cwd=ROOT)
+                              capture_output=True, text=True, cwd=ROOT, env=env)
         if proc.returncode != 0:
             raise SystemExit(f"depth probe {depth} failed: {proc.stderr.strip().splitlines()[-1:]}")
         row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -250,13 +259,116 @@ def fig7_grid(args, device: torch.device) -> tuple[float, float, list[float]]:
     in one pass; `--no-group`: one Hurst index after another), measured or projected (--quick)."""
     log(f"[4] the full Figure-7 grid ({'one H at a time' if args.no_group else 'law settings grouped'})")
     cell.GROUP_SETTINGS = not args.no_group
-    hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if args.quick else list(FIG7_HURSTS)
-    measure(RunSpec(hurst=0.5, betas=(0.5,), device=args.device, **{**FIG7, "depth": 20, "samples": 5}))  # warm-up
-    start = time.perf_counter()
-    measure_group([RunSpec(hurst=h, betas=FIG7_BETAS, device=args.device, **FIG7) for h in hursts])
-    sync(device)
-    fig7_measured = time.perf_counter() - start
+    quick = args.quick and device.type != "cuda"  # on CUDA the whole grid is measured
+    hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if quick else list(FIG7_HURSTS)
+    fig7_measured = fig7_seconds(args.device, hursts)
     return fig7_measured, fig7_measured / len(hursts) * len(FIG7_HURSTS), hursts
+
+
+def fig7_seconds(device: str, hursts: list[float]) -> float:
+    """Seconds of `measure_group` over the Figure-7 grid restricted to `hursts` (after a small warm-up)."""
+    measure(RunSpec(hurst=0.5, betas=(0.5,), device=device, **{**FIG7, "depth": 20, "samples": 5}))  # warm-up
+    start = time.perf_counter()
+    measure_group([RunSpec(hurst=h, betas=FIG7_BETAS, device=device, **FIG7) for h in hursts])
+    sync(torch.device(device))
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------- 5. CUDA
+def phase_seconds(device: str, env: dict | None) -> float | None:
+    """`rscale phase --hurst 0.7 --device DEVICE` in a fresh process: its elapsed_seconds (after imports)."""
+    proc = subprocess.run([sys.executable, "-m", "resnet_scale_cli", "phase", "--hurst", "0.7", "--device", device,
+                           "--json", "--quiet"], capture_output=True, text=True, cwd=ROOT, env=env)
+    if proc.returncode != 0:
+        log(f"  rscale phase failed: {proc.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(proc.stdout)["elapsed_seconds"]
+
+
+def cuda_main(args, device: torch.device) -> None:
+    """--device cuda: every figure with the layer loop replayed from CUDA graphs and with the eager
+    loop (`RSCALE_NO_CUDA_GRAPHS=1`), side by side, and the CPU figures of the same run (--no-cpu skips them)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from resnet_scale_cli.dynamics import replay
+
+    started = time.perf_counter()
+    gpu = torch.cuda.get_device_name(device)
+    log(f"rscale CUDA benchmarks on {gpu}, torch {torch.__version__}, float32 matmul precision "
+        f"{torch.get_float32_matmul_precision()} (TF32 {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'})")
+    envs = {"graphs": dict(os.environ, RSCALE_NO_CUDA_GRAPHS="0"), "eager": dict(os.environ, RSCALE_NO_CUDA_GRAPHS="1")}
+
+    log("[0] large-matmul throughput")
+    peak = matmul_gflops(device, torch.float32, 8)
+    log("[1] forward and tangent passes, graphs and eager")
+    passes = {}
+    for mode in envs:
+        replay.ENABLED = mode == "graphs"
+        passes[mode] = {"1 setting": pass_gflops(device, 3), "51 settings": pass_gflops(device, 3, settings=len(FIG7_HURSTS))}
+    replay.ENABLED = True
+    peak = max(peak, matmul_gflops(device, torch.float32, 8))
+    log("[4] the full Figure-7 grid (51 H measured), graphs (first run with the captures, then again) and eager")
+    fig7 = {"graphs_first": fig7_seconds(args.device, FIG7_HURSTS), "graphs_again": fig7_seconds(args.device, FIG7_HURSTS)}
+    replay.ENABLED = False
+    fig7["eager"] = fig7_seconds(args.device, FIG7_HURSTS)
+    replay.ENABLED = True
+    log("[3] depth scaling of the gradient ratio at d = 64, graphs and eager")
+    depths = {mode: depth_scaling([1000, 10000, 100000], args.device, env) for mode, env in envs.items()}
+    log("[6] rscale phase --hurst 0.7 --device cuda, graphs and eager")
+    phase = {mode: phase_seconds(args.device, env) for mode, env in envs.items()}
+    cpu = None
+    if not args.no_cpu:
+        log("[cpu] the same figures on the CPU (Figure-7 grid projected from 3 Hurst indices)")
+        cpu_device = torch.device("cpu")
+        cpu_peak = matmul_gflops(cpu_device, torch.float32, 8)
+        cpu_passes = pass_gflops(cpu_device, 2)
+        hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]]
+        cpu = {"matmul_gflops": cpu_peak, "passes": cpu_passes, "threads": torch.get_num_threads(),
+               "fig7_seconds_projected": fig7_seconds("cpu", hursts) / len(hursts) * len(FIG7_HURSTS)}
+
+    def tflops(row: dict) -> str:
+        return f"{row['gflops'] / 1e3:.3f} TFLOP/s ({row['gflops'] / peak:.1%})"
+
+    table = Table(title=f"rscale CUDA benchmarks, {gpu}")
+    for column in ("measurement", "CUDA graphs", "CUDA eager", f"CPU ({torch.get_num_threads()} threads)", "note"):
+        table.add_column(column, justify="left" if column in ("measurement", "note") else "right")
+    table.add_row("large matmul, float32", f"{peak / 1e3:.1f} TFLOP/s", "", f"{cpu['matmul_gflops']:.0f} GFLOP/s" if cpu else "—",
+                  "8192² (CUDA) / 2048² (CPU), best of 16; pass rates below in % of it")
+    for name, key, settings in (("forward pass", "forward", "1 setting"), ("forward pass", "forward", "51 settings"),
+                                ("tangent pass", "tangent", "1 setting"), ("tangent pass", "tangent", "51 settings")):
+        row = passes["graphs"][settings][key]
+        cpu_cell = (f"{cpu['passes'][key]['gflops']:.0f} GFLOP/s ({cpu['passes'][key]['gflops'] / cpu['matmul_gflops']:.0%})"
+                    if cpu and settings == "1 setting" else "—")
+        table.add_row(f"{name}, {settings}", tflops(row), tflops(passes["eager"][settings][key]), cpu_cell,
+                      f"{row['draws']} draws × {row['rows_per_draw']} rows, L = 1000, d = 40; "
+                      f"{row['seconds'] * 1e3:.1f} / {passes['eager'][settings][key]['seconds'] * 1e3:.1f} ms")
+    table.add_row("Figure-7 grid (51 H × 70 β), measured", f"{fig7['graphs_first']:.2f} s / {fig7['graphs_again']:.2f} s",
+                  f"{fig7['eager']:.2f} s", f"{cpu['fig7_seconds_projected']:.1f} s (projected)" if cpu else "—",
+                  "graphs: first run (captures included) / again; target ≤ 1.0 s")
+    for g_row, e_row in zip(depths["graphs"], depths["eager"]):
+        table.add_row(f"gradient ratio, L = {g_row['depth']}, d = 64", f"{g_row['seconds']:.2f} s", f"{e_row['seconds']:.2f} s",
+                      "—", f"CUDA peak {g_row['cuda_peak_gb']:.2f} / {e_row['cuda_peak_gb']:.2f} GB; target at 10⁵: ≤ 2 s, ≤ 4 GB")
+    table.add_row("rscale phase --hurst 0.7 --device cuda", *(f"{phase[m]:.2f} s" if phase[m] is not None else "failed"
+                                                               for m in ("graphs", "eager")), "—",
+                  "elapsed after imports (fresh process); target ≤ 1 s")
+    Console(stderr=False, width=200).print(table)
+    summary = {
+        "device": "cuda", "gpu": gpu, "torch": torch.__version__, "matmul_tflops": round(peak / 1e3, 2),
+        "passes": {mode: {settings: {k: {"tflops": round(r["gflops"] / 1e3, 4), "efficiency": round(r["gflops"] / peak, 4),
+                                         "seconds": round(r["seconds"], 5), "draws": r["draws"], "rows_per_draw": r["rows_per_draw"]}
+                                     for k, r in rows.items()} for settings, rows in by.items()} for mode, by in passes.items()},
+        "fig7_seconds_measured": {k: round(v, 3) for k, v in fig7.items()},
+        "gradient_ratio": {mode: [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+                           for mode, rows in depths.items()},
+        "phase_seconds": phase,
+        "cpu": None if cpu is None else {"matmul_gflops": round(cpu["matmul_gflops"], 1), "threads": cpu["threads"],
+                                         "fig7_seconds_projected": round(cpu["fig7_seconds_projected"], 2),
+                                         "passes": {k: round(r["gflops"], 1) for k, r in cpu["passes"].items()}},
+        "graph_capture_failed": replay._failed,
+        "benchmark_seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary))
 
 
 def main() -> None:
@@ -265,18 +377,28 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-group", action="store_true", help="measure the Figure-7 grid one Hurst index at a time")
     parser.add_argument("--fig7-only", action="store_true", help="measure only the Figure-7 grid [4]; prints its JSON")
+    parser.add_argument("--no-graphs", action="store_true", help="--fig7-only on CUDA: the eager layer loop (no CUDA graphs)")
+    parser.add_argument("--no-cpu", action="store_true", help="--device cuda: skip the CPU figures of the same run")
     parser.add_argument("--depth-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.no_graphs:
+        from resnet_scale_cli.dynamics import replay
+
+        replay.ENABLED = False
     if args.depth_probe:
         depth_probe(args.depth_probe, args.device)
         return
     device = torch.device(args.device)
     if args.fig7_only:
         measured, projected, hursts = fig7_grid(args, device)
-        print(json.dumps({"fig7_seconds_measured": None if args.quick else round(measured, 2),
+        print(json.dumps({"fig7_seconds_measured": round(measured, 2) if len(hursts) == len(FIG7_HURSTS) else None,
                           "fig7_seconds_projected": round(projected, 2), "hursts_measured": len(hursts),
                           "seconds_measured": round(measured, 2), "grouped": not args.no_group, "device": str(device),
-                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                          "threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "cuda_graphs": device.type == "cuda" and not args.no_graphs}))
+        return
+    if device.type == "cuda":
+        cuda_main(args, device)
         return
     reps = 2 if args.quick else 3
     started = time.perf_counter()

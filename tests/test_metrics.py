@@ -8,29 +8,29 @@ import torch
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
 
 
-def test_log10_norm_adds_the_carried_exponent():
-    x = torch.tensor([[[3.0, 4.0]]], dtype=torch.float32)
-    e = torch.tensor([[10]])
+def test_log10_norm_adds_the_carried_exponent(device):
+    x = torch.tensor([[[3.0, 4.0]]], dtype=torch.float32, device=device)
+    e = torch.tensor([[10]], device=device)
     assert float(log10_norm(x, e)) == math.log10(5.0) + 10 * math.log10(2.0)
 
 
-def test_log10_norm_diff_equals_the_direct_difference_in_range():
+def test_log10_norm_diff_equals_the_direct_difference_in_range(device):
     gen = torch.Generator().manual_seed(0)
-    xhat = torch.randn(3, 5, 7, generator=gen, dtype=torch.float64)
-    exps = torch.randint(-6, 6, (3, 5), generator=gen)
-    y = torch.randn(3, 5, 7, generator=gen, dtype=torch.float64)
+    xhat = torch.randn(3, 5, 7, generator=gen, dtype=torch.float64).to(device)
+    exps = torch.randint(-6, 6, (3, 5), generator=gen).to(device)
+    y = torch.randn(3, 5, 7, generator=gen, dtype=torch.float64).to(device)
     direct = torch.log10(torch.linalg.vector_norm(xhat * torch.exp2(exps.double()).unsqueeze(-1) - y, dim=-1))
     torch.testing.assert_close(log10_norm_diff(xhat, exps, y), direct, rtol=0, atol=1e-12)
 
 
-def test_log10_norm_diff_stays_exact_far_past_the_float_range():
+def test_log10_norm_diff_stays_exact_far_past_the_float_range(device):
     """x = x̂·2^3000 is 10^903: ‖x − y‖ = ‖x‖ to float64 precision for any y of order one."""
-    xhat = torch.tensor([[[0.0, 1.0]]], dtype=torch.float32)
-    out = log10_norm_diff(xhat, torch.tensor([[3000]]), torch.tensor([[[1.0, -2.0]]]))
+    xhat = torch.tensor([[[0.0, 1.0]]], dtype=torch.float32, device=device)
+    out = log10_norm_diff(xhat, torch.tensor([[3000]], device=device), torch.tensor([[[1.0, -2.0]]], device=device))
     assert abs(float(out) - 3000 * math.log10(2.0)) < 1e-12
 
 
-def test_tangent_gradient_with_basis_probes_is_the_exact_jacobian_transpose_product():
+def test_tangent_gradient_with_basis_probes_is_the_exact_jacobian_transpose_product(device):
     """q_L(e_i) are the columns of J; ‖p_0‖ = ‖Jᵀ p_L‖ and ‖p_0 − p_L‖ = ‖(J − I)ᵀ p_L‖."""
     gen = torch.Generator().manual_seed(1)
     d = 4
@@ -38,7 +38,7 @@ def test_tangent_gradient_with_basis_probes_is_the_exact_jacobian_transpose_prod
     p_last = torch.randn(1, 1, d, generator=gen, dtype=torch.float64)
     exps = torch.tensor([[[5, -3, 0, 2]]])
     q_hat = (J.T * torch.exp2(-exps[0, 0].double()).unsqueeze(-1)).reshape(1, 1, d, d)  # rows q(e_i) / 2^e_i
-    log_p0, log_diff = tangent_gradient_log10(q_hat, exps, None, p_last)
+    log_p0, log_diff = tangent_gradient_log10(q_hat.to(device), exps.to(device), None, p_last.to(device))
     p = p_last[0, 0]
     assert abs(float(log_p0) - math.log10(float(torch.linalg.vector_norm(J.T @ p)))) < 1e-12
     assert abs(float(log_diff) - math.log10(float(torch.linalg.vector_norm((J - torch.eye(d, dtype=J.dtype)).T @ p)))) < 1e-12

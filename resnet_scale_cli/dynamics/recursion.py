@@ -119,6 +119,33 @@ def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = Fa
     return torch.cat([act.fn(h_pre), tangent.reshape(d0, n_states * probes, width)], dim=1), recorded
 
 
+def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | None, delta: torch.Tensor | None,
+                   exps: torch.Tensor, scale_col: torch.Tensor, n_states: int, rescale_rows: torch.Tensor | None,
+                   buffer: torch.Tensor | None, renorm: bool, record: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Layer k of `forward`, updating x (and base, delta with delta carrying) in place; returns the
+    exponents and, with `record`, what the reverse pass needs of σ'. With a `buffer` (full model,
+    states only, σ in `INPLACE`) the step runs without temporaries: pre = x W_kᵀ, σ in place,
+    scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
+    mask = None
+    if buffer is not None:
+        pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
+        if record:
+            mask = net.activation.record(pre)
+        fed = INPLACE[net.activation.name](pre).mul_(scale_col)
+    else:
+        fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record)
+        fed = fed * scale_col
+    (x if delta is None else delta).baddbmm_(fed, net.layers_V[k].mT)  # the rows the increments are added to
+    if delta is not None:
+        torch.add(base, delta, out=x)
+    if renorm:
+        if delta is not None:
+            exps = _renormalize_delta(x, base, delta, exps, rescale_rows)
+        else:
+            _, exps = _renormalize(x, exps, rescale_rows)
+    return exps, mask
+
+
 def forward(
     net: Network,
     x0: torch.Tensor,
@@ -143,10 +170,17 @@ def forward(
     """
     depth = net.depth if stop is None else stop
     d0, rows, width = x0.shape
+    if start == 0 and stop is None and exps0 is None and not checkpoint_every:
+        from resnet_scale_cli.dynamics import replay
+
+        if replay.wanted(x0):  # CUDA: the layer loop replayed from captured graphs (None: capture failed)
+            replayed = replay.forward(net, x0, scales, n_states, carry_log_norms=carry_log_norms,
+                                      record_masks=record_masks, carry_delta=carry_delta, progress=progress)
+            if replayed is not None:
+                return replayed
     x = x0.clone()  # updated in place below (with carry_delta: x = base + delta, recomputed per layer)
     base = x0.clone() if carry_delta else None
     delta = torch.zeros_like(x0) if carry_delta else None
-    acc = delta if carry_delta else x  # the rows the increments are added to
     exps = torch.zeros((d0, rows), dtype=torch.int64, device=x0.device) if exps0 is None else exps0.clone()
     rescale_rows = None
     if not net.state_homogeneous:
@@ -159,24 +193,11 @@ def forward(
     for k in range(start, depth):
         if checkpoint_every and k % checkpoint_every == 0:
             out.checkpoints.append((k, x[:, :n_states].clone(), exps[:, :n_states].clone()))
-        if in_place:  # the common case, without temporaries: pre = x W_kᵀ, σ in place, scale, x += pre V_kᵀ
-            pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
-            if record_masks:
-                out.masks.append(net.activation.record(pre))
-            fed = INPLACE[net.activation.name](pre).mul_(scale_col)
-        else:
-            fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record_masks)
-            if record_masks:
-                out.masks.append(mask)
-            fed = fed * scale_col
-        acc.baddbmm_(fed, net.layers_V[k].mT)
-        if carry_delta:
-            torch.add(base, delta, out=x)
-        if carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth):
-            if carry_delta:
-                exps = _renormalize_delta(x, base, delta, exps, rescale_rows)
-            else:
-                x, exps = _renormalize(x, exps, rescale_rows)
+        renorm = carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth)
+        exps, mask = _forward_layer(net, k, x, base, delta, exps, scale_col, n_states, rescale_rows, buffer, renorm,
+                                    record_masks)
+        if record_masks:
+            out.masks.append(mask)
         if progress is not None and (k + 1) % 64 == 0:
             progress(64)
     if progress is not None and (depth - start) % 64:
@@ -193,6 +214,27 @@ def _backward_layer(net: Network, p: torch.Tensor, k: int, mask: torch.Tensor | 
     if net.model == "full":
         return torch.baddbmm(p, u, net.layers_W[k])
     return p + u
+
+
+def _reverse_layer(net: Network, k: int, mask: torch.Tensor | None, p: torch.Tensor, exps: torch.Tensor,
+                   base: torch.Tensor | None, pi: torch.Tensor | None, scale_col: torch.Tensor,
+                   renorm: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Layer k of `backward`: (p_k, exponents, π_k) from p_{k+1} (and π_{k+1}, base rescaled in
+    place, with delta carrying). Shared with `dynamics.replay`, which captures it."""
+    if pi is not None:
+        u = torch.bmm(p * scale_col, net.layers_V[k])
+        if mask is not None:
+            u = net.activation.apply_recorded(u, mask)
+        pi = torch.baddbmm(pi, u, net.layers_W[k]) if net.model == "full" else pi + u
+        p = base + pi
+    else:
+        p = _backward_layer(net, p, k, mask, scale_col)
+    if renorm:
+        if pi is not None:
+            exps = _renormalize_delta(p, base, pi, exps, None)
+        else:
+            p, exps = _renormalize(p, exps, None)
+    return p, exps, pi
 
 
 def backward(
@@ -212,6 +254,14 @@ def backward(
     needs no masks. With `delta_out` (a list), π_0 = p_0 − p_L is carried apart (module
     docstring) and appended to it as π̂_0, in the frame of p̂_0 (same exponents).
     """
+    if net.model == "linear" or fwd.masks is not None:
+        from resnet_scale_cli.dynamics import replay
+
+        if replay.wanted(p_last):  # CUDA: replayed from captured graphs (None: capture failed)
+            replayed = replay.backward(net, fwd, p_last, scales, carry_log_norms=carry_log_norms, progress=progress,
+                                       delta_out=delta_out)
+            if replayed is not None:
+                return replayed
     n = fwd.n_states
     scale_col = scales.to(p_last.dtype).view(1, n, 1)
     p = p_last
@@ -224,19 +274,8 @@ def backward(
 
     def step(k: int, mask: torch.Tensor | None) -> None:
         nonlocal p, exps, done, pi
-        if carry_delta:
-            u = torch.bmm(p * scale_col, net.layers_V[k])
-            if mask is not None:
-                u = net.activation.apply_recorded(u, mask)
-            pi = torch.baddbmm(pi, u, net.layers_W[k]) if net.model == "full" else pi + u
-            p = base + pi
-        else:
-            p = _backward_layer(net, p, k, mask, scale_col)
-        if carry_log_norms and ((depth - k) % RENORM_EVERY == 0 or k == 0):
-            if carry_delta:
-                exps = _renormalize_delta(p, base, pi, exps, None)
-            else:
-                p, exps = _renormalize(p, exps, None)
+        renorm = carry_log_norms and ((depth - k) % RENORM_EVERY == 0 or k == 0)
+        p, exps, pi = _reverse_layer(net, k, mask, p, exps, base, pi, scale_col, renorm)
         done += 1
         if progress is not None and done % 64 == 0:
             progress(64)

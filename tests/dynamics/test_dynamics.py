@@ -25,8 +25,8 @@ def small(**changes):
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
-def test_reverse_tangent_autograd_agree(model, activation):
-    results = {m: measure(small(model=model, activation=activation, grad_method=m)) for m in ("reverse", "tangent", "autograd")}
+def test_reverse_tangent_autograd_agree(model, activation, device):
+    results = {m: measure(small(model=model, activation=activation, grad_method=m, device=device)) for m in ("reverse", "tangent", "autograd")}
     ref = results["autograd"]
     assert not ref.overflowed.any()
     for method in ("reverse", "tangent"):
@@ -34,18 +34,19 @@ def test_reverse_tangent_autograd_agree(model, activation):
             np.testing.assert_allclose(results[method].values[q], ref.values[q], rtol=0, atol=REL_1E6_LOG10, err_msg=f"{method} {q}")
 
 
-def test_checkpointed_reverse_equals_stored_reverse():
-    spec = small(model="full", depth=101, samples=2)
+def test_checkpointed_reverse_equals_stored_reverse(device):
+    spec = small(model="full", depth=101, samples=2, device=device)
     stored = measure(spec)
     segmented = measure(spec.replace(memory_gb=1e-6))
     assert stored.info["checkpoint_every"] is None and segmented.info["checkpoint_every"] > 1
     np.testing.assert_allclose(segmented.values["gradient_log10"], stored.values["gradient_log10"], rtol=0, atol=1e-12)
 
 
-def _network(model="full", activation="tanh", depth=6, width=3, draws=1, dtype=torch.float64):
+def _network(model="full", activation="tanh", depth=6, width=3, draws=1, dtype=torch.float64, device="cpu"):
+    """Weights drawn on the CPU (the same numbers on every device), then moved to `device`."""
     gens = [seeding.generator(7, (i,)) for i in range(draws)]
-    V = sample_weights("iid", depth, width, gens, dtype=dtype)
-    W = sample_weights("iid", depth, width, [seeding.generator(8, (i,)) for i in range(draws)], dtype=dtype)
+    V = sample_weights("iid", depth, width, gens, dtype=dtype).to(device)
+    W = sample_weights("iid", depth, width, [seeding.generator(8, (i,)) for i in range(draws)], dtype=dtype).to(device)
     return Network(V, W if model == "full" else None, model, ACTIVATIONS[activation])
 
 
@@ -66,29 +67,29 @@ class _HandWritten(torch.autograd.Function):
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("activation", ["tanh", "gelu", "relu"])
-def test_gradcheck_hand_written_backward(model, activation):
-    net = _network(model, activation)
-    scales = torch.tensor([6.0**-0.5, 6.0**-1.0], dtype=torch.float64)
-    h0 = torch.randn((1, 2, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+def test_gradcheck_hand_written_backward(model, activation, device):
+    net = _network(model, activation, device=device)
+    scales = torch.tensor([6.0**-0.5, 6.0**-1.0], dtype=torch.float64, device=device)
+    h0 = torch.randn((1, 2, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(0)).to(device).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: _HandWritten.apply(x, net, scales), (h0,))
 
 
-def test_gradcheck_autograd_forward():
-    net = _network("full", "tanh")
-    scales = torch.tensor([0.5], dtype=torch.float64)
-    h0 = torch.randn((1, 1, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+def test_gradcheck_autograd_forward(device):
+    net = _network("full", "tanh", device=device)
+    scales = torch.tensor([0.5], dtype=torch.float64, device=device)
+    h0 = torch.randn((1, 1, 3), dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: forward_direct(net, x, scales), (h0,))
 
 
 @pytest.mark.slow
-def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate():
+def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate(device):
     """With N Gaussian probes the squared-norm estimate over its exact value is χ²_N / N:
     mean 1 and mean squared error 2/N. Tolerances follow from the χ² moments:
     Var((X−1)²) = 8/N² + 48/N³ for X = χ²_N/N."""
     samples = 1200
-    exact = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5))
+    exact = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5, device=device))
     for n in (4, 64):
-        est = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5, probes=n))
+        est = measure(small(samples=samples, draws=1, betas=(0.5,), depth=30, width=5, probes=n, device=device))
         for q in ("gradient_log10", "gradient_norm_log10"):
             ratio = 10.0 ** (2 * (est.values[q][0] - exact.values[q][0]))
             assert abs(ratio.mean() - 1.0) < 4.5 * math.sqrt(2.0 / n / samples)
@@ -100,19 +101,19 @@ def test_random_probes_are_unbiased_at_the_one_over_sqrt_n_rate():
 @pytest.mark.parametrize("model, activation", [
     pytest.param(model, activation, marks=() if (model, activation) == ("full", "relu") else pytest.mark.slow)
     for activation in ("relu", "leaky_relu", "identity") for model in MODELS])
-def test_carried_log_norms_equal_direct_where_no_overflow(model, activation):
+def test_carried_log_norms_equal_direct_where_no_overflow(model, activation, device):
     """Forward states, tangents and the reverse pass, with and without rescaling, in float64."""
     from resnet_scale_cli.metrics import log10_norm, log10_norm_diff
 
     depth, width = 300, 20
-    net = _network(model, activation, depth=depth, width=width, draws=2)
-    scales = torch.tensor([1.0, depth**-0.25, depth**-1.0], dtype=torch.float64)
+    net = _network(model, activation, depth=depth, width=width, draws=2, device=device)
+    scales = torch.tensor([1.0, depth**-0.25, depth**-1.0], dtype=torch.float64, device=device)
     gen = torch.Generator().manual_seed(3)
-    h0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
-    q0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
+    h0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen).to(device)
+    q0 = torch.randn((2, 3, width), dtype=torch.float64, generator=gen).to(device)
     x0 = torch.cat([h0, q0], dim=1)
     row_scales = torch.cat([scales, scales])
-    p_last = torch.randn((2, 3, width), dtype=torch.float64, generator=gen)
+    p_last = torch.randn((2, 3, width), dtype=torch.float64, generator=gen).to(device)
     logs = {}
     for carry in (True, False):
         fwd = forward(net, x0, row_scales, 3, carry_log_norms=carry, record_masks=True)
@@ -130,10 +131,10 @@ def test_carried_log_norms_equal_direct_where_no_overflow(model, activation):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_explosion_regime_stays_finite_and_large(dtype):
+def test_explosion_regime_stays_finite_and_large(dtype, device):
     """β = 0.2, L = 4000: the ratios grow like exp(c L^{1−2β}), yet stay finite; and at β = 0.05
     they pass float32's range (10^38) and agree between float32 and float64 runs."""
-    spec = RunSpec(depth=4000, width=40, samples=4, betas=(0.05, 0.2), dtype=dtype, device="cpu")
+    spec = RunSpec(depth=4000, width=40, samples=4, betas=(0.05, 0.2), dtype=dtype, device=device)
     meas = measure(spec)
     assert not meas.overflowed.any()
     for q in meas.values:
@@ -143,10 +144,10 @@ def test_explosion_regime_stays_finite_and_large(dtype):
 
 
 @pytest.mark.slow
-def test_float32_and_float64_agree_in_the_explosion_regime():
+def test_float32_and_float64_agree_in_the_explosion_regime(device):
     """Same weights law and seed in both dtypes draw different numbers, so compare medians:
     their spread across 8 samples is ~1 decade at β = 0.05 (a loose, distributional check)."""
-    out = {dt: measure(RunSpec(depth=2000, width=40, samples=8, betas=(0.05,), dtype=dt, device="cpu"))
+    out = {dt: measure(RunSpec(depth=2000, width=40, samples=8, betas=(0.05,), dtype=dt, device=device))
            for dt in ("float32", "float64")}
     med = {dt: np.median(m.values["output_log10"]) for dt, m in out.items()}
     spread = np.std(out["float64"].values["output_log10"])
@@ -154,42 +155,42 @@ def test_float32_and_float64_agree_in_the_explosion_regime():
 
 
 @pytest.mark.slow
-def test_non_homogeneous_overflow_is_reported_not_nan():
+def test_non_homogeneous_overflow_is_reported_not_nan(device):
     from resnet_scale_cli.experiments.cell import run
 
-    result = run(RunSpec(activation="gelu", depth=3000, width=20, samples=4, betas=(0.0, 1.0), dtype="float32", device="cpu"))
+    result = run(RunSpec(activation="gelu", depth=3000, width=20, samples=4, betas=(0.0, 1.0), dtype="float32", device=device))
     exploded, calm = result.results
     assert exploded["overflowed"] == 4 and exploded["output_log10"] is None and exploded["regime"] == "explosion"
     assert calm["overflowed"] == 0 and math.isfinite(calm["output_log10"]["median"])
 
 
-def test_scalar_linear_network_is_an_exact_product():
+def test_scalar_linear_network_is_an_exact_product(device):
     """d = 1, linear model: h_L = Π_k (1 + L^{-β} v_k) h_0 and p_0 = Π_k (1 + L^{-β} v_k) p_L."""
     depth, beta = 500, 0.1
-    net = _network("linear", "identity", depth=depth, width=1)
-    v = net.layers_V[:, 0, 0, 0].numpy()
+    net = _network("linear", "identity", depth=depth, width=1, device=device)
+    v = net.layers_V[:, 0, 0, 0].cpu().numpy()
     factors = 1.0 + depth**-beta * v
     log10_prod = np.sum(np.log10(np.abs(factors)))
     sign = np.prod(np.sign(factors))
-    h0 = torch.tensor([[[0.7]]], dtype=torch.float64)
-    scales = torch.tensor([depth**-beta], dtype=torch.float64)
+    h0 = torch.tensor([[[0.7]]], dtype=torch.float64, device=device)
+    scales = torch.tensor([depth**-beta], dtype=torch.float64, device=device)
     fwd = forward(net, h0, scales, 1, record_masks=True)
     log10_h = math.log10(abs(fwd.x.item())) + fwd.exps.item() * math.log10(2) - math.log10(0.7)
     assert abs(log10_h - log10_prod) < 1e-10 and np.sign(fwd.x.item()) == sign
-    p, e = backward(net, fwd, torch.tensor([[[1.0]]], dtype=torch.float64), scales)
+    p, e = backward(net, fwd, torch.tensor([[[1.0]]], dtype=torch.float64, device=device), scales)
     assert abs(math.log10(abs(p.item())) + e.item() * math.log10(2) - log10_prod) < 1e-10
 
 
-def test_same_seed_same_numbers_and_other_seed_other_numbers():
-    a, b = measure(small()), measure(small())
-    c = measure(small(seed=1))
+def test_same_seed_same_numbers_and_other_seed_other_numbers(device):
+    a, b = measure(small(device=device)), measure(small(device=device))
+    c = measure(small(seed=1, device=device))
     for q in a.values:
         assert np.array_equal(a.values[q], b.values[q])
         assert not np.allclose(a.values[q], c.values[q])
 
 
-def test_batch_split_and_beta_list_do_not_change_a_beta():
-    spec = small(samples=6, draws=6, betas=(0.25, 0.5, 1.0))
+def test_batch_split_and_beta_list_do_not_change_a_beta(device):
+    spec = small(samples=6, draws=6, betas=(0.25, 0.5, 1.0), device=device)
     whole = measure(spec)
     split = measure(spec.replace(memory_gb=1e-7))  # one draw per chunk
     assert split.info["draws_per_chunk"] == 1 and whole.info["draws_per_chunk"] == 6

@@ -42,16 +42,16 @@ def _reference(V, h0, p_last):
 
 
 def _log10(x_hat, exps):
-    return (torch.log10(torch.linalg.vector_norm(x_hat.double(), dim=-1)) + exps.double() * math.log10(2)).numpy()[:, 0]
+    return (torch.log10(torch.linalg.vector_norm(x_hat.double(), dim=-1)) + exps.double() * math.log10(2)).cpu().numpy()[:, 0]
 
 
 @pytest.mark.parametrize("carry_delta", [True, False])
-def test_float32_differences_against_a_float64_delta_recursion(carry_delta):
+def test_float32_differences_against_a_float64_delta_recursion(carry_delta, device):
     V, h0, p_last = _weights_and_inputs()
     ref_out, ref_grad = _reference(V, h0, p_last)
-    net = Network(torch.from_numpy(V), None, "linear", ACTIVATIONS["identity"], layer_major=True)
-    scales = torch.tensor([L ** (-BETA)], dtype=torch.float64)
-    x0, pl = torch.from_numpy(h0), torch.from_numpy(p_last)
+    net = Network(torch.from_numpy(V).to(device), None, "linear", ACTIVATIONS["identity"], layer_major=True)
+    scales = torch.tensor([L ** (-BETA)], dtype=torch.float64, device=device)
+    x0, pl = torch.from_numpy(h0).to(device), torch.from_numpy(p_last).to(device)
     fwd = forward(net, x0, scales, 1, carry_delta=carry_delta)
     deltas = [] if carry_delta else None
     p_hat, p_exp = backward(net, fwd, pl, scales, delta_out=deltas)
@@ -66,21 +66,21 @@ def test_float32_differences_against_a_float64_delta_recursion(carry_delta):
     else:  # the difference of the plain float32 states is noise, not δ_L: the reason for carry_delta
         with np.errstate(divide="ignore"):  # every increment can be lost: h_L == h_0 in float32
             plain = np.log10(np.linalg.norm((fwd.x.double() * 2.0 ** fwd.exps.double().unsqueeze(-1)
-                                             - x0.double()).numpy()[:, 0], axis=1))
+                                             - x0.double()).cpu().numpy()[:, 0], axis=1))
         assert np.max(np.abs(plain - ref_out)) > 0.1
 
 
 @pytest.mark.parametrize("model,activation,method,factor", [("linear", "identity", "reverse", 1.0),
                                                             ("linear", "identity", "tangent", 1.0),
                                                             ("full", "relu", "reverse", 0.5)])
-def test_float32_at_beta_2_5_meets_the_exact_identity(model, activation, method, factor):
+def test_float32_at_beta_2_5_meets_the_exact_identity(model, activation, method, factor, device):
     """E[ratio²] = (1 + c L^{-2β})^L − 1 (c = 1 linear, 1/2 full ReLU; i.i.d. Gaussian weights),
     within 4 standard errors of the Monte Carlo mean, for both ratios, in float32 at β = 2.5."""
     from resnet_scale_cli import api
 
     depth = 2000
     spec = RunSpec(law="iid", model=model, activation=activation, depth=depth, width=16, betas=(2.5,), samples=48,
-                   seed=3, dtype="float32", grad_method=method, device="cpu")
+                   seed=3, dtype="float32", grad_method=method, device=device)
     result = api.run(spec)
     meas = result.measurements
     exact = math.expm1(depth * math.log1p(factor * depth ** (-5.0)))  # (1 + c L^{-2β})^L − 1 without cancellation

@@ -57,55 +57,57 @@ def test_fgn_autocovariance_matches_theory(hurst, device):
     assert np.all(np.abs(emp - theory) < Z * se), (emp, theory, se)
 
 
-def test_fgn_real_and_imaginary_paths_are_independent():
+def test_fgn_real_and_imaginary_paths_are_independent(device):
     from resnet_scale_cli.laws import PATH_CHUNK
 
     n = PATH_CHUNK  # one chunk per draw: path j and j + n/2 are the real and imaginary parts of one FFT
-    raw = sample_fgn(0.7, 256, n, gens(8), dtype=torch.float64).numpy()  # (draws, L, n)
+    raw = sample_fgn(0.7, 256, n, gens(8, device), dtype=torch.float64, device=device).cpu().numpy()  # (draws, L, n)
     real, imag = raw[:, :, : n // 2], raw[:, :, n // 2:]
     cross = (real * imag).mean(axis=1).ravel()  # per pair, lag-0 cross covariance, mean 0 if independent
     assert abs(cross.mean()) < Z * cross.std(ddof=1) / math.sqrt(cross.size)
 
 
 @pytest.mark.parametrize("hurst", [0.3, 0.7])
-def test_fgn_two_sample_test_against_fbm_package(hurst):
+def test_fgn_two_sample_test_against_fbm_package(hurst, device):
     """Kolmogorov–Smirnov on two path statistics: the endpoint B_L / L^H ~ N(0, 1) and the
     lag-1 autocovariance estimate; Bonferroni over 4 tests at family level 1 %."""
     depth, n = 256, 400
-    ours = paths_2d(sample_paths("fbm", depth, n, gens(1), hurst=hurst, dtype=torch.float64))
-    ref = paths_2d(sample_paths("fbm", depth, n, gens(1, base=1), hurst=hurst, fbm_backend="fbm", dtype=torch.float64))
+    ours = paths_2d(sample_paths("fbm", depth, n, gens(1, device), hurst=hurst, dtype=torch.float64, device=device))
+    ref = paths_2d(sample_paths("fbm", depth, n, gens(1, device, base=1), hurst=hurst, fbm_backend="fbm",
+                             dtype=torch.float64, device=device))
     for stat in (lambda p: p.sum(axis=1) / depth**hurst, lambda p: (p[:, 1:] * p[:, :-1]).mean(axis=1)):
         assert stats.ks_2samp(stat(ours), stat(ref)).pvalue > 0.01 / 4
 
 
-def test_fbm_package_reference_has_unit_variance_and_known_lag1():
-    paths = paths_2d(sample_paths("fbm", 128, 300, gens(1), hurst=0.8, fbm_backend="fbm", dtype=torch.float64))
+def test_fbm_package_reference_has_unit_variance_and_known_lag1(device):
+    paths = paths_2d(sample_paths("fbm", 128, 300, gens(1, device), hurst=0.8, fbm_backend="fbm", dtype=torch.float64,
+                                 device=device))
     emp, se = autocovariance(paths, 1)
     assert np.all(np.abs(emp - fgn_autocovariance(0.8, [0, 1])) < Z * se)
 
 
 @pytest.mark.parametrize("hurst", [0.95, 0.99])
-def test_fgn_high_hurst_is_exact_by_fft(hurst):
+def test_fgn_high_hurst_is_exact_by_fft(hurst, device):
     """Where the `fbm` package falls back to an O(L²) method, the embedding with γ(L) stays
     non-negative definite: the FFT sampler works and matches theory."""
     for depth in (10, 100, 1000, 4096):
         assert np.all(np.isfinite(_circulant_sqrt_eigenvalues(hurst, depth)))
-    paths = paths_2d(sample_fgn(hurst, 4096, 512, gens(1), dtype=torch.float64))
+    paths = paths_2d(sample_fgn(hurst, 4096, 512, gens(1, device), dtype=torch.float64, device=device))
     emp, se = autocovariance(paths, 5)
     assert np.all(np.abs(emp - fgn_autocovariance(hurst, np.arange(6))) < Z * se)
 
 
-def test_hurst_estimate_recovers_h():
+def test_hurst_estimate_recovers_h(device):
     """Over 8 seeds at L = 1024 with 1600 paths, Ĥ had standard deviation ≤ 0.0022 and bias
     ≤ 0.0011 for H ∈ {0.2, 0.5, 0.8}: 0.01 is about 4 standard deviations."""
     for hurst in (0.2, 0.5, 0.8):
-        paths = paths_2d(sample_fgn(hurst, 1024, 1600, gens(1), dtype=torch.float64))
+        paths = paths_2d(sample_fgn(hurst, 1024, 1600, gens(1, device), dtype=torch.float64, device=device))
         assert abs(hurst_estimate(paths) - hurst) < 0.01
 
 
-def test_rbf_covariance_matches_kernel():
+def test_rbf_covariance_matches_kernel(device):
     depth, n, ell = 48, 20000, 0.1
-    paths = paths_2d(sample_paths("rbf", depth, n, gens(1), lengthscale=ell, dtype=torch.float64))
+    paths = paths_2d(sample_paths("rbf", depth, n, gens(1, device), lengthscale=ell, dtype=torch.float64, device=device))
     emp = paths.T @ paths / n
     kernel = rbf_kernel_matrix(depth, ell)
     # Gaussian: Var(x_i x_j) = K_ii K_jj + K_ij²; Bonferroni over depth² entries at level 1e-3
@@ -130,9 +132,9 @@ def test_iid_moments(dist, fourth, sixth, device):
 
 
 @pytest.mark.parametrize("law", ["iid", "rbf", "fbm"])
-def test_weights_shape_and_variance(law):
+def test_weights_shape_and_variance(law, device):
     d, depth = 16, 256
-    w = sample_weights(law, depth, d, gens(3), hurst=0.7, lengthscale=0.2, dtype=torch.float64)
+    w = sample_weights(law, depth, d, gens(3, device), hurst=0.7, lengthscale=0.2, dtype=torch.float64, device=device)
     assert w.shape == (3, depth, d, d)
     # entries of √d V have unit variance. Each (draw, i, j) entry path is independent of the others,
     # so the standard error of the variance estimate comes from the 768 per-path means of x²
@@ -145,7 +147,7 @@ def test_weights_shape_and_variance(law):
 
 
 @pytest.mark.parametrize("law", ["iid", "rbf", "fbm"])
-def test_a_draw_does_not_depend_on_its_batch(law):
-    both = sample_weights(law, 64, 5, gens(2), hurst=0.3, dtype=torch.float64)
-    alone = sample_weights(law, 64, 5, gens(2)[1:], hurst=0.3, dtype=torch.float64)
+def test_a_draw_does_not_depend_on_its_batch(law, device):
+    both = sample_weights(law, 64, 5, gens(2, device), hurst=0.3, dtype=torch.float64, device=device)
+    alone = sample_weights(law, 64, 5, gens(2, device)[1:], hurst=0.3, dtype=torch.float64, device=device)
     assert torch.allclose(both[1], alone[0], rtol=1e-12, atol=1e-14)
