@@ -15,8 +15,10 @@ top: **QR re-orthonormalization of the tangent basis** (the discrete QR / Benett
   log-scales of R's rows and U with unit-norm rows. Absorbing a segment conjugates R̂ by the
   scales, R̂_ij 2^{g_j − g_i} (j ≥ i), so nothing ever forms 2^F: no overflow, no underflow.
 - Segments adapt per β: the QR of a segment loses about `loss` bits (log2 of ‖column‖/|R̂_ii|,
-  the conditioning of the segment's columns), so a β group's segment doubles while its loss
-  stays under TARGET_BITS/2 and halves above TARGET_BITS. Far from explosion the segments grow
+  the conditioning of the segment's columns; it grows about linearly with the segment's length),
+  so a β group's next segment is scaled to lose TARGET_BITS/2 (at most doubling, at least a
+  quarter of the last one); a segment that lost more than TARGET_BITS is rerun a quarter as
+  long (the rows are restored from before it), unless it is one layer. Far from explosion the segments grow
   to hundreds of layers (the QR costs next to nothing); near β = 0 they shrink to a layer.
 - The singular values of J_L are those of R: one-sided Jacobi (Hestenes) on the rows of
   diag(2^F) U, each row a float64 mantissa with its own exponent. A rotation of rows a, b
@@ -45,11 +47,11 @@ import torch
 from resnet_scale_cli.dynamics.recursion import Network, forward
 
 EPS64 = torch.finfo(torch.float64).eps
-#: conditioning (in bits) a segment's QR may lose before the segment shortens: about 2^-32
+#: conditioning (in bits) a segment's QR may lose (segments aim at half of it): about 2^-36
 #: relative accuracy per segment in float64
-TARGET_BITS = 20.0
+TARGET_BITS = 16.0
 #: longest segment between two QR steps (layers)
-MAX_SEGMENT = 256
+MAX_SEGMENT = 256  # a power of two
 #: largest inversion 2^{g_j − g_i} (j > i) of R's graded row order accepted when absorbing
 #: a segment (never seen; such matrices are flagged)
 MAX_INVERSION = 960.0
@@ -217,6 +219,17 @@ def _deviation(Q: torch.Tensor, U: torch.Tensor, F: torch.Tensor, log2_sigma: to
 
 
 # ----------------------------------------------------------------------------- the pass
+def _pow2(n: int) -> int:
+    """The largest power of two ≤ n (n ≥ 1)."""
+    return 1 << (int(n).bit_length() - 1)
+
+
+def _next_due(k: int, segment: int, fixed: int | None) -> int:
+    """The end of the next segment: adaptive segments (powers of two) end on multiples of their
+    length, so the groups' boundaries coincide and the engine runs few separate passes."""
+    return k + segment if fixed else (k // segment + 1) * segment
+
+
 def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, target_bits: float = TARGET_BITS,
                       max_segment: int = MAX_SEGMENT, fixed_segment: int | None = None,
                       progress: Callable[[int], None] | None = None) -> Spectrum:
@@ -246,33 +259,42 @@ def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, t
     k = 0
     while k < depth:
         stop = min(min(due), depth)
+        saved = (x.clone(), exps.clone()) if fixed_segment is None else None
         fwd = forward(net, x, row_scales, S, start=k, stop=stop, exps0=exps)
+        done = []
+        retry = False
+        for s in range(S):
+            if due[s] > stop and stop < depth:
+                continue
+            sl = slice(S + s * d, S + (s + 1) * d)
+            rows, e = fwd.x[:, sl], fwd.exps[:, sl]
+            finite = torch.isfinite(rows).flatten(1).all(-1)
+            rows = torch.where(finite.view(-1, 1, 1), rows, eye)
+            q, u, f, inverted, loss = absorb(U[:, s], F[:, s], rows, e)
+            lost = float(loss[finite].amax()) if finite.any() else 0.0
+            if saved is not None and lost > target_bits and stop - k > 1:  # too long: shorten and rerun
+                segment[s] = _pow2(max(1, (stop - k) // 4))
+                due[s] = _next_due(k, segment[s], None)
+                retry = True
+            done.append((s, sl, finite, q, u, f, inverted, lost))
+        if retry:
+            x, exps = saved
+            continue
         x, exps = fwd.x, fwd.exps
         if progress is not None:
             progress(stop - k)
         k = stop
-        for s in range(S):
-            if due[s] > k and k < depth:
-                continue
-            sl = slice(S + s * d, S + (s + 1) * d)
-            rows, e = x[:, sl], exps[:, sl]
-            finite = torch.isfinite(rows).flatten(1).all(-1)
-            bad[:, s] |= ~finite
-            rows = torch.where(finite.view(-1, 1, 1), rows, eye)
-            q, U[:, s], F[:, s], inverted, loss = absorb(U[:, s], F[:, s], rows, e)
-            bad[:, s] |= inverted
-            Q[:, s] = q
+        for s, sl, finite, q, u, f, inverted, lost in done:
+            bad[:, s] |= ~finite | inverted
+            Q[:, s], U[:, s], F[:, s] = q, u, f
             x[:, sl] = q.mT.to(dtype)
             exps[:, sl] = 0
             counts[s] += 1
-            lost = float(loss[finite].amax()) if finite.any() else 0.0
             worst_loss = max(worst_loss, lost)
-            if fixed_segment is None:
-                if lost < target_bits / 2:
-                    segment[s] = min(2 * segment[s], max_segment)
-                elif lost > target_bits:
-                    segment[s] = max(1, segment[s] // 2)
-            due[s] = k + segment[s]
+            if fixed_segment is None:  # aim at target/2 bits (the loss grows about linearly with the length)
+                aim = int(segment[s] * (target_bits / 2) / max(lost, 1e-3))
+                segment[s] = _pow2(max(1, segment[s] // 4, min(aim, 2 * segment[s], max_segment)))
+            due[s] = _next_due(k, segment[s], fixed_segment)
     if not net.state_homogeneous:  # σ' of an overflowed state is meaningless
         bad |= ~torch.isfinite(x[:, :S]).all(-1)
     log2_sigma, _ = log2_singular_values(U.reshape(D * S, d, d), F.reshape(D * S, d))

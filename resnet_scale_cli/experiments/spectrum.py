@@ -392,8 +392,8 @@ def summarize_spectrum(spec: SpectrumSpec, records: list[dict[str, Any]]) -> dic
         entry = {**setting, "width": _cell_width(spec, group[0]["cell"]), "depths": [r["cell"]["depth"] for r in group],
                  "quantity": "log10_sigma_max"}
         entry.update(analyze_setting(group, "log10_sigma_max", seed=spec.seed))
-        entry["condition"] = {"quantity": "log10_condition",
-                              **analyze_setting(group, "log10_condition", seed=spec.seed)}
+        for name, q in (("condition", "log10_condition"), ("deviation", "log10_deviation")):
+            entry[name] = {"quantity": q, **analyze_setting(group, q, seed=spec.seed)}
         entry.update(_theory_reference(spec, entry))
         critical.append(entry)
         depths = entry["depths"]
