@@ -14,13 +14,20 @@ machine load; per-depth seconds, totals and their ratio are printed, then one JS
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 import sys
-import time
-from pathlib import Path
 
-import torch
+# benchmarks/inspect.py is named like the standard library's `inspect`, which torch imports:
+# take this folder off the import path before anything imports it
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

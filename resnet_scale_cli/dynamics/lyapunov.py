@@ -259,42 +259,40 @@ def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, t
     k = 0
     while k < depth:
         stop = min(min(due), depth)
-        saved = (x.clone(), exps.clone()) if fixed_segment is None else None
+        rerun = fixed_segment is None  # forward() works on a copy: x, exps still hold the segment's start
         fwd = forward(net, x, row_scales, S, start=k, stop=stop, exps0=exps)
-        done = []
+        groups = [g for g in range(S) if due[g] <= stop or stop == depth]
+        idx = torch.tensor(groups, device=device)
+        n = len(groups)
+        rows = fwd.x[:, S:].view(D, S, d, d)[:, idx].reshape(D * n, d, d)  # all due groups in one QR call
+        e = fwd.exps[:, S:].view(D, S, d)[:, idx].reshape(D * n, d)
+        finite = torch.isfinite(rows).flatten(1).all(-1)
+        rows = torch.where(finite.view(-1, 1, 1), rows, eye)
+        q, u, f, inverted, loss = absorb(U[:, idx].reshape(D * n, d, d), F[:, idx].reshape(D * n, d), rows, e)
+        lost = loss.masked_fill(~finite, 0.0).view(D, n).amax(0).tolist()  # per group
         retry = False
-        for s in range(S):
-            if due[s] > stop and stop < depth:
-                continue
-            sl = slice(S + s * d, S + (s + 1) * d)
-            rows, e = fwd.x[:, sl], fwd.exps[:, sl]
-            finite = torch.isfinite(rows).flatten(1).all(-1)
-            rows = torch.where(finite.view(-1, 1, 1), rows, eye)
-            q, u, f, inverted, loss = absorb(U[:, s], F[:, s], rows, e)
-            lost = float(loss[finite].amax()) if finite.any() else 0.0
-            if saved is not None and lost > target_bits and stop - k > 1:  # too long: shorten and rerun
-                segment[s] = _pow2(max(1, (stop - k) // 4))
-                due[s] = _next_due(k, segment[s], None)
+        for g, loss_g in zip(groups, lost):
+            if rerun and loss_g > target_bits and stop - k > 1:  # too long: shorten and rerun
+                segment[g] = _pow2(max(1, (stop - k) // 4))
+                due[g] = _next_due(k, segment[g], None)
                 retry = True
-            done.append((s, sl, finite, q, u, f, inverted, lost))
         if retry:
-            x, exps = saved
             continue
         x, exps = fwd.x, fwd.exps
         if progress is not None:
             progress(stop - k)
         k = stop
-        for s, sl, finite, q, u, f, inverted, lost in done:
-            bad[:, s] |= ~finite | inverted
-            Q[:, s], U[:, s], F[:, s] = q, u, f
-            x[:, sl] = q.mT.to(dtype)
-            exps[:, sl] = 0
-            counts[s] += 1
-            worst_loss = max(worst_loss, lost)
+        bad[:, idx] |= (~finite | inverted).view(D, n)
+        Q[:, idx], U[:, idx], F[:, idx] = q.view(D, n, d, d), u.view(D, n, d, d), f.view(D, n, d)
+        x[:, S:].view(D, S, d, d)[:, idx] = q.mT.to(dtype).view(D, n, d, d)
+        exps[:, S:].view(D, S, d)[:, idx] = 0
+        worst_loss = max([worst_loss, *lost])
+        for g, loss_g in zip(groups, lost):
+            counts[g] += 1
             if fixed_segment is None:  # aim at target/2 bits (the loss grows about linearly with the length)
-                aim = int(segment[s] * (target_bits / 2) / max(lost, 1e-3))
-                segment[s] = _pow2(max(1, segment[s] // 4, min(aim, 2 * segment[s], max_segment)))
-            due[s] = _next_due(k, segment[s], fixed_segment)
+                aim = int(segment[g] * (target_bits / 2) / max(loss_g, 1e-3))
+                segment[g] = _pow2(max(1, segment[g] // 4, min(aim, 2 * segment[g], max_segment)))
+            due[g] = _next_due(k, segment[g], fixed_segment)
     if not net.state_homogeneous:  # σ' of an overflowed state is meaningless
         bad |= ~torch.isfinite(x[:, :S]).all(-1)
     log2_sigma, _ = log2_singular_values(U.reshape(D * S, d, d), F.reshape(D * S, d))
