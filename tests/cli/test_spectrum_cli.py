@@ -107,3 +107,44 @@ def test_config_file(cli, tmp_path):
     config.write_text("nonsense = 1\n")
     code, out, err = cli("spectrum", "--config", str(config))
     assert code == 2 and "nonsense" in err
+
+
+CHECK = """name = "tiny-spectrum"
+command = "spectrum"
+law = "iid"
+width = 3
+depth = [10, 20]
+beta = "0.25,1"
+samples = 4
+device = "cpu"
+
+[[expect]]
+type = "spectrum_statistic"
+stat = "log10_sigma_max.median"
+beta = 1.0
+depth = 20
+min = 0.0
+max = 0.5
+
+[[expect]]
+type = "spectrum_critical_beta"
+of = "condition"
+min = 0.0
+max = 1.3
+"""
+
+
+def test_check_files_target_sigma_max_and_condition(cli, tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(CHECK)
+    code, out, err = cli("check", str(path), "--json")
+    assert code == 0, out + err
+    (doc,) = json.loads(out)["files"]
+    assert [e["type"] for e in doc["expectations"]] == ["spectrum_statistic", "spectrum_critical_beta"]
+    assert all(e["passed"] for e in doc["expectations"])
+    path.write_text(CHECK.replace("min = 0.0\nmax = 0.5", "max = -1.0"))
+    code, out, err = cli("check", str(path))
+    assert code == 1
+    path.write_text(CHECK.replace('type = "spectrum_statistic"', 'type = "statistic"'))
+    code, out, err = cli("check", str(path))
+    assert code == 2 and "spectrum" in err and len(err.strip().splitlines()) == 1
