@@ -148,3 +148,14 @@ def test_check_files_target_sigma_max_and_condition(cli, tmp_path):
     path.write_text(CHECK.replace('type = "spectrum_statistic"', 'type = "statistic"'))
     code, out, err = cli("check", str(path))
     assert code == 2 and "spectrum" in err and len(err.strip().splitlines()) == 1
+
+
+def test_check_file_keys_cover_the_spec():
+    """checks.files accepts every SpectrumSpec field (SPECTRUM_KEYS is listed by hand to keep torch
+    out of check-file parsing)."""
+    import dataclasses
+
+    from resnet_scale_cli.checks.files import SETTING_KEYS
+    from resnet_scale_cli.experiments.spectrum import SpectrumSpec
+
+    assert {f.name for f in dataclasses.fields(SpectrumSpec)} <= SETTING_KEYS
