@@ -10,6 +10,8 @@ one of these, and renders what it returns. A Python user calls the same function
 - `adjoint(spec, out=…, resume=…)`: memory-free backpropagation against depth (`rscale adjoint`).
 - `run_experiment(LIMIT, spec, out=…, resume=…)`: distance to the continuous-depth limit
   against L, and its rate (`rscale limit`, `experiments.limit`).
+- `run_experiment(SPECTRUM, spec, out=…, resume=…)`: singular values of ∂h_L/∂h_0 across depth
+  and β, regimes and critical β from log σ_max (`rscale spectrum`, `experiments.spectrum`).
 """
 
 from __future__ import annotations
@@ -287,3 +289,20 @@ def _limit_cells(spec) -> list[int]:
 #: `rscale limit`: distance to the continuous-depth limit against L (experiments.limit)
 LIMIT = Experiment("limit", _limit("measure_limit_cell"), _limit("summarize_limit"), cells=_limit_cells,
                    cost=_limit("cell_cost"))
+
+
+# ----------------------------------------------------------------------------- rscale spectrum
+def _spectrum(name: str) -> Callable[..., Any]:
+    """A function of `experiments.spectrum`, imported on first call (no torch at import time)."""
+
+    def call(*args: Any) -> Any:
+        from resnet_scale_cli.experiments import spectrum
+
+        return getattr(spectrum, name)(*args)
+
+    return call
+
+
+#: `rscale spectrum`: singular values of J_L = ∂h_L/∂h_0 per (law setting, width, depth) × β
+SPECTRUM = Experiment("spectrum", _spectrum("measure_spectrum_cell"), _spectrum("summarize_spectrum"),
+                      cells=_spectrum("spectrum_cells"), key=lambda cell: cell, cost=_spectrum("cell_cost"))

@@ -74,9 +74,17 @@ def _validate_limit(path: Path) -> None:
     assert len(spec.depths) >= 2
 
 
+def _validate_spectrum(path: Path) -> None:
+    from resnet_scale_cli.experiments.spectrum import SpectrumSpec, spectrum_cells
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    spec, _ = build_experiment_spec(SpectrumSpec, str(path), {}, aliases={"depth": "depths", "beta": "betas"})
+    assert spec.depths and spec.betas and spectrum_cells(spec)
+
+
 VALIDATORS = {"sweep": _validate_grid("sweep"), "phase": _validate_grid("phase"), "sample": _validate_sample,
               "check": _validate_check, "train": _validate_train, "adjoint": _validate_adjoint,
-              "limit": _validate_limit}
+              "limit": _validate_limit, "spectrum": _validate_spectrum}
 
 
 def test_there_are_sample_configs_and_checks():

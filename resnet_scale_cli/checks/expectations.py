@@ -305,7 +305,58 @@ class ExactIdentityExpectation(ExpectationType):
                 if se else [exact, exact], "passed": passed, "message": message}
 
 
+SPECTRUM_STATS = ("log10_sigma_max", "log10_sigma_min", "log10_condition", "mean_log10_sigma", "log10_deviation",
+                  "lyapunov_top")
+
+
+class SpectrumStatisticExpectation(StatisticExpectation):
+    """`rscale spectrum` checks: a statistic of σ_max, σ_min, the condition number, … of J_L at
+    one (L, β) within [min, max], e.g. stat = "log10_condition.median"."""
+
+    name = "spectrum_statistic"
+
+    def check(self, ctx, exp, opts):
+        stat = exp.get("stat")
+        valid = {f"{q}.{s}" for q in SPECTRUM_STATS for s in STATS}
+        if not isinstance(stat, str) or stat not in valid:
+            raise ctx.error(f"'stat' must be one of log10_sigma_max.median, log10_condition.q95, … (quantity: "
+                            f"{', '.join(SPECTRUM_STATS)}; statistic: {', '.join(STATS)}), got {stat!r}",
+                            "stat" if "stat" in exp else "type")
+        opts["stat"] = stat
+
+
+class SpectrumCriticalBetaExpectation(ExpectationType):
+    """`rscale spectrum` checks: the critical β read from the depth trend of log10 σ_max
+    (`of = "sigma_max"`, the default) or of log10 cond (`of = "condition"`) within [min, max]."""
+
+    name = "spectrum_critical_beta"
+    keys = COMMON_KEYS | {"min", "max", "of"}
+    needs_bounds = True
+    needs_two_depths = True
+
+    def check(self, ctx, exp, opts):
+        of = exp.get("of", "sigma_max")
+        if of not in ("sigma_max", "condition"):
+            raise ctx.error(f"'of' must be sigma_max or condition, got {of!r}", "of")
+        opts["of"] = of
+
+    def default_name(self, o):
+        return f"critical β ({o['of']}){setting_label(o['setting'], compact=True, lead=' ')}"
+
+    def evaluate(self, records, critical, o, width):
+        entry = find_critical(critical, o["setting"])
+        info = entry if o["of"] == "sigma_max" else entry["condition"]
+        value = info["critical_beta"]
+        passed = within(value, o["min"], o["max"])
+        shown = (info["bound"] or "undetermined") if value is None else \
+            f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
+        message = (f"critical β of log {o['of']} = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
+                   f"critical β of log {o['of']} is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
+                "message": message}
+
+
 EXPECTATIONS: dict[str, ExpectationType] = {
     t.name: t() for t in (RegimeExpectation, StatisticExpectation, CriticalBetaExpectation, TheoremExpectation,
-                          ExactIdentityExpectation)
+                          ExactIdentityExpectation, SpectrumStatisticExpectation, SpectrumCriticalBetaExpectation)
 }

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from resnet_scale_cli.checks.blocks import INSPECT_KEYS
+from resnet_scale_cli.checks.spectrum import SPECTRUM_KEYS
 from resnet_scale_cli.checks.expectations import EXPECTATIONS, QUANTITIES
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.spec import RunSpec, _ALIASES
 
 SETTING_KEYS = ({f.name for f in dataclasses.fields(RunSpec)} | set(_ALIASES) | {"depth", "beta", "name", "description", "expect"}
-                | INSPECT_KEYS)  # a check of a user's block (`block = ...`) takes the keys of `rscale inspect`
+                | INSPECT_KEYS  # a check of a user's block (`block = ...`) takes the keys of `rscale inspect`
+                | SPECTRUM_KEYS)  # `command = "spectrum"`: the keys of `rscale spectrum`
 
 
 @dataclass
@@ -105,7 +107,13 @@ def load_check(path: str, text: str | None = None) -> CheckFile:
         raise located.error("needs at least one [[expect]] table")
     settings = {k: v for k, v in data.items()}
     try:
-        if "block" in data:
+        if "command" in data:
+            if data["command"] != "spectrum":
+                raise SpecError(f"--command: a check file's command must be \"spectrum\" (or absent), got {data['command']!r}")
+            from resnet_scale_cli.checks.spectrum import spectrum_sweep
+
+            sweep = spectrum_sweep(settings)
+        elif "block" in data:
             from resnet_scale_cli.checks.blocks import block_sweep
 
             sweep = block_sweep(settings)
@@ -148,6 +156,10 @@ def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
                             "type" if "type" in exp else None, index)
     etype = EXPECTATIONS[kind]
     ctx = _Context(located, exp, index, sweep)
+    if (getattr(sweep, "command", None) == "spectrum") != kind.startswith("spectrum_"):
+        raise ctx.error(f"[[expect]] #{index + 1}: type {kind!r} " + ("does not apply to a spectrum check (use "
+                        "spectrum_statistic or spectrum_critical_beta)" if not kind.startswith("spectrum_") else
+                        "needs command = \"spectrum\""), "type")
     for key in exp:
         if key not in etype.keys:
             raise ctx.error(f"[[expect]] #{index + 1} ({kind}): unknown key {key!r}; allowed: " + ", ".join(sorted(etype.keys)), key)

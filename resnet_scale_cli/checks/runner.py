@@ -55,7 +55,8 @@ def total_layers(checks: Sequence[CheckFile]) -> int:
     from resnet_scale_cli.checks.blocks import BlockSweep
     from resnet_scale_cli.sweep import progress_total
 
-    return sum(c.sweep.cost() if isinstance(c.sweep, BlockSweep) else progress_total(c.sweep) for c in checks)
+    return sum(c.sweep.cost() if isinstance(c.sweep, BlockSweep) or hasattr(c.sweep, "critical") else progress_total(c.sweep)
+               for c in checks)
 
 
 def run_checks(
@@ -85,8 +86,10 @@ def run_checks(
     for c in checks:
         start = time.perf_counter()
         blocks = isinstance(c.sweep, BlockSweep)  # a check of a user's block: the grid of `rscale inspect`
-        records = c.sweep.records(progress) if blocks else run_sweep(c.sweep, progress=progress)
-        critical = analyze(records, seed=c.sweep.base.seed) if len(c.sweep.depths) > 1 else []
+        own = blocks or hasattr(c.sweep, "critical")  # … or of `rscale spectrum` (checks.spectrum)
+        records = c.sweep.records(progress) if own else run_sweep(c.sweep, progress=progress)
+        critical = (c.sweep.critical(records) if hasattr(c.sweep, "critical") else
+                    analyze(records, seed=c.sweep.base.seed) if len(c.sweep.depths) > 1 else [])
         outcomes = evaluate(c, records, critical)
         statistics = baselines.baseline_statistics(records)
         if stored is not None:

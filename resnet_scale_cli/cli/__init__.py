@@ -4,6 +4,6 @@ option definitions in `options`, the app and exit codes in `app`. Nothing else i
 imports this one."""
 
 from resnet_scale_cli.cli.app import app, main
-from resnet_scale_cli.cli import adjoint, check, grid, inspect, limit, run, sample, train  # noqa: F401,E402  (register the commands)
+from resnet_scale_cli.cli import adjoint, check, grid, inspect, limit, run, sample, spectrum, train  # noqa: F401,E402  (register the commands)
 
 __all__ = ["app", "main"]

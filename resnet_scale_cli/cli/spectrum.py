@@ -1,0 +1,43 @@
+"""`rscale spectrum`: singular values of the input–output Jacobian ∂h_L/∂h_0 across depth and β."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli.app import app
+
+HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=False, help="β of the histogram (nearest grid value). \\[default: the critical β of σ_max]")]
+
+
+@app.command()
+@opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "beta", "width", "samples", "seed",
+                   "device", "dtype", "memory_gb", grid=("depth", "hurst", "lengthscale", "width"),
+                   defaults={"depth": "100,300,1000", "samples": "32", "dtype": "float64"})
+def spectrum(settings: dict[str, Any], hist_beta: HistBeta = None, config: opt.Config = None, out: opt.Out = None,
+             resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
+             no_color: opt.NoColor = False) -> None:
+    """Singular values of J_L = ∂h_L/∂h_0 (σ_max, σ_min, condition, J_L − I) over depths × β, and
+    the critical β from the trend of log σ_max. Exact in log far past the float range.
+
+    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1 --samples 32 --width 40 --dtype float64, full model, ReLU.
+    """
+    from resnet_scale_cli import api
+    from resnet_scale_cli.experiments.spectrum import SpectrumSpec
+    from resnet_scale_cli.report import console as consoles, documents, figures, figures_spectrum, tables_spectrum
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    flags = settings | {"hist_beta": hist_beta, "out": out, "resume": resume, "plot": plot}
+    spec, stored = build_experiment_spec(SpectrumSpec, config, flags, aliases={"depth": "depths", "beta": "betas"})
+    plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
+    with consoles.progress_bar(api.total_cost(api.SPECTRUM, spec), "spectrum: layers", not quiet) as advance:
+        result = api.run_experiment(api.SPECTRUM, spec, out=stored.get("out"), resume=bool(stored.get("resume")),
+                                    progress=advance)
+    if plot_path:
+        figures_spectrum.plot_spectrum(plot_path, result.document, result.records)
+    if json_out:
+        return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
+    for renderable in tables_spectrum.spectrum_tables(result.document, plot_path):
+        consoles.make_console(stderr=False, no_color=no_color).print(renderable)

@@ -1,0 +1,444 @@
+"""`rscale spectrum`: the singular values of the input–output Jacobian J_L = ∂h_L/∂h_0 across depth
+and β, not one direction of it.
+
+The gradient ratio looks at J_L along one vector. Here, per weight draw (its own input h_0, one
+per draw), every singular value σ_1 ≥ … ≥ σ_d of J_L, in log2 and exact far past the float range
+(`dynamics.lyapunov`: the engine's tangent pass with QR re-orthonormalization of the d tangents),
+and those of J_L − I. Per (law setting, width, depth, β) the record holds, per sample (log10):
+
+| quantity | per sample |
+|---|---|
+| log10_sigma_max, log10_sigma_min | log10 σ_1, log10 σ_d |
+| log10_condition | log10 σ_1/σ_d |
+| mean_log10_sigma | (1/d) Σ_i log10 σ_i = log10 |det J_L| / d |
+| log10_rms_gain | ½ log10(‖J_L‖_F²/d): the root mean square of ‖J_L v‖ over unit v |
+| log10_deviation | log10 σ_max(J_L − I) |
+| log10_rms_deviation | ½ log10(‖J_L − I‖_F²/d) |
+| lyapunov_top | (1/L) ln σ_1: the finite-depth top Lyapunov exponent estimate, per layer |
+
+Exact reference (a theorem-grade identity, docs/science.md): for i.i.d. symmetric weights of
+entry variance 1/d, independent across layers, and the linear model or the full model with a
+piecewise-linear σ of slopes (a, b): for every unit v, at every d and L,
+E‖J_L v‖² = (1 + c L^{−2β})^L with c = 1 (linear, identity σ), 1/2 (ReLU), (1 + a²)/2 (leaky);
+so E ‖J_L‖_F²/d is the same and E ‖J_L − I‖_F²/d = (1 + c L^{−2β})^L − 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from resnet_scale_cli.errors import SpecError
+
+if TYPE_CHECKING:
+    import torch
+
+#: per-sample quantities of a record's "values" (log10 unless named otherwise)
+QUANTITIES = ("log10_sigma_max", "log10_sigma_min", "log10_condition", "mean_log10_sigma", "log10_rms_gain",
+              "log10_deviation", "log10_rms_deviation", "lyapunov_top")
+#: bins of the per-(cell, β) histogram of every sample's log10 σ_i
+HIST_BINS = 40
+LOG10_2 = math.log10(2.0)
+LN_2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class SpectrumSpec:
+    """Settings of `rscale spectrum`: a law (and a grid of its parameter), a model, grids of depths,
+    β and widths, weight draws per cell (one input h_0 each), and the β of the histogram
+    (None: the critical β read from σ_max, else 0.5)."""
+
+    law: str = "iid"
+    dist: str = "gaussian"
+    hurst: tuple[float, ...] = (0.5,)
+    lengthscale: tuple[float, ...] = (0.1,)
+    model: str = "full"
+    activation: str = "relu"
+    depths: tuple[int, ...] = (100, 300, 1000)
+    betas: tuple[float, ...] = (0.25, 0.5, 1.0)
+    width: tuple[int, ...] = (40,)
+    samples: int = 32
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float64"
+    memory_gb: float = 2.0
+    hist_beta: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hurst", "lengthscale", "depths", "betas", "width"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                object.__setattr__(self, name, (value,))
+        validate(self)
+        object.__setattr__(self, "depths", tuple(sorted(set(self.depths))))
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    @property
+    def parameter(self) -> str | None:
+        from resnet_scale_cli.laws import law_parameter
+
+        return law_parameter(self.law)
+
+    def settings(self) -> list[dict[str, Any]]:
+        """One mapping per law setting: {"law", and its parameter's value when it has one}."""
+        if self.parameter is None:
+            return [{"law": self.law}]
+        return [{"law": self.law, self.parameter: float(v)} for v in getattr(self, self.parameter)]
+
+    def torch_device(self) -> "torch.device":
+        from resnet_scale_cli.spec import resolve_device
+
+        return resolve_device(self.device)
+
+    def torch_dtype(self) -> "torch.dtype":
+        from resnet_scale_cli.spec import torch_dtype
+
+        return torch_dtype(self.dtype)
+
+    def replace(self, **changes: Any) -> "SpectrumSpec":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for name in ("hurst", "lengthscale", "depths", "betas", "width"):
+            out[name] = list(getattr(self, name))
+        return out
+
+
+def _whole(value: Any, flag: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
+    if value < minimum:
+        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
+
+
+def _real(value: Any, flag: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{flag}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _choice(value: Any, choices, flag: str) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
+
+
+def _grid(values: Any, flag: str) -> tuple:
+    if not isinstance(values, tuple) or not values:
+        raise SpecError(f"{flag}: no values given")
+    return values
+
+
+def validate(spec: SpectrumSpec) -> None:
+    """Raise `SpecError` naming the flag of the first invalid setting."""
+    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
+    from resnet_scale_cli.laws import DISTS, LAWS
+    from resnet_scale_cli.spec import DEVICES, DTYPES, resolve_device
+
+    _choice(spec.law, LAWS, "--law")
+    _choice(spec.dist, DISTS, "--dist")
+    _choice(spec.model, MODELS, "--model")
+    _choice(spec.activation, ACTIVATIONS, "--activation")
+    _choice(spec.device, DEVICES, "--device")
+    _choice(spec.dtype, DTYPES, "--dtype")
+    for h in _grid(spec.hurst, "--hurst"):
+        if not 0.0 < _real(h, "--hurst") < 1.0:
+            raise SpecError(f"--hurst must be in the open interval (0, 1), got {h}")
+    for ell in _grid(spec.lengthscale, "--lengthscale"):
+        if not _real(ell, "--lengthscale") > 0.0:
+            raise SpecError(f"--lengthscale must be positive, got {ell}")
+    for depth in _grid(spec.depths, "--depth"):
+        _whole(depth, "--depth", 1)
+    for beta in _grid(spec.betas, "--beta"):
+        if _real(beta, "--beta") < 0.0:
+            raise SpecError(f"--beta values must be >= 0, got {beta}")
+    for width in _grid(spec.width, "--width"):
+        _whole(width, "--width", 1)
+    if len(set(spec.width)) != len(spec.width):
+        raise SpecError(f"--width: repeated values in {list(spec.width)}")
+    _whole(spec.samples, "--samples", 1)
+    _whole(spec.seed, "--seed", 0)
+    if _real(spec.memory_gb, "--memory-gb") <= 0:
+        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
+    if spec.hist_beta is not None and _real(spec.hist_beta, "--hist-beta") < 0:
+        raise SpecError(f"--hist-beta must be >= 0, got {spec.hist_beta}")
+    if spec.device != "auto":
+        resolve_device(spec.device)
+
+
+# ----------------------------------------------------------------------------- cells
+def spectrum_cells(spec: SpectrumSpec) -> list[dict[str, Any]]:
+    """Every cell in grid order (law setting, width, depth), keyed like `sweep`'s cells: the width
+    appears only when several are swept."""
+    several = len(spec.width) > 1
+    return [{**setting, **({"width": w} if several else {}), "depth": int(L)}
+            for setting in spec.settings() for w in spec.width for L in spec.depths]
+
+
+def _cell_width(spec: SpectrumSpec, cell: dict[str, Any]) -> int:
+    return int(cell.get("width", spec.width[0]))
+
+
+def draws_per_chunk(spec: SpectrumSpec, cell: dict[str, Any]) -> int:
+    """Draws whose weights fit the memory budget (the bound of `experiments.cell`)."""
+    itemsize = 4 if spec.dtype == "float32" else 8
+    d = _cell_width(spec, cell)
+    per_draw = cell["depth"] * d * d * itemsize * (2 if spec.model == "full" else 1)
+    return max(1, min(spec.samples, int(spec.memory_gb * 2**29 // per_draw)))
+
+
+def cell_cost(spec: SpectrumSpec, cell: dict[str, Any]) -> int:
+    """Units of progress (layers, once per chunk of draws) one cell reports."""
+    return cell["depth"] * math.ceil(spec.samples / draws_per_chunk(spec, cell))
+
+
+def _stats(values) -> dict[str, float] | None:
+    from resnet_scale_cli.metrics import summarize
+
+    return summarize(values)
+
+
+def _nan_to_none(rows) -> list:
+    import numpy as np
+
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in rows]
+
+
+def measure_spectrum_cell(spec: SpectrumSpec, cell: dict[str, Any] | int,
+                          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """One cell (law setting, width, depth), every β: per-sample spectra of J_L as a JSON-ready
+    record {"cell", "betas", "inputs_per_draw", "results" (statistics per β), "values" (per-sample,
+    (β, samples)), "histograms" (per β), "info"}. Draws use the streams of `experiments.cell`
+    (same weights and h_0 as `rscale run` at the same seed, law, width and depth)."""
+    import numpy as np
+    import torch
+
+    from resnet_scale_cli import seeding
+    from resnet_scale_cli.dynamics import ACTIVATIONS
+    from resnet_scale_cli.dynamics.lyapunov import jacobian_spectrum
+    from resnet_scale_cli.dynamics.recursion import Network
+    from resnet_scale_cli.laws.sampling import sample_weights
+
+    if isinstance(cell, int):
+        cell = {**spec.settings()[0], "depth": cell}
+    depth, d = int(cell["depth"]), _cell_width(spec, cell)
+    device, dtype = spec.torch_device(), spec.torch_dtype()
+    key = (seeding.name_key(spec.law), d, depth)
+    law_settings = {"dist": spec.dist, "hurst": float(cell.get("hurst", spec.hurst[0])),
+                    "lengthscale": float(cell.get("lengthscale", spec.lengthscale[0]))}
+    betas = spec.betas
+    scales = torch.tensor([depth ** (-b) for b in betas], dtype=torch.float64, device=device)
+    chunk = draws_per_chunk(spec, cell)
+    sig, dev, bad, segments, loss = [], [], [], None, 0.0
+    with torch.no_grad():
+        for first in range(0, spec.samples, chunk):
+            draws = range(first, min(first + chunk, spec.samples))
+
+            def gens(purpose: int) -> list[torch.Generator]:
+                return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
+
+            def weights(purpose: int) -> torch.Tensor:
+                return sample_weights(spec.law, depth, d, gens(purpose), layer_major=True, dtype=dtype, device=device,
+                                      **law_settings)
+
+            net = Network(weights(seeding.WEIGHTS_V), weights(seeding.WEIGHTS_W) if spec.model == "full" else None,
+                          spec.model, ACTIVATIONS[spec.activation], layer_major=True)
+            h0 = torch.stack([torch.randn((1, d), generator=g, dtype=dtype, device=device)
+                              for g in gens(seeding.INPUTS)])
+            out = jacobian_spectrum(net, h0.expand(-1, len(betas), -1).contiguous(), scales, progress=progress)
+            sig.append(out.log2_sigma.cpu().numpy())
+            dev.append(out.log2_dev.cpu().numpy())
+            bad.append(out.bad.cpu().numpy())
+            segments = out.segments if segments is None else [max(a, b) for a, b in zip(segments, out.segments)]
+            loss = max(loss, out.loss_bits)
+    # (β, samples, d) in log10
+    sigma = np.concatenate(sig, axis=0).transpose(1, 0, 2) * LOG10_2
+    deviation = np.concatenate(dev, axis=0).transpose(1, 0, 2) * LOG10_2
+    overflowed = np.concatenate(bad, axis=0).T
+    values = per_sample_values(sigma, deviation, depth)
+    results, histograms = [], []
+    for j, beta in enumerate(betas):
+        row: dict[str, Any] = {"beta": float(beta), "depth": depth, "samples": spec.samples,
+                               "overflowed": int(overflowed[j].sum())}
+        for q in QUANTITIES:
+            row[q] = _stats(values[q][j])
+        results.append(row)
+        histograms.append({"beta": float(beta), **histogram(sigma[j])})
+    return {
+        "cell": dict(cell),
+        "betas": [float(b) for b in betas],
+        "inputs_per_draw": 1,
+        "results": results,
+        "values": {q: _nan_to_none(v) for q, v in values.items()},
+        "histograms": histograms,
+        "info": {"device": str(device), "dtype": spec.dtype, "draws_per_chunk": chunk,
+                 "qr_steps": segments, "max_conditioning_lost_bits": round(loss, 3)},
+    }
+
+
+def per_sample_values(log10_sigma, log10_dev, depth: int) -> dict[str, Any]:
+    """The per-sample quantities (module table) from log10 singular values (β, samples, d),
+    descending, of J_L and of J_L − I."""
+    import numpy as np
+
+    def log10_rms(x):  # ½ log10 (Σ 10^{2x} / d), stable
+        top = np.max(x, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            return (top[..., 0] + 0.5 * np.log10(np.mean(10.0 ** (2 * (x - top)), axis=-1)))
+
+    with np.errstate(invalid="ignore"):
+        formed = np.isfinite(log10_dev).all(-1)  # else ‖J_L − I‖_F = ‖J_L‖_F to float64 (J_L too large to form)
+        dev_rms = np.where(formed, log10_rms(log10_dev), log10_rms(log10_sigma))
+        return {
+            "log10_sigma_max": log10_sigma[..., 0],
+            "log10_sigma_min": log10_sigma[..., -1],
+            "log10_condition": log10_sigma[..., 0] - log10_sigma[..., -1],
+            "mean_log10_sigma": log10_sigma.mean(-1),
+            "log10_rms_gain": log10_rms(log10_sigma),
+            "log10_deviation": log10_dev[..., 0],
+            "log10_rms_deviation": dev_rms,
+            "lyapunov_top": log10_sigma[..., 0] / LOG10_2 * LN_2 / depth,
+        }
+
+
+def histogram(log10_sigma) -> dict[str, Any]:
+    """{"edges", "counts"} of every sample's log10 σ_i (finite ones), HIST_BINS bins."""
+    import numpy as np
+
+    x = np.asarray(log10_sigma, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {"edges": [], "counts": []}
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(x, bins=HIST_BINS, range=(lo, hi))
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+# ----------------------------------------------------------------------------- summary
+def exact_reference(spec: SpectrumSpec) -> dict[str, Any]:
+    """The exact second moment of J_L along a unit vector, where it holds, with its basis."""
+    from resnet_scale_cli.analysis.theory import exact_identity_factor, exact_identity_refusal
+
+    factor = exact_identity_factor(spec.law, spec.model, spec.activation, dist=spec.dist)
+    return {
+        "statement": "E‖J_L v‖² = (1 + c L^{-2β})^L for every unit v (so E‖J_L‖_F²/d too), and "
+                     "E‖(J_L − I) v‖² = (1 + c L^{-2β})^L − 1",
+        "basis": "exact identity: i.i.d. symmetric entries of variance 1/d independent across layers; linear model or "
+                 "full model with piecewise-linear σ (c = (a² + b²)/2 for slopes a, b): derivation in docs/science.md",
+        "factor": factor,
+        "holds": factor is not None,
+        "why_not": exact_identity_refusal(spec.law, spec.model, spec.activation, dist=spec.dist),
+    }
+
+
+def _exact_comparison(factor: float | None, depth: int, beta: float, row_values: dict[str, list]) -> dict[str, Any] | None:
+    """Monte Carlo E‖J_L‖_F²/d and E‖J_L − I‖_F²/d beside the exact values (mean ± s.e., z)."""
+    from resnet_scale_cli.analysis.theory import exact_mean_square, mean_square
+
+    if factor is None:
+        return None
+    exact_dev = exact_mean_square(factor, depth, beta)
+    out: dict[str, Any] = {"factor": factor}
+    for name, q, exact in (("gain", "log10_rms_gain", exact_dev + 1.0), ("deviation", "log10_rms_deviation", exact_dev)):
+        mean, se, units = mean_square(row_values[q], 1)
+        z = (mean - exact) / se if mean is not None and se else None
+        out[name] = {"exact": exact, "mean": mean, "stderr": se, "units": units, "z": z}
+    return out
+
+
+def _setting_of(cell: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cell.items() if k != "depth"}
+
+
+def _slope(depths: list[int], medians: list[float | None]) -> float | None:
+    import numpy as np
+
+    pts = [(math.log10(L), m) for L, m in zip(depths, medians) if m is not None]
+    if len(pts) < 2:
+        return None
+    x, y = np.array(pts).T
+    xc = x - x.mean()
+    return float((xc * (y - y.mean())).sum() / (xc**2).sum())
+
+
+def summarize_spectrum(spec: SpectrumSpec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's fields beyond `spec`, from the records alone: `cells` (one per setting,
+    depth and β), `critical` (regimes and the critical β read from the depth trend of log10
+    σ_max, as `phase` reads the output ratio, with `condition` read from log10 σ_max/σ_min),
+    `lyapunov` (trend in L of the top exponent estimate), `histograms`, `theory`."""
+    from resnet_scale_cli.analysis.regimes import analyze_setting
+
+    theory = exact_reference(spec)
+    factor = theory["factor"]
+    cells = []
+    for r in records:
+        for j, res in enumerate(r["results"]):
+            row_values = {q: v[j] for q, v in r["values"].items()}
+            cells.append({**r["cell"], **res,
+                          "exact_mean_square": _exact_comparison(factor, r["cell"]["depth"], res["beta"], row_values)})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(repr(sorted(_setting_of(r["cell"]).items())), []).append(r)
+    critical, lyapunov, histograms = [], [], []
+    for group in groups.values():
+        group = sorted(group, key=lambda r: r["cell"]["depth"])
+        setting = _setting_of(group[0]["cell"])
+        entry = {**setting, "width": _cell_width(spec, group[0]["cell"]), "depths": [r["cell"]["depth"] for r in group],
+                 "quantity": "log10_sigma_max"}
+        entry.update(analyze_setting(group, "log10_sigma_max", seed=spec.seed))
+        for name, q in (("condition", "log10_condition"), ("deviation", "log10_deviation")):
+            entry[name] = {"quantity": q, **analyze_setting(group, q, seed=spec.seed)}
+        entry.update(_theory_reference(spec, entry))
+        critical.append(entry)
+        depths = entry["depths"]
+        lyapunov.append({**setting, "depths": depths, "per_beta": [
+            {"beta": beta, "median": [(r["results"][j]["lyapunov_top"] or {}).get("median") for r in group],
+             "slope_vs_log10_depth": _slope(depths, [(r["results"][j]["lyapunov_top"] or {}).get("median")
+                                                     for r in group])}
+            for j, beta in enumerate(group[0]["betas"])]})
+        histograms.append(_histogram_entry(spec, group, entry))
+    return {"cells": cells, "critical": critical, "lyapunov": lyapunov, "histograms": histograms, "theory": theory,
+            "info": {k: records[0]["info"][k] for k in ("device", "dtype")} if records else {}}
+
+
+def _theory_reference(spec: SpectrumSpec, entry: dict[str, Any]) -> dict[str, Any]:
+    """The reference critical β of log σ_max, labelled by its basis."""
+    from resnet_scale_cli.analysis.theory import reference
+
+    if exact_reference(spec)["holds"]:
+        return {"theory_reference": 0.5, "theory_basis": {
+            "kind": "first-order",
+            "statement": "E‖J_L v‖² = (1 + c L^{-2β})^L exactly (i.i.d. weights): ln of it ≈ c L^{1−2β} grows with L "
+                         "below β = 1/2, tends to 0 above; σ_max ≥ ‖J_L v‖, and its trend is read as that of one "
+                         "direction (not a theorem about σ_max)",
+            "source": "exact identity, docs/science.md"}}
+    ref = reference(spec.law, "gradient", model=spec.model, activation=spec.activation,
+                    hurst=float(entry.get("hurst", spec.hurst[0])), width=entry["width"], depths=entry["depths"])
+    basis = ref.basis_dict()
+    basis["statement"] = f"the gradient ratio's reference (one direction of J_L): {basis['statement']}"
+    return {"theory_reference": ref.value, "theory_basis": basis}
+
+
+def _histogram_entry(spec: SpectrumSpec, group: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    """Histogram of log10 σ_i at the largest depth and the β nearest --hist-beta, else the
+    critical β read from σ_max, else 0.5."""
+    record = group[-1]
+    target = spec.hist_beta if spec.hist_beta is not None else entry.get("critical_beta")
+    basis = "--hist-beta" if spec.hist_beta is not None else "critical β" if target is not None else "β = 0.5"
+    target = 0.5 if target is None else target
+    j = min(range(len(record["betas"])), key=lambda i: abs(record["betas"][i] - target))
+    return {**_setting_of(record["cell"]), "depth": record["cell"]["depth"], "beta": record["betas"][j],
+            "chosen_by": basis, **{k: v for k, v in record["histograms"][j].items() if k != "beta"}}
+
+
+def run_spectrum(spec: SpectrumSpec, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Measure every cell and summarize: the document of `rscale spectrum --json` (without
+    `versions`; `api.run_experiment(api.SPECTRUM, spec)` adds them and handles --out/--resume)."""
+    records = [measure_spectrum_cell(spec, cell, progress) for cell in spectrum_cells(spec)]
+    return {"command": "spectrum", "spec": spec.to_dict(), **summarize_spectrum(spec, records)}
