@@ -31,6 +31,8 @@ def baseline_statistics(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the per-draw means over √(draws) (with one draw, over samples)."""
     stats = []
     for r in records:
+        if "betas" not in r or "inputs_per_draw" not in r:
+            continue  # not a record of the engine's grid (adjoint, limit: guarded by their rate expectations)
         m = r["inputs_per_draw"]
         for q in ("output_log10", "gradient_log10"):
             if q not in r["values"]:

@@ -356,7 +356,75 @@ class SpectrumCriticalBetaExpectation(ExpectationType):
                 "message": message}
 
 
+class RateExpectation(ExpectationType):
+    """`rscale adjoint` / `rscale limit` checks (`checks.rates`): a fitted rate (error or distance
+    ∝ L^(−rate), bootstrap interval) against its reference and/or within [min, max].
+
+    `reference = "bound"` (adjoint: the paper's bound rate, Sander et al. Props. 4–6) holds when
+    the interval's upper end reaches the bound — a measured rate may beat a bound, never fall
+    significantly short of it. `reference = "theory"` (limit: the schemes' strong orders) holds
+    when the theory rate lies inside the interval. `min`/`max` bound the estimate itself."""
+
+    name = "rate"
+    keys = frozenset({"type", "name", "rate", "reference", "min", "max"})
+
+    def check(self, ctx, exp, opts):
+        from resnet_scale_cli.checks.rates import RATES
+
+        names = RATES[ctx.sweep.command]
+        if exp.get("rate") not in names:
+            raise ctx.error(f"'rate' must be one of {', '.join(names)}, got {exp.get('rate')!r}",
+                            "rate" if "rate" in exp else "type")
+        opts["rate"] = exp["rate"]
+        reference = exp.get("reference")
+        allowed = ("bound",) if ctx.sweep.command == "adjoint" else ("theory",)
+        if reference is not None and reference not in allowed:
+            raise ctx.error(f"'reference' of a {ctx.sweep.command} rate must be {allowed[0]!r}, got {reference!r}",
+                            "reference")
+        if reference is None and opts["min"] is None and opts["max"] is None:
+            raise ctx.error(f"[[expect]] #{ctx.index + 1} (rate) needs 'reference', 'min' or 'max'", "type")
+        if len(ctx.sweep.depths) < 2:
+            raise ctx.error("a rate expectation needs at least two depths", "type")
+        opts["reference"] = reference
+
+    def default_name(self, o):
+        parts = ([f"{o['reference']}"] if o["reference"] else []) + (
+            [bounds_text(o["min"], o["max"])] if o["min"] is not None or o["max"] is not None else [])
+        return f"rate of {o['rate']} ({', '.join(parts)})"
+
+    def evaluate(self, records, critical, o, width):
+        fit = next(c for c in critical if c["quantity"] == o["rate"])
+        value, interval = fit.get("estimate"), fit.get("interval")
+        if value is None or interval is None:
+            return {"measured": None, "interval": None, "passed": False,
+                    "message": f"no rate could be fitted for {o['rate']} (a zero or non-finite value at some depth)"}
+        lo, hi = interval
+        verdicts, texts = [], []
+        if o["reference"] == "bound":
+            ref = fit.get("bound")
+            ok = ref is not None and hi >= ref
+            verdicts.append(ok)
+            texts.append(f"bound {ref:g} " + ("≤" if ok else ">") + f" the interval's top {hi:.3f}" if ref is not None
+                         else "no bound for these settings (the paper's bounds are for β = 1)")
+        elif o["reference"] == "theory":
+            ref = fit.get("theory")
+            ok = ref is not None and lo <= ref <= hi
+            verdicts.append(ok)
+            texts.append(f"theory {ref:g} " + ("inside" if ok else "outside") + " the interval" if ref is not None
+                         else "no theory rate for these settings")
+        if o["min"] is not None or o["max"] is not None:
+            ok = within(value, o["min"], o["max"])
+            verdicts.append(ok)
+            texts.append(("within " if ok else "outside ") + bounds_text(o["min"], o["max"]))
+        passed = all(verdicts)
+        message = f"rate of {o['rate']} {value:.3f} [{lo:.3f}, {hi:.3f}]: " + "; ".join(texts)
+        return {"measured": value, "interval": [lo, hi], "reference": o["reference"],
+                "reference_value": fit.get("bound") if o["reference"] == "bound" else fit.get("theory"),
+                "bounds": [o["min"], o["max"]], "passed": passed, "message": message}
+
+
 EXPECTATIONS: dict[str, ExpectationType] = {
     t.name: t() for t in (RegimeExpectation, StatisticExpectation, CriticalBetaExpectation, TheoremExpectation,
-                          ExactIdentityExpectation, SpectrumStatisticExpectation, SpectrumCriticalBetaExpectation)
+                          ExactIdentityExpectation, SpectrumStatisticExpectation, SpectrumCriticalBetaExpectation,
+                          RateExpectation)
 }

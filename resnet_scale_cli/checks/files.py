@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_scale_cli.checks.blocks import INSPECT_KEYS
+from resnet_scale_cli.checks.rates import RATE_COMMAND_KEYS, RATE_TYPES
 from resnet_scale_cli.checks.spectrum import SPECTRUM_KEYS
 from resnet_scale_cli.checks.expectations import EXPECTATIONS, QUANTITIES
 from resnet_scale_cli.errors import SpecError
@@ -20,7 +21,8 @@ from resnet_scale_cli.spec import RunSpec, _ALIASES
 
 SETTING_KEYS = ({f.name for f in dataclasses.fields(RunSpec)} | set(_ALIASES) | {"depth", "beta", "name", "description", "expect"}
                 | INSPECT_KEYS  # a check of a user's block (`block = ...`) takes the keys of `rscale inspect`
-                | SPECTRUM_KEYS)  # `command = "spectrum"`: the keys of `rscale spectrum`
+                | SPECTRUM_KEYS  # `command = "spectrum"`: the keys of `rscale spectrum`
+                | frozenset().union(*RATE_COMMAND_KEYS.values()))  # `command = "adjoint"` / `"limit"` (checks.rates)
 
 
 @dataclass
@@ -107,9 +109,14 @@ def load_check(path: str, text: str | None = None) -> CheckFile:
         raise located.error("needs at least one [[expect]] table")
     settings = {k: v for k, v in data.items()}
     try:
-        if "command" in data:
+        if "command" in data and data["command"] in RATE_COMMAND_KEYS:
+            from resnet_scale_cli.checks.rates import rate_sweep
+
+            sweep = rate_sweep(settings)
+        elif "command" in data:
             if data["command"] != "spectrum":
-                raise SpecError(f"--command: a check file's command must be \"spectrum\" (or absent), got {data['command']!r}")
+                raise SpecError(f"--command: a check file's command must be \"spectrum\", \"adjoint\" or \"limit\" "
+                                f"(or absent), got {data['command']!r}")
             from resnet_scale_cli.checks.spectrum import spectrum_sweep
 
             sweep = spectrum_sweep(settings)
@@ -156,7 +163,12 @@ def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
                             "type" if "type" in exp else None, index)
     etype = EXPECTATIONS[kind]
     ctx = _Context(located, exp, index, sweep)
-    if (getattr(sweep, "command", None) == "spectrum") != kind.startswith("spectrum_"):
+    only = getattr(sweep, "expectation_types", None)  # adjoint/limit checks: rate expectations only
+    if (only is not None) != (kind in RATE_TYPES) or (only is not None and kind not in only):
+        raise ctx.error(f"[[expect]] #{index + 1}: type {kind!r} " + (
+            f"does not apply to a check of command {sweep.command!r} (use {', '.join(only)})" if only is not None else
+            "needs command = \"adjoint\" or \"limit\""), "type")
+    if only is None and (getattr(sweep, "command", None) == "spectrum") != kind.startswith("spectrum_"):
         raise ctx.error(f"[[expect]] #{index + 1}: type {kind!r} " + ("does not apply to a spectrum check (use "
                         "spectrum_statistic or spectrum_critical_beta)" if not kind.startswith("spectrum_") else
                         "needs command = \"spectrum\""), "type")

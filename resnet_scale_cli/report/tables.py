@@ -249,6 +249,13 @@ def check_table(document: dict[str, Any]) -> Table:
             measured, expected = f"{len(o['moved'])} moved / {o['compared']}", f"none moved ({o['confidence']:.0%})"
         elif o["type"] == "regime":
             expected = o["expected"]
+        elif o["type"] == "rate" and o.get("reference"):
+            ref = o.get("reference_value")
+            expected = (f"≥ {ref:g} (bound)" if o["reference"] == "bound" else f"{ref:g} in interval") if ref is not None \
+                else f"{o['reference']}: none"
+            if o["bounds"] != [None, None]:
+                lo, hi = o["bounds"]
+                expected += f", [{'-∞' if lo is None else f'{lo:.4g}'}, {'+∞' if hi is None else f'{hi:.4g}'}]"
         else:
             lo, hi = o["bounds"]
             expected = f"[{'-∞' if lo is None else f'{lo:.4g}'}, {'+∞' if hi is None else f'{hi:.4g}'}]"

@@ -1,0 +1,97 @@
+"""Check files with `command = "adjoint"` or `command = "limit"`: the depth grid of `rscale adjoint`
+(errors of memory-free backprop ∝ N^(−rate)) or `rscale limit` (distance to the continuous-depth
+limit ∝ L^(−rate)), guarded in CI by `rate` expectations on the fitted rates:
+
+    command = "adjoint"            # or "limit"; the other keys are those of that command's --config
+    net = "heunnet"
+    law = "rbf"
+    depth = [16, 32, 64, 128]
+    [[expect]]
+    type = "rate"
+    rate = "activation_error"      # adjoint: activation_error, gradient_error, input_gradient_error,
+                                   #          smoothness_delta; limit: distance_max, distance_final
+    reference = "bound"            # adjoint: the paper's bound rate must lie at or below the interval's top
+    min = 1.5                      # and/or bounds on the estimate
+
+A bound (adjoint; Sander et al., Props. 4–6) is met when the interval's upper end reaches it: a
+measured rate may beat a bound. A theory rate (limit; strong orders of the schemes) is met when
+it lies inside the interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+#: keys the two commands' check files may hold beyond those of run/sweep/phase (their specs'
+#: fields; listed so that parsing a check file does not import torch — a test keeps them in step)
+RATE_COMMAND_KEYS = {
+    "adjoint": frozenset({"activation", "batch", "beta", "depths", "device", "dist", "dtype", "hurst", "law",
+                          "lengthscale", "model", "net", "samples", "seed", "width"}),
+    "limit": frozenset({"activation", "beta", "depths", "device", "dist", "dtype", "hurst", "law", "lengthscale",
+                        "memory_gb", "model", "refinement", "samples", "seed", "width"}),
+}
+#: the fits each command's document reports: adjoint under `rates`, limit at the top level
+RATES = {"adjoint": ("activation_error", "gradient_error", "input_gradient_error", "smoothness_delta"),
+         "limit": ("distance_max", "distance_final")}
+RATE_TYPES = ("rate",)
+
+
+@dataclass(frozen=True)
+class RateSweep:
+    """An `AdjointSpec` or `LimitSpec` (`base`) as the grid of a check file. Its `critical` is
+    the list of the document's rate fits, one entry per quantity (`{"quantity", "estimate",
+    "interval", "bound" | "theory", …}`)."""
+
+    base: Any
+    command: str
+    expectation_types: tuple[str, ...] = RATE_TYPES
+    parameter: str | None = None
+    params: tuple[float, ...] = ()
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        return tuple(self.base.depths)
+
+    @property
+    def width_grid(self) -> tuple[int, ...]:
+        return (self.base.width,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, **self.base.to_dict()}
+
+    def _experiment(self):
+        from resnet_scale_cli import api
+
+        return {"adjoint": api.ADJOINT, "limit": api.LIMIT}[self.command]
+
+    def cost(self) -> int:
+        from resnet_scale_cli import api
+
+        return api.total_cost(self._experiment(), self.base)
+
+    def records(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """Every depth's record, as `rscale adjoint` / `rscale limit` measure it."""
+        from resnet_scale_cli import api
+
+        return api.run_experiment(self._experiment(), self.base, progress=progress).records
+
+    def critical(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        summary = self._experiment().summarize(self.base, records)
+        fits = summary["rates"] if self.command == "adjoint" else {q: summary[k] for q, k in
+                                                                     (("distance_max", "rate"), ("distance_final", "rate_final"))}
+        return [{**(fits.get(q) or {"estimate": None, "interval": None}), "quantity": q} for q in RATES[self.command]]
+
+
+def rate_sweep(settings: dict[str, Any]) -> RateSweep:
+    """The grid of a check file's settings with `command = "adjoint"` or `"limit"` (keys as in that
+    command's `--config`)."""
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    command = settings.pop("command")
+    if command == "adjoint":
+        from resnet_scale_cli.experiments.adjoint import AdjointSpec as Spec
+    else:
+        from resnet_scale_cli.experiments.limit import LimitSpec as Spec
+    spec, _ = build_experiment_spec(Spec, None, settings, aliases={"depth": "depths"}, outputs=())
+    return RateSweep(spec, command)
