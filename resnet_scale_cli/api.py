@@ -88,26 +88,28 @@ class GridStudy:
 
 
 def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
-               progress: Progress = None) -> GridStudy:
+               progress: Progress = None, executor=None) -> GridStudy:
     """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β per
     law setting and width from the depth trend (two depths or more; a phase diagram at a single
-    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`."""
+    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`.
+    `executor` runs the cells (serial by default; `sweep.distributed.DaskExecutor` on a cluster)."""
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.report.documents import grid_document
     from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
+    from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
     if resume and out is None:
         raise SpecError("--resume needs --out (the folder of the sweep to resume)")
     start = time.perf_counter()
     try:
-        records = run_sweep(sweep, out=out, resume=resume, progress=progress)
+        records = run_sweep(sweep, out=out, resume=resume, progress=progress, executor=executor)
     except KeyboardInterrupt:
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
         raise
     critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
-    document = grid_document(command, sweep, records, critical)
+    document = grid_document(command, sweep, records, critical) | {"run_info": run_info(executor)}
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)
@@ -142,6 +144,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     and write `<out>/summary.json`: the document `rscale <experiment.name> --json` prints."""
     from resnet_scale_cli.report.documents import versions
     from resnet_scale_cli.sweep import SUMMARY, ResultStore, cell_key, run_grid, write_atomic
+    from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
     if resume and out is None:
@@ -151,7 +154,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     records = run_grid(experiment.cells(spec), lambda cell, p: experiment.measure(spec, cell, p), key=experiment.key,
                        store=store, executor=executor, cost=lambda cell: experiment.cost(spec, cell), progress=progress)
     document = {"command": experiment.name, "spec": spec.to_dict(), **experiment.summarize(spec, records),
-                "versions": versions()}
+                "versions": versions(), "run_info": run_info(executor)}
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return ExperimentResult(records, document, out, time.perf_counter() - start)

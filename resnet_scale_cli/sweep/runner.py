@@ -60,18 +60,32 @@ def run_grid(
         members = list(groups.values())
         finished: Iterator[tuple[int, Record]] = (
             (i, record)
-            for g, group_records in executor.map(lambda idx, p: {"records": measure_group([cells[i] for i in idx], p)},
-                                                 members, range(len(members)), progress)
+            for g, group_records in executor.map(_GroupTask(measure_group), [[cells[i] for i in idx] for idx in members],
+                                                 range(len(members)), progress)
             for i, record in zip(members[g], group_records["records"]))
     else:
         finished = executor.map(measure, [cells[i] for i in todo], todo, progress)
+    count = progress is not None and cost is not None and not getattr(executor, "reports_progress", True)
     for i, record in finished:
+        if count:  # an executor that runs cells elsewhere: the bar advances by each completed cell
+            progress(cost(cells[i]))  # type: ignore[misc]
         if store is not None:
             store.append(record)
         records[i] = record
         if on_cell is not None:
             on_cell(record, False)
     return records  # type: ignore[return-value]
+
+
+class _GroupTask:
+    """The task of a group of cells: `{"records": measure_group(cells, progress)}` (a class, not a
+    closure over the whole grid, so a distributed executor ships only the group's cells)."""
+
+    def __init__(self, measure_group: Callable[[list[Any], Callable[[int], None] | None], list[Record]]) -> None:
+        self.measure_group = measure_group
+
+    def __call__(self, cells: list[Any], progress: Callable[[int], None] | None) -> Record:
+        return {"records": self.measure_group(cells, progress)}
 
 
 def run_sweep(
