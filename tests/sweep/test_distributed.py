@@ -220,3 +220,30 @@ def test_bad_input_inside_a_task_exits_2_with_one_line_and_keeps_written_cells(c
     assert "depth=40" in err and "no block at depth 40" in err
     lines = (out / RESULTS).read_text().splitlines()
     assert [json.loads(line)["cell"]["depth"] for line in lines] == [20]
+
+
+@pytest.mark.slow
+def test_scheduler_and_scheduler_file_connect_to_a_running_cluster(client, cli, tmp_path):
+    base = ["phase", "--hurst", "0.6,0.7", "--depth", "20,40", "--beta", "0.5,1", "--width", "4", "--samples", "4",
+            "--device", "cpu", "--json"]
+    assert cli(*base, "--out", str(tmp_path / "serial"))[0] == 0
+    client.write_scheduler_file(str(tmp_path / "scheduler.json"))
+    for name, flags in (("address", ["--scheduler", client.scheduler.address]),
+                        ("file", ["--scheduler-file", str(tmp_path / "scheduler.json")])):
+        code, out, err = cli(*base, "--out", str(tmp_path / name), *flags)
+        assert code == 0, err
+        assert json.loads(out)["run_info"] == json.loads((tmp_path / name / SUMMARY).read_text())["run_info"]
+        assert json.loads(out)["run_info"]["scheduler"] == client.scheduler.address
+        assert _without_run_info(tmp_path / name / SUMMARY) == _without_run_info(tmp_path / "serial" / SUMMARY)
+    assert len(client.scheduler_info()["workers"]) == 2  # the running cluster was left running
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["limit", "--depth", "16,32,64", "--samples", "4", "--width", "4"],
+                                     ["adjoint", "--depth", "8,16,32", "--samples", "2", "--width", "4"]])
+def test_commands_built_on_run_experiment_run_on_the_cluster(client, cli, tmp_path, command):
+    args = [*command, "--device", "cpu", "--json"]
+    assert cli(*args, "--out", str(tmp_path / "serial"))[0] == 0
+    code, _, err = cli(*args, "--out", str(tmp_path / "dask"), "--scheduler", client.scheduler.address)
+    assert code == 0, err
+    assert _without_run_info(tmp_path / "dask" / SUMMARY) == _without_run_info(tmp_path / "serial" / SUMMARY)
