@@ -160,6 +160,12 @@ class DaskExecutor:
         return info | {"scheduler": self._client.scheduler.address if self.workers is None else "local",
                        "workers": len(workers), "hosts": hosts}
 
+    @property
+    def min_tasks(self) -> int:
+        """Tasks the runner should form at least (groups of law settings are split to reach it):
+        two per worker connected now, so that every worker has work and a slow task can be balanced."""
+        return 2 * max(1, len(self.client.scheduler_info().get("workers", {})))
+
     # ------------------------------------------------------------------ tasks
     def map(self, measure, cells: Sequence[Any], indices: Sequence[int], progress) -> Iterator[tuple[int, dict[str, Any]]]:
         if not cells:

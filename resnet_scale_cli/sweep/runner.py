@@ -31,7 +31,8 @@ def run_grid(
     """Records of every cell, in grid order.
 
     With `group` and `measure_group`, the cells still to measure that share `group(cell)` are
-    measured by one `measure_group(cells, progress)` call (one record per cell, in order); each
+    measured by one `measure_group(cells, progress)` call (one record per cell, in order), split
+    further where the executor asks for at least `executor.min_tasks` tasks (a cluster); each
     record is still appended to the store on its own, so resume is unchanged (the store's lines
     then follow the groups' order rather than the grid's).
 
@@ -57,7 +58,7 @@ def run_grid(
         groups: dict[Hashable, list[int]] = {}
         for i in todo:
             groups.setdefault(group(cells[i]), []).append(i)
-        members = list(groups.values())
+        members = _split(list(groups.values()), getattr(executor, "min_tasks", 1)) if groups else []
         finished: Iterator[tuple[int, Record]] = (
             (i, record)
             for g, group_records in executor.map(_GroupTask(measure_group), [[cells[i] for i in idx] for idx in members],
@@ -75,6 +76,19 @@ def run_grid(
         if on_cell is not None:
             on_cell(record, False)
     return records  # type: ignore[return-value]
+
+
+def _split(members: list[list[int]], tasks: int) -> list[list[int]]:
+    """Halve the largest groups until there are at least `tasks` of them (or only single cells):
+    an executor with several workers gets work for each (records do not depend on the grouping)."""
+    members = list(members)
+    while len(members) < tasks:
+        largest = max(range(len(members)), key=lambda g: len(members[g]))
+        if len(members[largest]) < 2:
+            break
+        group = members.pop(largest)
+        members[largest:largest] = [group[:len(group) // 2 + len(group) % 2], group[len(group) // 2 + len(group) % 2:]]
+    return members
 
 
 class _GroupTask:

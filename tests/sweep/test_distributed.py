@@ -85,6 +85,25 @@ def test_runner_counts_each_completed_cell_when_the_executor_runs_them_elsewhere
     assert lines == [7, 5, 3]  # completion order in the store
 
 
+class _Workers(_ElsewhereExecutor):
+    min_tasks = 5
+
+
+def test_groups_are_split_until_every_worker_has_tasks():
+    tasks: list[list[int]] = []
+
+    def measure_group(cells, progress):
+        tasks.append(list(cells))
+        return [{"cell": {"depth": c}, "value": -c} for c in cells]
+
+    cells = list(range(9))  # two groups: 0..6 and 7, 8
+    records = run_grid(cells, None, key=lambda c: {"depth": c}, executor=_Workers(), group=lambda c: c >= 7,
+                       measure_group=measure_group)
+    assert [r["value"] for r in records] == [-c for c in cells]
+    # the largest group halved until there are 5 tasks: 7 → 4 + 3 → (2 + 2) + 3 → (2 + 2) + (2 + 1)
+    assert sorted(map(tuple, tasks)) == [(0, 1), (2, 3), (4, 5), (6,), (7, 8)]
+
+
 # ----------------------------------------------------------------------------- slow: LocalCluster
 @pytest.fixture(scope="module")
 def client():
@@ -142,7 +161,7 @@ def test_an_interrupted_distributed_sweep_resumes_serially_or_distributed(client
         part = tmp_path / resumed_by
         with pytest.raises(KeyboardInterrupt):
             api.grid_study("sweep", sweep, out=part, executor=_Interrupting(DaskExecutor(client=client), after=1))
-        assert len((part / RESULTS).read_text().splitlines()) == 2  # one group of two law settings
+        assert 1 <= len((part / RESULTS).read_text().splitlines()) <= 2  # one task: a cell or a group of two
         assert not (part / SUMMARY).exists()
         executor = DaskExecutor(client=client) if resumed_by == "dask" else None
         again = api.grid_study("sweep", sweep, out=part, resume=True, executor=executor)
