@@ -128,6 +128,8 @@ class Experiment:
     cells: Callable[[Any], list[Any]] = lambda spec: list(spec.depths)
     key: Callable[[Any], dict[str, Any]] = lambda depth: {"depth": int(depth)}
     cost: Callable[[Any, Any], int] = lambda spec, cell: int(cell)
+    #: takes the fields that record time out of the document (in place) and returns them for `run_info`
+    timing: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -154,7 +156,8 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     records = run_grid(experiment.cells(spec), lambda cell, p: experiment.measure(spec, cell, p), key=experiment.key,
                        store=store, executor=executor, cost=lambda cell: experiment.cost(spec, cell), progress=progress)
     document = {"command": experiment.name, "spec": spec.to_dict(), **experiment.summarize(spec, records),
-                "versions": versions(), "run_info": run_info(executor)}
+                "versions": versions()}
+    document["run_info"] = run_info(executor) | (experiment.timing(document) if experiment.timing else {})
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return ExperimentResult(records, document, out, time.perf_counter() - start)
@@ -182,12 +185,24 @@ def _summarize_train(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
     return summarize_training(spec, records)
 
 
+def _train_timing(document: dict[str, Any]) -> dict[str, Any]:
+    """`results[].info.seconds` (each depth's training time) moves to `run_info.seconds`: it records
+    time, so that summaries of the same run compare equal without `run_info`."""
+    seconds = []
+    for row in document.get("results", []):
+        info = row.get("info")
+        if isinstance(info, dict) and "seconds" in info:
+            seconds.append({"depth": row.get("depth"), "seconds": info["seconds"]})
+            row["info"] = {k: v for k, v in info.items() if k != "seconds"}
+    return {"seconds": seconds}
+
+
 #: one cell per depth; progress in training steps
-TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps)
+TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps, timing=_train_timing)
 
 
 def train(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
-          checkpoint_every: int = 100) -> ExperimentResult:
+          checkpoint_every: int = 100, executor=None) -> ExperimentResult:
     """`rscale train`: train `spec.samples` networks at every depth of a `TrainSpec`, fit the
     exponent of max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, and build the document.
 
@@ -195,6 +210,8 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
     checkpointed every `checkpoint_every` steps to `<out>/checkpoints/train-L<depth>.pt`
     (weights, optimizer and RNG states); `resume` skips the finished depths and continues the
     interrupted one from its checkpoint, ending bit-identical (same device) to an uninterrupted run.
+    On a cluster (`executor`), each depth is a task and its worker writes the checkpoints: `out`
+    must then be on a file system the workers share.
     """
     import dataclasses
     import functools
@@ -210,7 +227,7 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
         measure = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
         experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: measure(s, depth, progress=p))
     try:
-        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress)
+        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress, executor=executor)
     except KeyboardInterrupt:
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
