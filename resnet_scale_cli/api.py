@@ -90,26 +90,28 @@ class GridStudy:
 
 
 def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
-               progress: Progress = None) -> GridStudy:
+               progress: Progress = None, executor=None) -> GridStudy:
     """Measure every cell of `sweep` (resumable in `out`), read regimes and the critical β per
     law setting and width from the depth trend (two depths or more; a phase diagram at a single
-    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`."""
+    depth reads regimes from the log-ratio thresholds instead), and build the document of `command`.
+    `executor` runs the cells (serial by default; `sweep.distributed.DaskExecutor` on a cluster)."""
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.report.documents import grid_document
     from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
+    from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
     if resume and out is None:
         raise SpecError("--resume needs --out (the folder of the sweep to resume)")
     start = time.perf_counter()
     try:
-        records = run_sweep(sweep, out=out, resume=resume, progress=progress)
+        records = run_sweep(sweep, out=out, resume=resume, progress=progress, executor=executor)
     except KeyboardInterrupt:
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
         raise
     critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
-    document = grid_document(command, sweep, records, critical)
+    document = grid_document(command, sweep, records, critical) | {"run_info": run_info(executor)}
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)
@@ -128,6 +130,8 @@ class Experiment:
     cells: Callable[[Any], list[Any]] = lambda spec: list(spec.depths)
     key: Callable[[Any], dict[str, Any]] = lambda depth: {"depth": int(depth)}
     cost: Callable[[Any, Any], int] = lambda spec, cell: int(cell)
+    #: takes the fields that record time out of the document (in place) and returns them for `run_info`
+    timing: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -144,6 +148,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     and write `<out>/summary.json`: the document `rscale <experiment.name> --json` prints."""
     from resnet_scale_cli.report.documents import versions
     from resnet_scale_cli.sweep import SUMMARY, ResultStore, cell_key, run_grid, write_atomic
+    from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
     if resume and out is None:
@@ -154,6 +159,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
                        store=store, executor=executor, cost=lambda cell: experiment.cost(spec, cell), progress=progress)
     document = {"command": experiment.name, "spec": spec.to_dict(), **experiment.summarize(spec, records),
                 "versions": versions()}
+    document["run_info"] = run_info(executor) | (experiment.timing(document) if experiment.timing else {})
     if out is not None:
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return ExperimentResult(records, document, out, time.perf_counter() - start)
@@ -181,12 +187,24 @@ def _summarize_train(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
     return summarize_training(spec, records)
 
 
+def _train_timing(document: dict[str, Any]) -> dict[str, Any]:
+    """`results[].info.seconds` (each depth's training time) moves to `run_info.seconds`: it records
+    time, so that summaries of the same run compare equal without `run_info`."""
+    seconds = []
+    for row in document.get("results", []):
+        info = row.get("info")
+        if isinstance(info, dict) and "seconds" in info:
+            seconds.append({"depth": row.get("depth"), "seconds": info["seconds"]})
+            row["info"] = {k: v for k, v in info.items() if k != "seconds"}
+    return {"seconds": seconds}
+
+
 #: one cell per depth; progress in training steps
-TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps)
+TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps, timing=_train_timing)
 
 
 def train(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
-          checkpoint_every: int = 100) -> ExperimentResult:
+          checkpoint_every: int = 100, executor=None) -> ExperimentResult:
     """`rscale train`: train `spec.samples` networks at every depth of a `TrainSpec`, fit the
     exponent of max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, and build the document.
 
@@ -194,6 +212,8 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
     checkpointed every `checkpoint_every` steps to `<out>/checkpoints/train-L<depth>.pt`
     (weights, optimizer and RNG states); `resume` skips the finished depths and continues the
     interrupted one from its checkpoint, ending bit-identical (same device) to an uninterrupted run.
+    On a cluster (`executor`), each depth is a task and its worker writes the checkpoints: `out`
+    must then be on a file system the workers share.
     """
     import dataclasses
     import functools
@@ -209,7 +229,7 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
         measure = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
         experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: measure(s, depth, progress=p))
     try:
-        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress)
+        return run_experiment(experiment, spec, out=out, resume=resume, progress=progress, executor=executor)
     except KeyboardInterrupt:
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "

@@ -9,6 +9,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.dynamics.gradients import NETS
 from resnet_scale_cli.experiments.adjoint import AdjointSpec as S
 
@@ -32,7 +33,8 @@ DType = Annotated[Optional[opt.choice_enum("dtypes")], typer.Option(  # type: ig
 
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "seed", "device")
-def adjoint(settings: dict[str, Any], net: Net = None, activation: Activation = None, depth: Depth = None, width: Width = None,
+@with_executor
+def adjoint(settings: dict[str, Any], executor: Any, net: Net = None, activation: Activation = None, depth: Depth = None, width: Width = None,
             samples: Samples = None, batch: Batch = None, beta: Beta = None, dtype: DType = None, config: opt.Config = None,
             out: opt.Out = None, resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None,
             quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
@@ -51,7 +53,8 @@ def adjoint(settings: dict[str, Any], net: Net = None, activation: Activation = 
     spec, outputs = build_experiment_spec(S, config, flags, aliases={"depth": "depths"})
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.ADJOINT, spec), "adjoint: layers", not quiet) as advance:
-        result = api.adjoint(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance)
+        result = api.adjoint(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance,
+                             executor=executor)
     if plot_path:
         figures_adjoint.plot_adjoint([result.document], plot_path)
     if json_out:

@@ -8,6 +8,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.settings import GRID_SETTINGS, GRID_VALUED
 
 PlotHist = Annotated[Optional[str], typer.Option("--plot-hist", help="Histogram of both ratios at one (L, β) (see --hist-depth, --hist-beta).", show_default=False)]
@@ -16,7 +17,7 @@ HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", help="β of --
 
 
 def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any], json_out: bool, quiet: bool,
-          no_color: bool) -> None:
+          no_color: bool, executor=None) -> None:
     """Shared body of `sweep` and `phase`: settings → `api.grid_study` → figures and output."""
     from resnet_scale_cli import api
     from resnet_scale_cli.report import console as consoles, documents, figures, tables
@@ -28,7 +29,8 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
                                 depths=depths, betas=betas, defaults=defaults)
     plan = figures.GridFigures.plan(command, sweep, stored)  # refuses bad figure settings before running
     with consoles.progress_bar(progress_total(sweep), f"{command}: layers", not quiet) as advance:
-        study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance)
+        study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance,
+                               executor=executor)
     written = plan.draw(study)
     if json_out:
         return documents.dump_json(study.document | {"elapsed_seconds": round(study.elapsed_seconds, 3)})
@@ -41,7 +43,8 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
 
 @app.command()
 @opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
-def sweep(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
+@with_executor
+def sweep(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, plot_hist: PlotHist = None, hist_depth: HistDepth = None,
           hist_beta: HistBeta = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Measure a grid of depths × β (× Hurst indices or lengthscales); curves against L.
@@ -50,12 +53,13 @@ def sweep(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = No
     and --resume continues an interrupted sweep.
     """
     outputs = dict(out=out, resume=resume, plot=plot, plot_hist=plot_hist, hist_depth=hist_depth, hist_beta=hist_beta)
-    _grid("sweep", settings, config, outputs, json_out, quiet, no_color)
+    _grid("sweep", settings, config, outputs, json_out, quiet, no_color, executor)
 
 
 @app.command()
 @opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
-def phase(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
+@with_executor
+def phase(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Phase diagram: regimes and the critical β from the trend of the ratios over depth.
 
@@ -65,4 +69,4 @@ def phase(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = No
     depth (--depth 1000) reads regimes from the ±1 log-ratio thresholds instead of the trend.
     --plot writes the figure.
     """
-    _grid("phase", settings, config, dict(out=out, resume=resume, plot=plot), json_out, quiet, no_color)
+    _grid("phase", settings, config, dict(out=out, resume=resume, plot=plot), json_out, quiet, no_color, executor)

@@ -9,6 +9,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 
 #: choices of the library's InspectSpec (a test checks they agree; listed here to keep torch off --help)
 Init = enum.Enum("Init", {n: n for n in ("module", "moments")}, type=str)
@@ -31,7 +32,8 @@ PlotProfiles = Annotated[Optional[str], typer.Option("--plot-profiles", help="Wr
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "depth", "width", "beta", "samples", "draws", "gradients", "seed", "device",
                    "dtype", "memory_gb", grid=("depth",))
-def inspect(settings: dict[str, Any], block: BlockArg = None, init: InitOpt = None, input_shape: InputShape = None,
+@with_executor
+def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, init: InitOpt = None, input_shape: InputShape = None,
             inputs: Inputs = None, homogeneous: Homogeneous = None, profile_points: ProfilePoints = None,
             batching: BatchingOpt = None, threads: Threads = None, config: opt.Config = None, out: opt.Out = None,
             resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, plot_profiles: PlotProfiles = None,
@@ -55,7 +57,7 @@ def inspect(settings: dict[str, Any], block: BlockArg = None, init: InitOpt = No
     figures = figures_inspect.InspectFigures.plan(spec, outputs)
     with consoles.progress_bar(api.total_cost(api.INSPECT, spec), "inspect: layers", not quiet) as advance:
         result = api.run_experiment(api.INSPECT, spec, out=outputs.get("out"), resume=bool(outputs.get("resume")),
-                                    progress=advance)
+                                    progress=advance, executor=executor)
     written = figures.draw(result.records, result.document)
     if json_out:
         return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})

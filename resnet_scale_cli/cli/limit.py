@@ -8,6 +8,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 
 Model = Annotated[Optional[opt.choice_enum("models")], typer.Option(  # type: ignore[valid-type]
     "--model", metavar="MODEL", show_default=False,
@@ -29,7 +30,8 @@ Refinement = Annotated[Optional[int], typer.Option(
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "activation", "depth", "width", "seed", "device", "memory_gb",
                    grid=("depth",))
-def limit(settings: dict[str, Any], model: Model = None, beta: Beta = None, refinement: Refinement = None,
+@with_executor
+def limit(settings: dict[str, Any], executor: Any, model: Model = None, beta: Beta = None, refinement: Refinement = None,
           samples: Samples = None, dtype: Dtype = None, config: opt.Config = None, out: opt.Out = None,
           resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
           no_color: opt.NoColor = False) -> None:
@@ -50,7 +52,7 @@ def limit(settings: dict[str, Any], model: Model = None, beta: Beta = None, refi
     plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.LIMIT, spec), "limit: layers", not quiet) as advance:
         result = api.run_experiment(api.LIMIT, spec, out=stored.get("out"), resume=bool(stored.get("resume")),
-                                    progress=advance)
+                                    progress=advance, executor=executor)
     if plot_path:
         figures_limit.plot_limit(plot_path, result.document)
     if json_out:

@@ -10,6 +10,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.experiments import training_spec as ts
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ts.TrainSpec)}
@@ -58,7 +59,8 @@ Compare = Annotated[Optional[list[str]], typer.Option(
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "width", "seed", "device",
                    "dtype", grid=("depth",), extra=OPTIONS, defaults=_SHOWN)
-def train(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
+@with_executor
+def train(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, compare: Compare = None, quiet: opt.Quiet = False,
           no_color: opt.NoColor = False) -> None:
     """Train ResNets at each depth; fit max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ ∝ L^exponent (theory −1 for tied/rbf at β = 1).
@@ -75,7 +77,8 @@ def train(settings: dict[str, Any], config: opt.Config = None, out: opt.Out = No
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
     others = figures_train.read_documents(compare or [])
     with consoles.progress_bar(api.total_cost(api.TRAIN, spec), "train: steps", not quiet) as advance:
-        result = api.train(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance)
+        result = api.train(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance,
+                           executor=executor)
     written = figures_train.plot_training(result.document, plot_path, others=others) if plot_path else []
     if json_out:
         return documents.dump_json(result.document)

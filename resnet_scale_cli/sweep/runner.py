@@ -31,7 +31,8 @@ def run_grid(
     """Records of every cell, in grid order.
 
     With `group` and `measure_group`, the cells still to measure that share `group(cell)` are
-    measured by one `measure_group(cells, progress)` call (one record per cell, in order); each
+    measured by one `measure_group(cells, progress)` call (one record per cell, in order), split
+    further where the executor asks for at least `executor.min_tasks` tasks (a cluster); each
     record is still appended to the store on its own, so resume is unchanged (the store's lines
     then follow the groups' order rather than the grid's).
 
@@ -57,21 +58,48 @@ def run_grid(
         groups: dict[Hashable, list[int]] = {}
         for i in todo:
             groups.setdefault(group(cells[i]), []).append(i)
-        members = list(groups.values())
+        members = _split(list(groups.values()), getattr(executor, "min_tasks", 1)) if groups else []
         finished: Iterator[tuple[int, Record]] = (
             (i, record)
-            for g, group_records in executor.map(lambda idx, p: {"records": measure_group([cells[i] for i in idx], p)},
-                                                 members, range(len(members)), progress)
+            for g, group_records in executor.map(_GroupTask(measure_group), [[cells[i] for i in idx] for idx in members],
+                                                 range(len(members)), progress)
             for i, record in zip(members[g], group_records["records"]))
     else:
         finished = executor.map(measure, [cells[i] for i in todo], todo, progress)
+    count = progress is not None and cost is not None and not getattr(executor, "reports_progress", True)
     for i, record in finished:
+        if count:  # an executor that runs cells elsewhere: the bar advances by each completed cell
+            progress(cost(cells[i]))  # type: ignore[misc]
         if store is not None:
             store.append(record)
         records[i] = record
         if on_cell is not None:
             on_cell(record, False)
     return records  # type: ignore[return-value]
+
+
+def _split(members: list[list[int]], tasks: int) -> list[list[int]]:
+    """Halve the largest groups until there are at least `tasks` of them (or only single cells):
+    an executor with several workers gets work for each (records do not depend on the grouping)."""
+    members = list(members)
+    while len(members) < tasks:
+        largest = max(range(len(members)), key=lambda g: len(members[g]))
+        if len(members[largest]) < 2:
+            break
+        group = members.pop(largest)
+        members[largest:largest] = [group[:len(group) // 2 + len(group) % 2], group[len(group) // 2 + len(group) % 2:]]
+    return members
+
+
+class _GroupTask:
+    """The task of a group of cells: `{"records": measure_group(cells, progress)}` (a class, not a
+    closure over the whole grid, so a distributed executor ships only the group's cells)."""
+
+    def __init__(self, measure_group: Callable[[list[Any], Callable[[int], None] | None], list[Record]]) -> None:
+        self.measure_group = measure_group
+
+    def __call__(self, cells: list[Any], progress: Callable[[int], None] | None) -> Record:
+        return {"records": self.measure_group(cells, progress)}
 
 
 def run_sweep(
