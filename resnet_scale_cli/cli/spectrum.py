@@ -8,6 +8,7 @@ import typer
 
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
+from resnet_scale_cli.cli.execution import with_executor
 
 HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=False, help="β of the histogram (nearest grid value). \\[default: the critical β of σ_max]")]
 
@@ -16,7 +17,8 @@ HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=F
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "beta", "width", "samples", "seed",
                    "device", "dtype", "memory_gb", grid=("depth", "hurst", "lengthscale", "width"),
                    defaults={"depth": "100,300,1000", "samples": "32", "dtype": "float64"})
-def spectrum(settings: dict[str, Any], hist_beta: HistBeta = None, config: opt.Config = None, out: opt.Out = None,
+@with_executor
+def spectrum(settings: dict[str, Any], executor: Any, hist_beta: HistBeta = None, config: opt.Config = None, out: opt.Out = None,
              resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
              no_color: opt.NoColor = False) -> None:
     """Singular values of J_L = ∂h_L/∂h_0 (σ_max, σ_min, condition, J_L − I) over depths × β, and
@@ -34,7 +36,7 @@ def spectrum(settings: dict[str, Any], hist_beta: HistBeta = None, config: opt.C
     plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.SPECTRUM, spec), "spectrum: layers", not quiet) as advance:
         result = api.run_experiment(api.SPECTRUM, spec, out=stored.get("out"), resume=bool(stored.get("resume")),
-                                    progress=advance)
+                                    progress=advance, executor=executor)
     if plot_path:
         figures_spectrum.plot_spectrum(plot_path, result.document, result.records)
     if json_out:

@@ -260,7 +260,8 @@ def test_scheduler_and_scheduler_file_connect_to_a_running_cluster(client, cli, 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [["limit", "--depth", "16,32,64", "--samples", "4", "--width", "4"],
                                      ["adjoint", "--depth", "8,16,32", "--samples", "2", "--width", "4"],
-                                     ["train", "--law", "tied", "--depth", "8,16", "--steps", "20", "--samples", "2"]])
+                                     ["train", "--law", "tied", "--depth", "8,16", "--steps", "20", "--samples", "2"],
+                                     ["spectrum", "--depth", "16,32", "--beta", "0.25,1", "--samples", "2", "--width", "4"]])
 def test_commands_built_on_run_experiment_run_on_the_cluster(client, cli, tmp_path, command):
     args = [*command, "--device", "cpu", "--json"]
     assert cli(*args, "--out", str(tmp_path / "serial"))[0] == 0
