@@ -117,10 +117,16 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.workers is not None:
+            # Dask's statistical profiler holds the running task's frames for a few milliseconds,
+            # keeping their tensors alive: the CPU memory count of `rscale adjoint` (tensor storages
+            # held at once) would depend on its timing. Our own workers run without it.
+            from resnet_scale_cli.sweep.dask_plugins import NoProfiler
+
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0",
-                                         silence_logs=logging.CRITICAL)
-            return Client(self._cluster)
+                                         dashboard_address=":0", silence_logs=logging.CRITICAL)
+            client = Client(self._cluster)
+            client.register_plugin(NoProfiler())
+            return client
         try:
             if self.scheduler_file is not None:
                 return Client(scheduler_file=self.scheduler_file, timeout=CONNECT_TIMEOUT)
