@@ -92,6 +92,14 @@ def test_heunnet_json_has_the_contract_and_n_plus_one_layers(cli):
     assert json.loads(out)["spec"]["net"] == "resnet"
 
 
+def test_heunnet_table_names_the_net_its_end_step_and_the_adjoint_error(cli):
+    code, out, _ = cli("train", *TINY, "--net", "heunnet", "--backprop", "adjoint", "--no-color")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "HeunNet, adjoint backprop" in flat and "2× the step" in flat
+    assert "adjoint's relative gradient error at step 0" in flat and "L = 8:" in flat
+
+
 def test_unknown_config_key_is_refused(cli, tmp_path):
     config = tmp_path / "train.toml"
     config.write_text('law = "tied"\nlearning_rate = 0.1\n')
