@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from resnet_scale_cli.dynamics import ACTIVATIONS
 from resnet_scale_cli.dynamics.gradients import NETS as ADJOINT_NETS
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments import training
@@ -23,7 +24,6 @@ from resnet_scale_cli.experiments.training import (
 from resnet_scale_cli.experiments.training_engine import loss_and_grad
 from resnet_scale_cli.experiments.training_passes import make_passes
 from resnet_scale_cli.experiments.training_spec import NETS
-from resnet_scale_cli.dynamics import ACTIVATIONS
 
 F64 = torch.float64
 #: σ written with torch directly (the reference does not use the package's activations)
