@@ -29,6 +29,8 @@ def _option(name: str, kind: Any, help: str, *flags: str) -> Any:
 
 
 OPTIONS = {
+    "net": _option("net", ts.NETS, "resnet: Euler steps, N weight layers; heunnet: Heun steps (Sander, Ablin & Peyré, eq. 8), "
+                   "N + 1 weight layers θ_0..θ_N."),
     "beta": _option("beta", float, "Residual scale L^-β (one value; the theorem is for β = 1)."),
     "samples": _option("samples", int, "Networks trained per depth (seeds; the exponent's interval resamples them).", "--samples", "-n"),
     "hidden": _option("hidden", int, "Hidden width m of --model full's V σ(W h). \\[default: the width d]"),
@@ -45,7 +47,7 @@ OPTIONS = {
     "lr_scaling": _option("lr_scaling", ts.LR_SCALINGS, "depth: step η·L^(2β−1)·∇ (= η L ∇ at β = 1; gd, sgd); none: η ∇."),
     "steps": _option("steps", int, "Optimizer steps (≥ 1)."),
     "batch_size": _option("batch_size", int, "Minibatch of sgd/adam. \\[default: full batch]"),
-    "backprop": _option("backprop", ts.BACKPROPS, "exact: stored activations; adjoint: memory-free, activations recovered by reverse Euler."),
+    "backprop": _option("backprop", ts.BACKPROPS, "exact: stored activations; adjoint: memory-free, activations recovered by reverse Euler (reverse Heun for --net heunnet)."),
     "track_points": _option("track_points", int, "Log-spaced steps at which losses and norms are recorded."),
     "depth_seeds": _option("depth_seeds", ts.DEPTH_SEEDS, "Same draws at every depth (common), or independent."),
 }
@@ -63,7 +65,7 @@ Compare = Annotated[Optional[list[str]], typer.Option(
 def train(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, compare: Compare = None, quiet: opt.Quiet = False,
           no_color: opt.NoColor = False) -> None:
-    """Train ResNets at each depth; fit max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ ∝ L^exponent (theory −1 for tied/rbf at β = 1).
+    """Train ResNets (or HeunNets, --net heunnet) at each depth; fit max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ ∝ L^exponent (theory −1 for tied/rbf at β = 1).
 
     Example: rscale train --law tied --depth 8,16,32,64 --steps 300 --samples 4 --plot train.png
     (--plot writes <stem>_smoothness, <stem>_weights and <stem>_loss figures).

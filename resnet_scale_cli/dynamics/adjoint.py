@@ -17,8 +17,11 @@ Their difference is the error of the memory-free method and nothing else.
 
 Residual functions f (the engine's, `dynamics.models`): `simple` V σ(x), `full` V σ(W x),
 `linear` V x. States are rows: x has shape (D, R, d) (draws, inputs per draw, width); weights
-are the engine's `Network` (layer-major (K, D, d, d)). The loss is ℓ = ½ Σ_rows ‖x_N − y‖² for a
-target y, so ∂ℓ/∂x_N = x_N − y; gradients are with respect to the input x_0 and every θ_n.
+are the engine's `Network` (layer-major (K, D, d, m) and (K, D, m, d); K = N or N + 1).
+`exact_gradients` and `memory_free_gradients` take the loss ℓ = ½ Σ_rows ‖x_N − y‖² for a
+target y, so ∂ℓ/∂x_N = x_N − y; `backward_exact` and `backward_memory_free` start from any
+cotangent a_N = ∂ℓ/∂x_N (e.g. `rscale train`'s a_N = (∂ℓ/∂F) B for a readout F = B x_N and any
+loss). Gradients are with respect to the input x_0 and every θ_n.
 """
 
 from __future__ import annotations
@@ -146,33 +149,57 @@ def forward(net: Network, scheme: str, x0: torch.Tensor, s: float, *, store: boo
     return x, states
 
 
-def exact_gradients(net: Network, scheme: str, x0: torch.Tensor, target: torch.Tensor, s: float, *,
-                    out: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> Gradients:
-    """Backpropagation with the N + 1 states stored during the forward pass (exact).
-    `out` = preallocated (grad_V, grad_W) buffers, zeroed and filled."""
+def backward_exact(net: Network, scheme: str, states: torch.Tensor, a_last: torch.Tensor, s: float, *,
+                   out: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Exact backward from any cotangent a_N = ∂ℓ/∂x_N (any loss, any readout of x_N): the step
+    backwards a_n = (∂x_{n+1}/∂x_n)ᵀ a_{n+1}, n = N−1..0, at the stored inputs x_n = states[n]
+    (`forward(..., store=True)`). Returns (∂ℓ/∂x_0, ∂ℓ/∂V, ∂ℓ/∂W), the weight gradients
+    layer-major (K, D, ·, ·), K = N (Euler) or N + 1 (Heun)."""
     grad_V, grad_W = _buffers(net, out)
-    x_last, states = forward(net, scheme, x0, s, store=True)
-    a = x_last - target
+    a = a_last
+    del a_last
     for n in reversed(range(net_depth(net, scheme))):
         a = step_vjp(net, scheme, states[n], n, s, a, grad_V, grad_W)
+    return a, grad_V, grad_W
+
+
+def backward_memory_free(net: Network, scheme: str, x_last: torch.Tensor, a_last: torch.Tensor, s: float, *,
+                         out: tuple[torch.Tensor, torch.Tensor | None] | None = None,
+                         on_recovered: Callable[[int, torch.Tensor], None] | None = None,
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Memory-free backward from x_N and any cotangent a_N = ∂ℓ/∂x_N: x̃_n is recovered from
+    x̃_{n+1} by the reverse step (reverse Euler eq. 6 / reverse Heun eq. 9), starting at x̃_N = x_N,
+    and step n's backward is evaluated at x̃_n (eq. 7); O(1) states are held. Returns
+    (∂ℓ/∂x_0, ∂ℓ/∂V, ∂ℓ/∂W) as `backward_exact` does; `on_recovered(n, x̃_n)` sees each state."""
+    grad_V, grad_W = _buffers(net, out)
+    a, x = a_last, x_last
+    del a_last  # held no longer than the first step needs it (one state fewer at the peak)
+    for n in reversed(range(net_depth(net, scheme))):
+        x = reverse_step(net, scheme, x, n, s)
+        if on_recovered is not None:
+            on_recovered(n, x)
+        a = step_vjp(net, scheme, x, n, s, a, grad_V, grad_W)
+    return a, grad_V, grad_W
+
+
+def exact_gradients(net: Network, scheme: str, x0: torch.Tensor, target: torch.Tensor, s: float, *,
+                    out: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> Gradients:
+    """Backpropagation of ℓ = ½ Σ_rows ‖x_N − y‖² with the N + 1 states stored during the forward
+    pass (exact). `out` = preallocated (grad_V, grad_W) buffers, zeroed and filled."""
+    x_last, states = forward(net, scheme, x0, s, store=True)
+    a, grad_V, grad_W = backward_exact(net, scheme, states, x_last - target, s, out=out)
     return Gradients(x_last, a, grad_V, grad_W, states)
 
 
 def memory_free_gradients(net: Network, scheme: str, x0: torch.Tensor, target: torch.Tensor, s: float, *,
                           out: tuple[torch.Tensor, torch.Tensor | None] | None = None,
                           on_recovered: Callable[[int, torch.Tensor], None] | None = None) -> Gradients:
-    """Backpropagation without stored activations: forward to x_N keeping only the current
-    state, then recover x̃_n by the reverse step (Euler eq. 6 / Heun eq. 9) and evaluate the
-    step's backward at x̃_n (eq. 7). `on_recovered(n, x̃_n)` sees each recovered state."""
-    grad_V, grad_W = _buffers(net, out)
+    """Backpropagation of ℓ = ½ Σ_rows ‖x_N − y‖² without stored activations: forward to x_N
+    keeping only the current state, then `backward_memory_free`. `on_recovered(n, x̃_n)` sees
+    each recovered state."""
     x_last, _ = forward(net, scheme, x0, s)
-    a = x_last - target
-    x = x_last
-    for n in reversed(range(net_depth(net, scheme))):
-        x = reverse_step(net, scheme, x, n, s)
-        if on_recovered is not None:
-            on_recovered(n, x)
-        a = step_vjp(net, scheme, x, n, s, a, grad_V, grad_W)
+    a, grad_V, grad_W = backward_memory_free(net, scheme, x_last, x_last - target, s, out=out,
+                                             on_recovered=on_recovered)
     return Gradients(x_last, a, grad_V, grad_W)
 
 

@@ -12,6 +12,16 @@ law of `resnet_scale_cli.laws` (``tied``: one matrix for every layer; ``rbf``: s
 ``fbm``; ``iid``), V and W from independent streams, or V(0) = 0 with ``v_init = "zero"`` (the
 authors' scripts).
 
+HeunNet (``net = "heunnet"``, Sander, Ablin & Peyré eq. 8; N = L the depth, s = N^{-β}):
+N + 1 weight layers θ_0..θ_N, the law's path at the times n/N, n = 0..N (`law_lengthscale`), and
+
+    y_n = h_n + s f(h_n, θ_n),    h_{n+1} = h_n + (s/2) (f(h_n, θ_n) + f(y_n, θ_{n+1})),
+
+the same A, B and loss. Its passes are `dynamics.adjoint`'s (`training_passes`): exact (states
+stored, y_n recomputed) or memory-free by reverse Heun (eq. 9). Under the depth-scaled step of
+gd/sgd the end layers θ_0 and θ_N, which carry weight s/2 in Heun's trapezoid sum, take twice the
+step (`training_passes.end_layer_lr_factor`).
+
 Optimization. ``gd`` is full-batch gradient descent as the Euler discretization of gradient flow
 in rescaled time, dθ_k/dt = −L ∂ℓ/∂θ_k (Marion, Wu, Sander & Biau; Sander, Ablin & Peyré): a step
 is θ_k ← θ_k − η L ∂ℓ/∂θ_k, so η is the time step and η·steps the horizon T. Since ∂ℓ/∂θ_k is of
@@ -24,7 +34,8 @@ together and for each), whose maximum over all steps is the cell's `max_weight_i
 at log-spaced steps: train and test loss, the test metric (R² or accuracy), ‖θ(t) − θ(0)‖_F,
 and snapshots of a few weight entries against k/L. Over the depths, `summarize_training` fits
 max_{k,t} ‖Δθ‖ ∝ L^{exponent} with a bootstrap interval over seeds, beside the theory (−1 for
-tied and RBF initialization at β = 1 under its conditions; none for i.i.d.).
+tied and RBF initialization at β = 1 under its conditions, a first-order argument for the HeunNet;
+none for i.i.d.).
 
 Seeds: sample i at depth L draws its weights, A, B and minibatches from streams keyed by
 (name_key("train"), name_key(law), width, L, i, purpose); the data and the teacher come from
@@ -48,12 +59,12 @@ import torch
 from resnet_scale_cli import seeding
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments.training_engine import (
-    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, Workspace, autograd_gradients, backward_adjoint, backward_store, depth_lr_factor,
-    digits_dataset, forward_eval, forward_store, loss_and_grad, max_increments, relative_gradient_error,
-    synthetic_dataset, test_metric,
+    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, autograd_gradients, depth_lr_factor, digits_dataset, loss_and_grad,
+    max_increments, relative_gradient_error, synthetic_dataset, test_metric,
 )
+from resnet_scale_cli.experiments.training_passes import end_layer_lr_factor, make_passes, scale_end_layers, weight_layers
 from resnet_scale_cli.experiments.training_spec import (  # noqa: F401  (re-exported)
-    BACKPROPS, DATASETS, DEPTH_SEEDS, DIGITS_SIZE, LR_SCALINGS, OPTIMIZERS, SMOOTH_ACTIVATIONS, V_INITS, TrainSpec,
+    BACKPROPS, DATASETS, DEPTH_SEEDS, DIGITS_SIZE, LR_SCALINGS, NETS, OPTIMIZERS, SMOOTH_ACTIVATIONS, V_INITS, TrainSpec,
     _whole, validate,
 )
 
@@ -88,6 +99,30 @@ def cell_key(spec: TrainSpec, depth: int) -> tuple[int, ...]:
     """
     key = (seeding.name_key(COMMAND), seeding.name_key(spec.law), spec.width)
     return key + ((depth,) if spec.depth_seeds == "independent" else ())
+
+
+def law_lengthscale(spec: TrainSpec, depth: int) -> float:
+    """The RBF lengthscale handed to the sampler so that the weights are the law's path at the
+    net's layer times.
+
+    The sampler draws K layers at the times k/K, k = 1..K (spacing 1/K). A ResNet has K = N
+    layers at k/N: ℓ as given. A HeunNet has K = N + 1 layers θ_0..θ_N at the times n/N,
+    n = 0..N (spacing 1/N, the Heun grid, both ends included); the RBF kernel being stationary,
+    the path at spacing 1/N with lengthscale ℓ has the law of the path at spacing 1/(N + 1) with
+    ℓ·N/(N + 1), which is what is drawn. (Tied and i.i.d. weights do not depend on the times; fBm
+    weights are N + 1 consecutive values of unit-variance fractional Gaussian noise.)
+    """
+    if spec.net != "heunnet":
+        return spec.lengthscale
+    return spec.lengthscale * depth / (depth + 1)
+
+
+def layer_times(spec: TrainSpec, depth: int) -> list[float]:
+    """The time in [0, 1] of each weight layer: k/N, k = 1..N (ResNet, θ_k acts on step k − 1 → k);
+    n/N, n = 0..N (HeunNet)."""
+    if spec.net == "heunnet":
+        return [n / depth for n in range(depth + 1)]
+    return [(k + 1) / depth for k in range(depth)]
 
 
 # --------------------------------------------------------------------------- data
@@ -182,7 +217,12 @@ class _CellRun:
         self.data = data.to(self.device, self.dtype)
         self.act = ACTIVATIONS[spec.activation]
         self.scale = float(depth) ** (-spec.beta)
+        self.layers = weight_layers(spec.net, depth)
         self.lr_factor = depth_lr_factor(depth, spec.beta, spec.lr_scaling) if spec.optimizer != "adam" else 1.0
+        self.end_factor = end_layer_lr_factor(spec.net, spec.optimizer, spec.lr_scaling)
+        rows = spec.batch_size or spec.n_examples
+        self.passes = make_passes(spec.net, spec.model, self.act, self.scale,
+                                  (depth, spec.samples, rows, spec.width, spec.hidden_width), self.dtype, self.device)
         self.tracked = tracked_steps(spec.steps, spec.track_points)
         picks = np.unique(np.round(np.linspace(0, len(self.tracked) - 1, min(SNAPSHOT_TIMES, len(self.tracked)))))
         self.snapshot_steps = [self.tracked[int(i)] for i in picks]
@@ -196,13 +236,14 @@ class _CellRun:
         return [seeding.generator(self.spec.seed, self.key + (i, purpose), device) for i in range(self.spec.samples)]
 
     def _law_weights(self, purpose: int, rows: int, cols: int, fan_in: int) -> torch.Tensor:
-        """(L, S, rows, cols) from the law, entries of variance 1/fan_in: a square (n × n) draw,
-        n = max(rows, cols), sliced and rescaled (entries are independent paths across depth)."""
+        """(K, S, rows, cols) from the law, entries of variance 1/fan_in: a square (n × n) draw,
+        n = max(rows, cols), sliced and rescaled (entries are independent paths across depth).
+        K = `law_layers` positions: see `law_lengthscale` for the HeunNet's N + 1."""
         from resnet_scale_cli.laws import sample_weights
 
         spec, n = self.spec, max(rows, cols)
-        w = sample_weights(spec.law, self.depth, n, self._gens(purpose, self.device), layer_major=True,
-                           dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst,
+        w = sample_weights(spec.law, self.layers, n, self._gens(purpose, self.device), layer_major=True,
+                           dist=spec.dist, lengthscale=law_lengthscale(spec, self.depth), hurst=spec.hurst,
                            dtype=self.dtype, device=self.device)
         w = w[:, :, :rows, :cols]
         if n != fan_in:
@@ -213,7 +254,7 @@ class _CellRun:
         spec, S, d, m = self.spec, self.spec.samples, self.spec.width, self.spec.hidden_width
         p, q = self.data.n_inputs, self.data.n_outputs
         if spec.v_init == "zero":
-            self.V = torch.zeros((self.depth, S, d, m), dtype=self.dtype, device=self.device)
+            self.V = torch.zeros((self.layers, S, d, m), dtype=self.dtype, device=self.device)
         else:
             self.V = self._law_weights(seeding.WEIGHTS_V, d, m, m if spec.model == "full" else d)
         self.W = self._law_weights(seeding.WEIGHTS_W, m, d, d) if self.full else None
@@ -233,7 +274,7 @@ class _CellRun:
         self.run_max = torch.zeros((4, S), **f64)  # max over t of: max_k ‖Δθ_k‖, ‖ΔV_k‖, ‖ΔW_k‖, ‖Δ(θ_k − θ_k(0))‖
         self.history = {name: torch.full((len(self.tracked), S), math.nan, **f64) for name in self.HISTORY}
         n_entries = len(self._entries())
-        self.snap_V = torch.full((len(self.snapshot_steps), n_entries, self.depth), math.nan, **f64)
+        self.snap_V = torch.full((len(self.snapshot_steps), n_entries, self.layers), math.nan, **f64)
         self.snap_W = torch.full_like(self.snap_V, math.nan) if self.full else None
         self.step, self.finished = 0, False
 
@@ -261,8 +302,8 @@ class _CellRun:
     def load(self, state: dict[str, Any], path: Path) -> None:
         if state.get("format") != CHECKPOINT_FORMAT or state.get("depth") != self.depth:
             raise SpecError(f"--resume: {path} is not a train checkpoint for depth {self.depth}")
-        if state.get("spec") != _fingerprint(self.spec):
-            theirs, ours = state.get("spec") or {}, _fingerprint(self.spec)
+        theirs, ours = {"net": "resnet", **(state.get("spec") or {})}, _fingerprint(self.spec)  # written before --net
+        if theirs != ours:
             differ = sorted(k for k in ours if theirs.get(k) != ours[k])
             raise SpecError(f"--resume: {path} was written with other settings ({', '.join(differ) or 'format'}); "
                             "use another --out folder")
@@ -289,8 +330,7 @@ class _CellRun:
         return torch.matmul(x, self.A.mT)  # (S, n, d)
 
     def _outputs(self, h0: torch.Tensor) -> torch.Tensor:
-        h = forward_eval(self.V * self.scale, self.W, self.spec.model, self.act, h0)
-        return torch.bmm(h, self.B.mT)
+        return torch.bmm(self.passes.evaluate(self.V, self.W, h0), self.B.mT)
 
     def _batch(self, h0_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.batch_gens:
@@ -324,16 +364,12 @@ class _CellRun:
         if self.finished:
             return
         t = self.step
-        rows = spec.batch_size or spec.n_examples
         adjoint = spec.backprop == "adjoint"
-        ws = (Workspace(self.depth, spec.samples, rows, spec.width, spec.hidden_width, spec.model, self.dtype, self.device)
-              if not adjoint or t == 0 else None)  # the adjoint keeps it for step 0's error check only
+        store = not adjoint or t == 0  # the adjoint stores the states for step 0's error check only
         while True:
             h0, y = self._batch(h0_train)
             last = t == spec.steps
-            sV = self.V * self.scale
-            h = forward_store(ws, sV, self.W, self.act, h0) if ws is not None else forward_eval(
-                sV, self.W, spec.model, self.act, h0)
+            h = self.passes.forward(self.V, self.W, h0, store=store)
             loss, g_F = loss_and_grad(task, torch.bmm(h, self.B.mT), y, with_grad=not last)
             tracked = t in self.tracked
             if tracked or t == 0:
@@ -354,13 +390,15 @@ class _CellRun:
                 break
             p_last = torch.bmm(g_F, self.B)
             if adjoint:
-                grads = backward_adjoint(sV, self.W, spec.model, self.act, h, p_last, self.scale)
-                if ws is not None:  # step 0: the adjoint's relative error against exact backpropagation
-                    exact = backward_store(ws, sV, self.W, self.act, p_last, self.scale)
+                grads = self.passes.adjoint(h, p_last)
+                if store:  # step 0: the adjoint's relative error against exact backpropagation
+                    exact = self.passes.exact(p_last)
                     self.grad_error0 = relative_gradient_error(grads, exact).to(torch.float64)
-                    ws = None
+                    self.passes.release()
+                    store = False
             else:
-                grads = backward_store(ws, sV, self.W, self.act, p_last, self.scale)
+                grads = self.passes.exact(p_last)
+            scale_end_layers(grads, self.end_factor)  # HeunNet under gd/sgd: trapezoid end weights
             self.opt.step(self.params(), [g for g in grads if g is not None], self.alive)
             t += 1
             self.step = t
@@ -373,6 +411,12 @@ class _CellRun:
         self.step, self.finished = t, True
 
     # ------------------------------------------------------------------ record
+    def _trained(self) -> str:
+        theta = "(V_k, W_k)" if self.full else "V_k"
+        if self.spec.net == "heunnet":
+            return f"residual weights θ_k = {theta}, k = 0..N (N + 1 layers of the HeunNet)"
+        return f"residual weights θ_k = {theta}"
+
     def record(self, seconds: float, resumed_from: int | None) -> dict[str, Any]:
         spec, task = self.spec, self.data.task
         alive = self.alive.cpu().numpy()
@@ -407,7 +451,7 @@ class _CellRun:
             if self.full:
                 history[out]["W"] = [_floats(r) for r in self.history[f"{prefix}_W"]]
         snapshots = {"steps": self.snapshot_steps, "sample": 0, "entries": [list(e) for e in self._entries()],
-                     "k_over_L": [(k + 1) / self.depth for k in range(self.depth)],
+                     "k_over_L": layer_times(spec, self.depth),
                      "V": [[_floats(e) for e in s] for s in self.snap_V]}
         if self.full:
             snapshots["W"] = [[_floats(e) for e in s] for s in self.snap_W]
@@ -435,13 +479,16 @@ class _CellRun:
                 "loss": LOSS_NAMES[task],
                 "test_metric": METRIC_NAMES[task],
                 "data": self.data.description,
-                "trained": "residual weights θ_k = (V_k, W_k)" if self.full else "residual weights θ_k = V_k",
+                "trained": self._trained(),
                 "fixed": "embedding A (d × p, entries N(0, 1/p)) and readout B (q × d, entries N(0, 1/d))",
                 "hidden_width": spec.hidden_width,
+                "net": spec.net,
+                "weight_layers": self.layers,
                 "backprop": spec.backprop,
                 "residual_scale": self.scale,
                 "lr_factor": self.lr_factor,
                 "lr_effective": spec.lr * self.lr_factor,
+                "end_layer_lr_factor": self.end_factor,
                 "rescaled_time_step": time_step,
                 "time_horizon": time_step * spec.steps if time_step is not None else None,
                 "steps_done": self.step,
@@ -539,7 +586,9 @@ def training_theory(spec: TrainSpec) -> dict[str, Any]:
                                             "when the weights are; the theorem is for gradient flow)",
                     "conditions": conditions, "note": note}
         return {"value": None, "basis": None, "conditions": conditions, "note": note}
-    if spec.model == "full":
+    if spec.net == "heunnet":
+        basis = HEUN_BASIS
+    elif spec.model == "full":
         basis = (f"theorem ({PAPER}; max_{{k,t}} ‖θ_{{k+1}}(t) − θ_k(t)‖ = O(1/L), residuals V σ(W h), "
                  "gradient flow in rescaled time; over a finite horizon T = η·steps, uniformly in time in the PL regime)")
     elif spec.model == "linear":
@@ -554,6 +603,10 @@ def training_theory(spec: TrainSpec) -> dict[str, Any]:
                 "the small depths pull the fitted exponent above −1: read the pairwise slopes, or use larger depths or ℓ")
     return {"value": -1.0, "basis": basis, "conditions": conditions, "note": note}
 
+
+HEUN_BASIS = ("first-order argument (the theorems are for Euler ResNets; for the HeunNet, with the end layers' step "
+              "doubled, the step of θ_n is the functional gradient of the neural ODE at n/N plus O(1/N), Lipschitz in n/N "
+              "when the weights are, so the increments stay O(1/N) over a finite horizon)")
 
 #: an RBF initialization is resolved by the layer grid when L·ℓ is at least this: the lag-one
 #: increment √(2(1 − exp(−1/(2 L²ℓ²)))) is then within 3 % of its asymptote 1/(L ℓ)

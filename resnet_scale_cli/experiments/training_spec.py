@@ -15,6 +15,9 @@ from resnet_scale_cli.errors import SpecError
 if TYPE_CHECKING:
     import torch
 
+#: the nets (as `rscale adjoint`'s `dynamics.gradients.NETS`): ``resnet`` = Euler steps over N weight
+#: layers, ``heunnet`` = Heun steps over N + 1 weight layers θ_0..θ_N
+NETS = ("resnet", "heunnet")
 DATASETS = ("synthetic", "digits")
 OPTIMIZERS = ("gd", "sgd", "adam")
 BACKPROPS = ("exact", "adjoint")
@@ -27,7 +30,7 @@ DIGITS_SIZE = 1797
 #: σ with a Lipschitz derivative (the theorem's condition); relu and leaky_relu are not
 SMOOTH_ACTIVATIONS = ("gelu", "tanh", "identity")
 
-__all__ = ["TrainSpec", "validate", "DATASETS", "OPTIMIZERS", "BACKPROPS", "LR_SCALINGS", "V_INITS", "DEPTH_SEEDS",
+__all__ = ["TrainSpec", "validate", "NETS", "DATASETS", "OPTIMIZERS", "BACKPROPS", "LR_SCALINGS", "V_INITS", "DEPTH_SEEDS",
            "DIGITS_SIZE", "SMOOTH_ACTIVATIONS"]
 
 
@@ -58,7 +61,8 @@ class TrainSpec:
 
     Defaults: the paper's setting in its PL regime (full model, tied initialization, GELU, β = 1,
     hidden width 64 ≥ 32 training examples, full-batch gradient descent with η = 0.05 in rescaled
-    time). The default σ is GELU: the theorem needs a σ with a Lipschitz derivative (GELU, tanh),
+    time) on the Euler ResNet (``net = "heunnet"``: the HeunNet of Sander, Ablin & Peyré, N + 1
+    weight layers). The default σ is GELU: the theorem needs a σ with a Lipschitz derivative (GELU, tanh),
     and GELU is the authors' choice; with ReLU the mask flips make the gradients rough in k.
     """
 
@@ -66,6 +70,7 @@ class TrainSpec:
     dist: str = "gaussian"
     lengthscale: float = 0.1
     hurst: float = 0.5
+    net: str = "resnet"
     model: str = "full"
     activation: str = "gelu"
     beta: float = 1.0
@@ -135,6 +140,7 @@ def validate(spec: TrainSpec) -> None:
     from resnet_scale_cli.laws import DISTS, LAWS
     from resnet_scale_cli.spec import DTYPES, resolve_device
 
+    _choice(spec.net, NETS, "--net")
     _choice(spec.law, LAWS, "--law")
     _choice(spec.dist, DISTS, "--dist")
     _choice(spec.model, MODELS, "--model")

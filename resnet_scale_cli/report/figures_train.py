@@ -40,6 +40,8 @@ def _label(doc: dict[str, Any]) -> str:
         law += f" (H = {spec['hurst']:g})"
     elif law == "iid":
         law = "i.i.d."
+    if spec.get("net", "resnet") == "heunnet":
+        law = f"HeunNet, {law}"
     exp = doc.get("exponent") or {}
     if exp.get("estimate") is None:
         return law

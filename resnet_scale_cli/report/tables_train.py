@@ -19,7 +19,9 @@ def _title(document: dict[str, Any]) -> str:
     law = spec["law"] + {"rbf": f" ℓ={spec['lengthscale']:g}", "fbm": f" H={spec['hurst']:g}"}.get(spec["law"], "")
     hidden = f", m={spec['hidden']}" if spec.get("hidden") else ""
     batch = f", batch {spec['batch_size']}" if spec.get("batch_size") else ""
-    return (f"train: {law} init, {spec['model']} {spec['activation']}, d={spec['width']}{hidden}, β={spec['beta']:g}; "
+    net = {"resnet": "ResNet", "heunnet": "HeunNet"}.get(spec.get("net", "resnet"), spec.get("net"))
+    backprop = ", adjoint backprop" if spec.get("backprop") == "adjoint" else ""
+    return (f"train: {net}{backprop}, {law} init, {spec['model']} {spec['activation']}, d={spec['width']}{hidden}, β={spec['beta']:g}; "
             f"{spec['data']} n={spec['n_examples']}; {spec['optimizer']} η={spec['lr']:g} ({spec['lr_scaling']}), "
             f"{spec['steps']} steps{batch}; {spec['samples']} networks per depth")
 
@@ -73,6 +75,13 @@ def train_footer(document: dict[str, Any]) -> str:
     if info.get("time_horizon") is not None:
         lines.append(f"rescaled time step η = {info['rescaled_time_step']:g}, horizon T = η·steps = {info['time_horizon']:g}; "
                      f"trained: {info['trained']}; fixed: {info['fixed']}")
+    if info.get("end_layer_lr_factor", 1.0) != 1.0:
+        lines.append(f"end layers θ_0 and θ_N take {info['end_layer_lr_factor']:g}× the step (Heun's trapezoid weights "
+                     "s/2 at the ends: the step is the discretization of gradient flow in L²(0, 1))")
+    errors = [(row["depth"], row.get("adjoint_gradient_error")) for row in rows]
+    if any(e is not None for _, e in errors):
+        lines.append("adjoint's relative gradient error at step 0 (median): "
+                     + ", ".join(f"L = {L}: {e['median']:.2g}" for L, e in errors if e is not None))
     if document["diverged"]:
         lines.append(f"{document['diverged']} network(s) diverged (loss not finite or grown a million-fold); "
                      "they are left out of the statistics: lower --lr")

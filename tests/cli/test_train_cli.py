@@ -68,11 +68,36 @@ def test_table_reports_the_exponent_and_its_theory(cli):
     (["--plot", "figure.txt"], "--plot"),
     (["--hurst", "1.5"], "--hurst"),
     (["--data", "digits", "--n-examples", "1800"], "--n-examples"),
+    (["--net", "densenet"], "--net"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
     code, out, err = cli("train", "--steps", "1", "--depth", "4", *args)
     assert code == 2, err
     assert out == "" and err.count("\n") == 1 and needle in err, err
+
+
+def test_heunnet_json_has_the_contract_and_n_plus_one_layers(cli):
+    code, out, err = cli("train", *TINY, "--net", "heunnet", "--backprop", "adjoint", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["spec"]["net"] == "heunnet" and doc["spec"]["backprop"] == "adjoint"
+    assert doc["exponent"]["theory"] == -1.0 and doc["exponent"]["basis"].startswith("first-order argument")
+    for row, depth in zip(doc["results"], (4, 8)):
+        assert set(row) >= {"depth", "max_weight_increment", "final_loss", "test_metric", "diverged"}
+        assert row["info"]["net"] == "heunnet" and row["info"]["weight_layers"] == depth + 1
+        assert row["info"]["end_layer_lr_factor"] == 2.0
+        assert len(row["snapshots"]["k_over_L"]) == depth + 1
+        assert set(row["adjoint_gradient_error"]) >= {"median", "q05", "q95", "mean"}
+    code, out, _ = cli("train", *TINY, "--json")
+    assert json.loads(out)["spec"]["net"] == "resnet"
+
+
+def test_heunnet_table_names_the_net_its_end_step_and_the_adjoint_error(cli):
+    code, out, _ = cli("train", *TINY, "--net", "heunnet", "--backprop", "adjoint", "--no-color")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "HeunNet, adjoint backprop" in flat and "2× the step" in flat
+    assert "adjoint's relative gradient error at step 0" in flat and "L = 8:" in flat
 
 
 def test_unknown_config_key_is_refused(cli, tmp_path):
@@ -143,7 +168,7 @@ def test_help_imports_neither_torch_nor_matplotlib():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     result = json.loads(proc.stderr.strip().splitlines()[-1])
     assert result == {"code": 0, "torch": False, "mpl": False}
-    assert "--backprop" in proc.stdout and "synthetic | digits" in proc.stdout
+    assert "--backprop" in proc.stdout and "synthetic | digits" in proc.stdout and "resnet | heunnet" in proc.stdout
     assert "[default: tied]" in proc.stdout and "[default: gelu]" in proc.stdout  # train's own defaults
 
 

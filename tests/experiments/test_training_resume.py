@@ -32,9 +32,12 @@ def _without_timing(rows):
     return [{k: v for k, v in row.items() if k != "info"} for row in rows]
 
 
-@pytest.mark.parametrize("optimizer, batch_size", [("gd", None), ("sgd", 4)])
-def test_killed_run_resumes_bit_identical(tmp_path, optimizer, batch_size):
-    spec = TrainSpec(**SPEC, optimizer=optimizer, batch_size=batch_size)
+@pytest.mark.parametrize("optimizer, batch_size, net, backprop", [
+    ("gd", None, "resnet", "exact"), ("sgd", 4, "resnet", "exact"),
+    ("gd", None, "heunnet", "exact"), ("sgd", 4, "heunnet", "adjoint"),
+])
+def test_killed_run_resumes_bit_identical(tmp_path, optimizer, batch_size, net, backprop):
+    spec = TrainSpec(**SPEC, optimizer=optimizer, batch_size=batch_size, net=net, backprop=backprop)
     whole = api.train(spec, out=tmp_path / "whole", checkpoint_every=3)
     # killed at step 8 of depth 8 (12 steps of depth 4, then 8 of depth 8): its last checkpoint is step 6
     with pytest.raises(Killed):
@@ -51,10 +54,29 @@ def test_killed_run_resumes_bit_identical(tmp_path, optimizer, batch_size):
     for depth in (4, 8):
         a = load_checkpoint(tmp_path / "whole" / "checkpoints" / f"train-L{depth}.pt")
         b = load_checkpoint(cut / "checkpoints" / f"train-L{depth}.pt")
+        assert a["V"].shape[0] == depth + (net == "heunnet")  # θ_0..θ_N for the HeunNet
         for name in ("V", "W", "A", "B"):
             assert torch.equal(a[name], b[name]), (depth, name)
     summary = json.loads((cut / "summary.json").read_text())
     assert _without_timing(summary["results"]) == _without_timing(whole.document["results"])
+
+
+def test_resnet_checkpoint_written_before_net_existed_resumes(tmp_path):
+    """A checkpoint whose settings lack `net` (written before --net) is a ResNet's: it resumes
+    under --net resnet and is refused under --net heunnet."""
+    from resnet_scale_cli.experiments.training import measure_training_cell, save_checkpoint
+
+    spec = TrainSpec(**{**SPEC, "steps": 4})
+    whole = measure_training_cell(spec, 4, checkpoint_dir=tmp_path / "whole")
+    path = tmp_path / "old" / "train-L4.pt"
+    measure_training_cell(spec, 4, checkpoint_dir=tmp_path / "old")
+    state = load_checkpoint(path)
+    state["spec"].pop("net")
+    save_checkpoint(path, state)
+    again = measure_training_cell(spec, 4, checkpoint_dir=tmp_path / "old")
+    assert again["values"] == whole["values"] and again["info"]["resumed_from"] == 4
+    with pytest.raises(SpecError, match="net"):
+        measure_training_cell(spec.replace(net="heunnet"), 4, checkpoint_dir=tmp_path / "old")
 
 
 def test_run_training_matches_the_command_document():
