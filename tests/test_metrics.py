@@ -48,3 +48,22 @@ def test_summarize_uses_finite_values_with_linear_quantiles():
     stats = summarize(np.array([5.0, 1.0, np.nan, 3.0, 2.0, 4.0, np.inf]))
     assert stats == {"median": 3.0, "q05": 1.2, "q95": 4.8, "mean": 3.0}
     assert summarize(np.array([np.nan, np.inf])) is None
+
+
+def test_tangent_gradient_with_random_probes_is_an_unbiased_mean_over_probes(device):
+    """z ~ N(0, I): (p_Lᵀ J z) ~ N(0, ‖Jᵀ p_L‖²), so the mean of its square over P probes has relative
+    standard error √(2/P) = 0.01 at P = 20 000, i.e. 0.5·log10(1.01) ≈ 0.0022 in log10 of the norm;
+    4 s.e. allowed. Without the 1/P normalization the estimate would be off by log10(P)/2 ≈ 2.15."""
+    gen = torch.Generator().manual_seed(2)
+    d, P = 4, 20_000
+    J = torch.randn(d, d, generator=gen, dtype=torch.float64)
+    p_last = torch.randn(1, 1, d, generator=gen, dtype=torch.float64)
+    z = torch.randn(1, 1, P, d, generator=gen, dtype=torch.float64)
+    q_hat = z @ J.T  # rows q_L(z) = J z, exponent 0
+    exps = torch.zeros(1, 1, P, dtype=torch.long)
+    log_p0, log_diff = tangent_gradient_log10(q_hat.to(device), exps.to(device), z.to(device), p_last.to(device))
+    p = p_last[0, 0]
+    tol = 4 * 0.5 * math.log10(1 + math.sqrt(2 / P))
+    assert abs(float(log_p0) - math.log10(float(torch.linalg.vector_norm(J.T @ p)))) < tol
+    exact_diff = math.log10(float(torch.linalg.vector_norm((J - torch.eye(d, dtype=J.dtype)).T @ p)))
+    assert abs(float(log_diff) - exact_diff) < tol
