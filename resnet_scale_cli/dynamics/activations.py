@@ -46,6 +46,20 @@ class Activation:
         ones = torch.gt(pre, 0, out=torch.empty_like(pre) if scratch is None else scratch)
         return ones.to(torch.bool) if out is None else out.copy_(ones)
 
+    @property
+    def zero_below(self) -> bool:
+        """σ(x) = 0 for x ≤ 0 and σ(x) = x above (ReLU): then σ(pre) ≠ 0 exactly where pre > 0."""
+        return self.slopes == (0.0, 1.0)
+
+    def record_activated(self, activated: "torch.Tensor", out: "torch.Tensor | None" = None) -> "torch.Tensor":
+        """`record(pre)` from σ(pre) when `zero_below`: the bool cast σ(pre) ≠ 0, one cheap pass
+        instead of a comparison. Equal to pre > 0 except where pre is NaN (σ(NaN) = NaN ≠ 0): such
+        a row of states is already NaN and stays so (it is flagged as overflowed; nothing of it
+        reaches a record)."""
+        import torch
+
+        return activated.to(torch.bool) if out is None else out.copy_(activated)
+
     def apply_recorded(self, u: "torch.Tensor", recorded: "torch.Tensor") -> "torch.Tensor":
         """u ⊙ σ'(pre) from `record(pre)`."""
         if self.slopes is None:

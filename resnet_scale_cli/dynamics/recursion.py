@@ -133,9 +133,13 @@ def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | N
     mask = None
     if buffer is not None:
         pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
-        if record:
-            mask = net.activation.record(pre, mask_out, scratch)
-        fed = INPLACE[net.activation.name](pre).mul_(scale_col)
+        act = net.activation
+        if record and not act.zero_below:
+            mask = act.record(pre, mask_out, scratch)
+        fed = INPLACE[act.name](pre)
+        if record and act.zero_below:  # ReLU: σ' recorded as σ(pre) ≠ 0 (see Activation.record_activated)
+            mask = act.record_activated(fed, mask_out)
+        fed.mul_(scale_col)
     else:
         fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record, mask_out, scratch)
         fed = fed * scale_col
@@ -201,7 +205,8 @@ def forward(
     out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
     scratch = None
     if record_masks and net.model != "linear" and net.activation.slopes is not None:
-        scratch = torch.empty((d0, n_states, width), dtype=x0.dtype, device=x0.device)
+        if not (in_place and net.activation.zero_below):  # (ReLU in place records from σ(pre))
+            scratch = torch.empty((d0, n_states, width), dtype=x0.dtype, device=x0.device)
         if mask_store is not None:
             if mask_store.shape != (depth - start, d0, n_states, width) or mask_store.dtype != torch.bool:
                 raise ValueError(f"forward: mask_store is {tuple(mask_store.shape)} {mask_store.dtype}, expected "
