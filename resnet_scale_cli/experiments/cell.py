@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -244,20 +246,54 @@ def _settings_per_pass(spec: RunSpec, n_settings: int) -> int:
 
 
 CPU_WORKERS: int | None = None
-"""CPU passes: how many Python threads a pass is split over, by draws (each draw's rows are
-computed alone, so the split never changes a value). None: torch's intra-op thread count, at
-most one per `MIN_ROWS_PER_WORKER` rows and one per draw; 1: no split. The workers share the
-intra-op threads (one each on a 2-core machine). The layer loop of a CPU pass is hundreds of
-small operations per layer: intra-op threads meet at a barrier after each (on a loaded machine
-one late thread stalls them all), whole draws per thread do not."""
-MIN_ROWS_PER_WORKER = 1024
+"""CPU passes: how many threads run the parts of a pass (below) at once. None: torch's intra-op
+thread count; 1: the parts one after another on the calling thread. The workers share torch's
+intra-op threads (one each on a 2-core machine). The layer loop is a dozen small operations per
+layer: intra-op threads meet at a barrier after each (on a loaded machine one late thread stalls
+them all), whole draws per thread do not."""
+ROWS_PER_PART = 1024
+"""CPU passes are split by draws into parts of at least this many rows (whole draws; the
+Figure-7 cell: 2 draws of 700 rows), each run alone through all layers: its working set per layer
+stays in the core's cache, and the parts are shared out among the workers as they finish. Every
+draw's rows are computed alone, so the split never changes a value."""
 
 
-def _cpu_workers(device: torch.device, n_pairs: int, rows_per_pair: int) -> int:
+def _parts(device: torch.device, n_pairs: int, rows_per_pair: int) -> list[range]:
+    """Contiguous ranges of the stack, one per part (one part off the CPU)."""
     if device.type != "cpu":
-        return 1
-    wanted = CPU_WORKERS if CPU_WORKERS is not None else torch.get_num_threads()
-    return max(1, min(wanted, n_pairs, n_pairs * rows_per_pair // MIN_ROWS_PER_WORKER))
+        return [range(n_pairs)]
+    size = max(1, -(-ROWS_PER_PART // rows_per_pair))
+    return [range(a, min(a + size, n_pairs)) for a in range(0, n_pairs, size)]
+
+
+class _Layers:
+    """Progress of a pass run in parts: each part reports its layers, counted for its share of
+    the stack (n_set · part/stack per layer: the whole pass stands for n_set settings' layers);
+    `flush` (on the calling thread only) passes whole layers on to the callback."""
+
+    def __init__(self, progress: Callable[[int], None] | None, n_set: int, n_pairs: int) -> None:
+        self.progress, self.n_set, self.n_pairs = progress, n_set, n_pairs
+        self.lock = threading.Lock()
+        self.count = 0  # layers × n_set × pairs, over all parts
+        self.reported = 0
+
+    def reporter(self, part_pairs: int) -> Callable[[int], None] | None:
+        if self.progress is None:
+            return None
+
+        def add(n: int) -> None:
+            with self.lock:
+                self.count += n * self.n_set * part_pairs
+
+        return add
+
+    def flush(self) -> None:
+        if self.progress is not None:
+            with self.lock:
+                due = self.count // self.n_pairs - self.reported
+                self.reported += due
+            if due:
+                self.progress(due)
 
 
 def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[int], None] | None,
@@ -265,40 +301,62 @@ def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[in
                       reuse: list[_Reuse] | None = None) -> list[dict[str, np.ndarray]]:
     """One pass over `draws` of every spec in `specs` (same except the law's parameter): the
     settings' weights stacked on the draw axis (settings-major), each draw from its own streams.
-    On the CPU the stack is split over `_cpu_workers` threads (contiguous parts, the first run by
-    the calling thread, which alone reports progress). Returns per spec its values (β, draws·m)
-    per quantity and "overflowed". `reuse`: memory kept across the passes of one call, one entry
-    per worker (grown as needed)."""
+    On the CPU the stack runs in parts (`ROWS_PER_PART`), on up to `CPU_WORKERS` threads; only
+    the calling thread reports progress. Returns per spec its values (β, draws·m) per quantity
+    and "overflowed". `reuse`: memory kept across the passes of one call, one entry per worker
+    (grown as needed)."""
     spec = specs[0]
+    device = spec.torch_device()
     n_beta, m, n_set, n_draw = len(spec.betas), spec.inputs_per_draw, len(specs), len(draws)
     pairs = [(s, i) for s in specs for i in draws]  # the stack: setting-major, then draws
     rows = n_beta * m * (1 + (spec.width if spec.probes is None else spec.probes) if method == "tangent" else 1)
-    workers = _cpu_workers(spec.torch_device(), len(pairs), rows)
-    if reuse is None or spec.torch_device().type != "cpu":
+    parts = [pairs[r.start:r.stop] for r in _parts(device, len(pairs), rows)]
+    wanted = CPU_WORKERS if CPU_WORKERS is not None else torch.get_num_threads()
+    workers = max(1, min(wanted, len(parts)))
+    if reuse is None or device.type != "cpu":
         reuse = [None] * workers  # (other devices reuse memory through their caching allocator)
     reuse += [_Reuse() for _ in range(workers - len(reuse))]
+    layers = _Layers(progress, n_set, len(pairs))
+    results: list[dict[str, torch.Tensor] | None] = [None] * len(parts)
     if workers == 1:
-        result = _measure_pairs(pairs, progress, method, checkpoint_every, n_set, reuse[0])
+        for j, part in enumerate(parts):
+            report = layers.reporter(len(part))
+            flushed = None if report is None else (lambda n, report=report: (report(n), layers.flush()))
+            results[j] = _measure_pairs(part, flushed, method, checkpoint_every, reuse[0])
     else:
-        bounds = [len(pairs) * w // workers for w in range(workers + 1)]
-        parts = [pairs[a:b] for a, b in zip(bounds, bounds[1:])]
         threads = torch.get_num_threads()
         per_worker = max(1, threads // workers)
         grad = torch.is_grad_enabled()
+        queue = iter(range(len(parts)))
+        lock, stop = threading.Lock(), threading.Event()
 
-        def work(part, report, kept):
+        def work(kept: _Reuse | None) -> None:
             torch.set_num_threads(per_worker)
             with torch.set_grad_enabled(grad):
-                return _measure_pairs(part, report, method, checkpoint_every, n_set, kept)
+                while not stop.is_set():
+                    with lock:
+                        j = next(queue, None)
+                    if j is None:
+                        return
+                    results[j] = _measure_pairs(parts[j], layers.reporter(len(parts[j])), method, checkpoint_every,
+                                                kept)
 
         try:
-            with ThreadPoolExecutor(workers - 1, thread_name_prefix="rscale-pass") as pool:
-                futures = [pool.submit(work, part, None, kept) for part, kept in zip(parts[1:], reuse[1:])]
-                first = work(parts[0], progress, reuse[0])
-                results = [first] + [f.result() for f in futures]
+            with ThreadPoolExecutor(workers, thread_name_prefix="rscale-pass") as pool:
+                pending = {pool.submit(work, kept) for kept in reuse[:workers]}
+                try:
+                    while pending:
+                        done, pending = futures_wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                        layers.flush()
+                        for f in done:
+                            f.result()  # a worker's exception, raised here
+                except BaseException:
+                    stop.set()  # the other workers stop after their current part
+                    raise
         finally:
             torch.set_num_threads(threads)
-        result = {q: torch.cat([r[q] for r in results]) for q in results[0]}
+    layers.flush()
+    result = {q: torch.cat([r[q] for r in results]) for q in results[0]} if len(results) > 1 else results[0]
 
     def per_setting(x: torch.Tensor) -> list[np.ndarray]:
         # (settings·draws, β·m) -> per setting (β, draws·m): samples ordered by draw, then input
@@ -317,10 +375,9 @@ def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[in
 
 
 def _measure_pairs(pairs: list[tuple[RunSpec, int]], progress: Callable[[int], None] | None, method: str,
-                   checkpoint_every: int, n_set: int, reuse: _Reuse | None = None) -> dict[str, torch.Tensor]:
+                   checkpoint_every: int, reuse: _Reuse | None = None) -> dict[str, torch.Tensor]:
     """The pass over a stack of (setting, draw) pairs (settings consecutive): per quantity and
-    "bad", a tensor (pairs, β·m). Layers are reported to `progress` times `n_set` (the pass
-    stands for the layers of that many settings)."""
+    "bad", a tensor (pairs, β·m). `progress` gets the pass's layers."""
     spec = pairs[0][0]
     device, dtype = spec.torch_device(), spec.torch_dtype()
     betas, m, d, depth = spec.betas, spec.inputs_per_draw, spec.width, spec.depth
@@ -360,8 +417,7 @@ def _measure_pairs(pairs: list[tuple[RunSpec, int]], progress: Callable[[int], N
     h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
     readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in all_gens(seeding.READOUT)])
     p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
-    scaled = progress if progress is None or n_set == 1 else (lambda n: progress(n * n_set))
-    done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, scaled, checkpoint_every, reuse))
+    done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, progress, checkpoint_every, reuse))
     log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
     out_diff = (log10_norm_diff(done.h_hat, done.h_exp, h0) if done.h_delta is None
                 else log10_norm(done.h_delta, done.h_exp))

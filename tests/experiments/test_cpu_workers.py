@@ -33,25 +33,25 @@ def _assert_same(a, b):
                                 dict(law="iid", grad_method="autograd")])
 def test_worker_split_is_bit_identical(monkeypatch, kw):
     specs = [RunSpec(**{**BASE, **kw, "hurst": h}) for h in (0.3, 0.6, 0.9)]
-    monkeypatch.setattr(cell, "CPU_WORKERS", 1)
+    monkeypatch.setattr(cell, "ROWS_PER_PART", 10**9)  # one part, on the calling thread
     alone = _values(specs)
     threads = torch.get_num_threads()
     parts = []
     real = cell._measure_pairs
     monkeypatch.setattr(cell, "_measure_pairs", lambda pairs, *a: parts.append(len(pairs)) or real(pairs, *a))
-    monkeypatch.setattr(cell, "MIN_ROWS_PER_WORKER", 1)
-    for workers in (2, 4):
+    monkeypatch.setattr(cell, "ROWS_PER_PART", 1)
+    for workers in (1, 2, 4):
         parts.clear()
         monkeypatch.setattr(cell, "CPU_WORKERS", workers)
         _assert_same(alone, _values(specs))
-        assert max(parts) < 3 * 3  # the stack of 3 settings × 3 draws was split
+        assert parts and max(parts) == 1  # the stack of 3 settings × 3 draws ran draw by draw
         assert torch.get_num_threads() == threads
 
 
 def test_split_reports_every_layer_once(monkeypatch):
     """Only the calling thread reports progress, for the whole stack: the total is unchanged."""
     specs = [RunSpec(**{**BASE, "hurst": h}) for h in (0.3, 0.6)]
-    monkeypatch.setattr(cell, "MIN_ROWS_PER_WORKER", 1)
+    monkeypatch.setattr(cell, "ROWS_PER_PART", 15)  # parts of 2 draws (and 1: 3 draws a setting)
     for workers in (1, 2):
         monkeypatch.setattr(cell, "CPU_WORKERS", workers)
         steps = []
