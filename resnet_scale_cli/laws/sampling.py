@@ -30,11 +30,11 @@ def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[to
     for i, gen in enumerate(generators):
         target = out(i)
         if not chunked:
-            target.copy_(draw(n_paths, gen))
+            draw(n_paths, gen, out=target)
             continue
         for first in range(0, n_paths, PATH_CHUNK):
             n = min(PATH_CHUNK, n_paths - first)
-            target[:, first:first + n] = draw(n, gen)
+            draw(n, gen, out=target[:, first:first + n])
 
 
 def sample_paths(
