@@ -68,19 +68,15 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
     if settings.get("fbm_backend", "torch") == "fbm":
         return _reference(hurst, depth, dtype, device)
     sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(hurst, int(depth)), dtype=dtype, device=device)
-    work: dict[str, torch.Tensor] = {}  # the noise and its FFT, reused from call to call of this sampler
-
-    def buffer(name: str, n: int, shape: tuple[int, ...], kind) -> torch.Tensor:
-        if name not in work or work[name].shape[0] < n:
-            work[name] = torch.empty((n, *shape), dtype=kind, device=device)
-        return work[name][:n]
+    kept: list[torch.Tensor] = []  # the noise buffer, reused from call to call of this sampler
 
     def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
         n_complex = (n_paths + 1) // 2
+        if not kept or kept[0].shape[0] < n_complex:
+            kept[:] = [torch.empty((n_complex, 2 * depth, 2), dtype=dtype, device=device)]
         # the same numbers as torch.randn((n_complex, 2L, 2)), drawn into a contiguous buffer
-        noise = torch.view_as_complex(buffer("noise", n_complex, (2 * depth, 2), dtype).normal_(generator=gen))
-        spectrum = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1, out=buffer("fft", n_complex, (2 * depth,),
-                                                                          noise.dtype))
+        noise = torch.view_as_complex(kept[0][:n_complex].normal_(generator=gen))
+        spectrum = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1)  # (out= would only add a copy)
         paths = spectrum[:, :depth]  # real parts: paths 0..n_complex-1, imaginary parts: the next ones
         if out is None:
             out = torch.empty((depth, n_paths), dtype=dtype, device=device)
