@@ -51,6 +51,18 @@ class Network:
         self.layers_W = arrange(W).contiguous() if W is not None else None
         self.model = model
         self.activation = activation
+        self._views: tuple | None = None
+
+    def views(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor] | None,
+                             list[torch.Tensor] | None]:
+        """Per-layer (V_k, V_kᵀ, W_k, W_kᵀ) as lists of views, built once per weight tensor: the
+        layer loops index lists instead of slicing and transposing twice per layer and pass."""
+        V, W = self.layers_V, self.layers_W
+        if self._views is None or self._views[0] is not V or self._views[1] is not W:
+            Vs = list(V.unbind(0))
+            Ws = list(W.unbind(0)) if W is not None else None
+            self._views = (V, W, (Vs, [v.mT for v in Vs], Ws, [w.mT for w in Ws] if Ws is not None else None))
+        return self._views[2]
 
     @property
     def depth(self) -> int:
@@ -131,8 +143,9 @@ def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | N
     With a `buffer` (full model, states only, σ in `INPLACE`) the step runs without temporaries:
     pre = x W_kᵀ, σ in place, scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
     mask = None
+    Vs, VTs, Ws, WTs = net.views()
     if buffer is not None:
-        pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
+        pre = torch.bmm(x, WTs[k], out=buffer)
         act = net.activation
         if record and not act.zero_below:
             mask = act.record(pre, mask_out, scratch)
@@ -141,9 +154,10 @@ def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | N
             mask = act.record_activated(fed, mask_out)
         fed.mul_(scale_col)
     else:
-        fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record, mask_out, scratch)
+        pre = torch.bmm(x, WTs[k]) if net.model == "full" else x
+        fed, mask = _activated(net, pre, n_states, record, mask_out, scratch)
         fed = fed * scale_col
-    (x if delta is None else delta).baddbmm_(fed, net.layers_V[k].mT)  # the rows the increments are added to
+    (x if delta is None else delta).baddbmm_(fed, VTs[k])  # the rows the increments are added to
     if delta is not None:
         torch.add(base, delta, out=x)
     if renorm:
@@ -239,12 +253,13 @@ def _reverse_layer(net: Network, k: int, mask: torch.Tensor | None, p: torch.Ten
     own, not a view of p_L. `work`: two scratch tensors shaped like p (allocated when not given).
     Shared with `dynamics.replay`, which captures it."""
     ps, u = work if work is not None else (torch.empty_like(p), torch.empty_like(p))
-    torch.bmm(torch.mul(p, scale_col, out=ps), net.layers_V[k], out=u)
+    Vs, _, Ws, _ = net.views()
+    torch.bmm(torch.mul(p, scale_col, out=ps), Vs[k], out=u)
     if mask is not None:
         net.activation.apply_recorded_(u, mask)
     acc = p if pi is None else pi  # the rows the increment is added to
     if net.model == "full":
-        acc.baddbmm_(u, net.layers_W[k])
+        acc.baddbmm_(u, Ws[k])
     else:
         acc.add_(u)
     if pi is not None:
