@@ -246,24 +246,31 @@ def _settings_per_pass(spec: RunSpec, n_settings: int) -> int:
 
 
 CPU_WORKERS: int | None = None
-"""CPU passes: how many threads run the parts of a pass (below) at once. None: torch's intra-op
-thread count; 1: the parts one after another on the calling thread. The workers share torch's
-intra-op threads (one each on a 2-core machine). The layer loop is a dozen small operations per
-layer: intra-op threads meet at a barrier after each (on a loaded machine one late thread stalls
-them all), whole draws per thread do not."""
+"""CPU passes: how many threads share a pass, each running whole draws through all layers (every
+draw's rows are computed alone, so this never changes a value). None: torch's intra-op thread
+count; 1: no worker threads. The workers share torch's intra-op threads (one each on a 2-core
+machine). The layer loop is a dozen small operations per layer: intra-op threads meet at a
+barrier after each (on a loaded machine one late thread stalls them all, a pass took 20–30×
+longer), worker threads do not; they hand Python's lock over at each operation instead, which
+costs less the larger a worker's share (so each gets one part, below)."""
+MIN_ROWS_PER_WORKER = 1024
+"""No more workers than one per this many rows of the stack."""
 ROWS_PER_PART = 1024
-"""CPU passes are split by draws into parts of at least this many rows (whole draws; the
-Figure-7 cell: 2 draws of 700 rows), each run alone through all layers: its working set per layer
-stays in the core's cache, and the parts are shared out among the workers as they finish. Every
-draw's rows are computed alone, so the split never changes a value."""
+"""With one worker, the stack runs in parts of at least this many rows (the Figure-7 cell: 2 draws
+of 700 rows), one after another: a part's working set per layer stays in the core's cache (7 %
+faster than the 5 draws of a Hurst index at once on one thread)."""
 
 
-def _parts(device: torch.device, n_pairs: int, rows_per_pair: int) -> list[range]:
-    """Contiguous ranges of the stack, one per part (one part off the CPU)."""
+def _parts(device: torch.device, n_pairs: int, rows_per_pair: int, wanted: int) -> list[range]:
+    """Contiguous, balanced ranges of the stack: one per worker, or (one worker) parts of
+    `ROWS_PER_PART` rows; the whole stack off the CPU."""
     if device.type != "cpu":
         return [range(n_pairs)]
-    size = max(1, -(-ROWS_PER_PART // rows_per_pair))
-    return [range(a, min(a + size, n_pairs)) for a in range(0, n_pairs, size)]
+    rows = n_pairs * rows_per_pair
+    workers = max(1, min(wanted, n_pairs, rows // MIN_ROWS_PER_WORKER))
+    n_parts = workers if workers > 1 else max(1, min(n_pairs, rows // ROWS_PER_PART))
+    bounds = [n_pairs * j // n_parts for j in range(n_parts + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 class _Layers:
@@ -301,8 +308,8 @@ def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[in
                       reuse: list[_Reuse] | None = None) -> list[dict[str, np.ndarray]]:
     """One pass over `draws` of every spec in `specs` (same except the law's parameter): the
     settings' weights stacked on the draw axis (settings-major), each draw from its own streams.
-    On the CPU the stack runs in parts (`ROWS_PER_PART`), on up to `CPU_WORKERS` threads; only
-    the calling thread reports progress. Returns per spec its values (β, draws·m) per quantity
+    On the CPU the stack runs in parts (`_parts`) on up to `CPU_WORKERS` threads (each takes the
+    next part when done); only the calling thread reports progress. Returns per spec its values (β, draws·m) per quantity
     and "overflowed". `reuse`: memory kept across the passes of one call, one entry per worker
     (grown as needed)."""
     spec = specs[0]
@@ -310,8 +317,8 @@ def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[in
     n_beta, m, n_set, n_draw = len(spec.betas), spec.inputs_per_draw, len(specs), len(draws)
     pairs = [(s, i) for s in specs for i in draws]  # the stack: setting-major, then draws
     rows = n_beta * m * (1 + (spec.width if spec.probes is None else spec.probes) if method == "tangent" else 1)
-    parts = [pairs[r.start:r.stop] for r in _parts(device, len(pairs), rows)]
     wanted = CPU_WORKERS if CPU_WORKERS is not None else torch.get_num_threads()
+    parts = [pairs[r.start:r.stop] for r in _parts(device, len(pairs), rows, wanted)]
     workers = max(1, min(wanted, len(parts)))
     if reuse is None or device.type != "cpu":
         reuse = [None] * workers  # (other devices reuse memory through their caching allocator)

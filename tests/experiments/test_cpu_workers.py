@@ -40,19 +40,22 @@ def test_worker_split_is_bit_identical(monkeypatch, kw):
     real = cell._measure_pairs
     monkeypatch.setattr(cell, "_measure_pairs", lambda pairs, *a: parts.append(len(pairs)) or real(pairs, *a))
     monkeypatch.setattr(cell, "ROWS_PER_PART", 1)
-    for workers in (1, 2, 4):
+    monkeypatch.setattr(cell, "MIN_ROWS_PER_WORKER", 1)
+    for workers, sizes in ((1, [1] * 9), (2, [4, 5]), (4, [2, 2, 2, 3])):
         parts.clear()
         monkeypatch.setattr(cell, "CPU_WORKERS", workers)
         _assert_same(alone, _values(specs))
-        assert parts and max(parts) == 1  # the stack of 3 settings × 3 draws ran draw by draw
+        # the stack of 3 settings × 3 draws, split (a tiny budget: one draw per pass already)
+        assert sorted(parts) == ([1] * 9 if "memory_gb" in kw else sizes)
         assert torch.get_num_threads() == threads
 
 
 def test_split_reports_every_layer_once(monkeypatch):
     """Only the calling thread reports progress, for the whole stack: the total is unchanged."""
     specs = [RunSpec(**{**BASE, "hurst": h}) for h in (0.3, 0.6)]
-    monkeypatch.setattr(cell, "ROWS_PER_PART", 15)  # parts of 2 draws (and 1: 3 draws a setting)
-    for workers in (1, 2):
+    monkeypatch.setattr(cell, "ROWS_PER_PART", 15)  # one worker: parts of 2 or 1 draws
+    monkeypatch.setattr(cell, "MIN_ROWS_PER_WORKER", 1)
+    for workers in (1, 2, 4):
         monkeypatch.setattr(cell, "CPU_WORKERS", workers)
         steps = []
         cell.measure_group(specs, steps.append)
