@@ -250,11 +250,13 @@ def _reverse_layer(net: Network, k: int, mask: torch.Tensor | None, p: torch.Ten
     """Layer k of `backward`: p_k = p_{k+1} + L^{-β} ∂_h f(h_k, θ_{k+1})ᵀ p_{k+1} in row form, with
     delta carrying π_k = π_{k+1} + (the same increment) and p_k = base + π_k. Returns (p_k,
     exponents, π_k); p (and π, base) are updated in place, so p must be a tensor of the caller's
-    own, not a view of p_L. `work`: two scratch tensors shaped like p (allocated when not given).
+    own, not a view of p_L; with delta carrying it must equal base + π (as at the end of a layer).
+    `work`: two scratch tensors shaped like p (allocated when not given).
     Shared with `dynamics.replay`, which captures it."""
     ps, u = work if work is not None else (torch.empty_like(p), torch.empty_like(p))
     Vs, _, Ws, _ = net.views()
-    torch.bmm(torch.mul(p, scale_col, out=ps), Vs[k], out=u)
+    # with delta carrying p is recomputed as base + π below: p·L^-β in place (cheaper than into ps)
+    torch.bmm(p.mul_(scale_col) if pi is not None else torch.mul(p, scale_col, out=ps), Vs[k], out=u)
     if mask is not None:
         net.activation.apply_recorded_(u, mask)
     acc = p if pi is None else pi  # the rows the increment is added to
