@@ -259,6 +259,7 @@ def fig7_grid(args, device: torch.device) -> tuple[float, float, list[float]]:
     in one pass; `--no-group`: one Hurst index after another), measured or projected (--quick)."""
     log(f"[4] the full Figure-7 grid ({'one H at a time' if args.no_group else 'law settings grouped'})")
     cell.GROUP_SETTINGS = not args.no_group
+    cell.CPU_WORKERS = args.cpu_workers
     quick = args.quick and device.type != "cuda"  # on CUDA the whole grid is measured
     hursts = [FIG7_HURSTS[0], FIG7_HURSTS[25], FIG7_HURSTS[-1]] if quick else list(FIG7_HURSTS)
     fig7_measured = fig7_seconds(args.device, hursts)
@@ -376,6 +377,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="project the slow parts from measured slices (< 5 min)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--no-group", action="store_true", help="measure the Figure-7 grid one Hurst index at a time")
+    parser.add_argument("--cpu-workers", type=int, default=None,
+                        help="CPU: threads a pass is split over by draws (experiments.cell.CPU_WORKERS; default: "
+                             "torch's thread count; 1: one pass on torch's intra-op threads)")
     parser.add_argument("--fig7-only", action="store_true", help="measure only the Figure-7 grid [4]; prints its JSON")
     parser.add_argument("--no-graphs", action="store_true", help="--fig7-only on CUDA: the eager layer loop (no CUDA graphs)")
     parser.add_argument("--no-cpu", action="store_true", help="--device cuda: skip the CPU figures of the same run")
@@ -394,6 +398,7 @@ def main() -> None:
         print(json.dumps({"fig7_seconds_measured": round(measured, 2) if len(hursts) == len(FIG7_HURSTS) else None,
                           "fig7_seconds_projected": round(projected, 2), "hursts_measured": len(hursts),
                           "seconds_measured": round(measured, 2), "grouped": not args.no_group, "device": str(device),
+                          "cpu_workers": args.cpu_workers,
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
                           "cuda_graphs": device.type == "cuda" and not args.no_graphs}))
         return

@@ -51,6 +51,18 @@ class Network:
         self.layers_W = arrange(W).contiguous() if W is not None else None
         self.model = model
         self.activation = activation
+        self._views: tuple | None = None
+
+    def views(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor] | None,
+                             list[torch.Tensor] | None]:
+        """Per-layer (V_k, V_kᵀ, W_k, W_kᵀ) as lists of views, built once per weight tensor: the
+        layer loops index lists instead of slicing and transposing twice per layer and pass."""
+        V, W = self.layers_V, self.layers_W
+        if self._views is None or self._views[0] is not V or self._views[1] is not W:
+            Vs = list(V.unbind(0))
+            Ws = list(W.unbind(0)) if W is not None else None
+            self._views = (V, W, (Vs, [v.mT for v in Vs], Ws, [w.mT for w in Ws] if Ws is not None else None))
+        return self._views[2]
 
     @property
     def depth(self) -> int:
@@ -103,14 +115,16 @@ def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
     return x
 
 
-def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = False,
+               mask_out: torch.Tensor | None = None,
+               scratch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Rows fed to V_k: σ(pre) for states, σ'(pre_h) ⊙ pre_q for tangents; with `record`, also
-    what the reverse pass needs of σ'(pre_h) (see `Activation.record`)."""
+    what the reverse pass needs of σ'(pre_h) (see `Activation.record`; into `mask_out` if given)."""
     if net.model == "linear":
         return pre, None
     act = net.activation
     h_pre = pre[:, :n_states]
-    recorded = act.record(h_pre) if record else None
+    recorded = act.record(h_pre, mask_out, scratch) if record else None
     if pre.shape[1] == n_states:
         return act.fn(h_pre), recorded
     d0, rows, width = pre.shape
@@ -121,21 +135,29 @@ def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = Fa
 
 def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | None, delta: torch.Tensor | None,
                    exps: torch.Tensor, scale_col: torch.Tensor, n_states: int, rescale_rows: torch.Tensor | None,
-                   buffer: torch.Tensor | None, renorm: bool, record: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   buffer: torch.Tensor | None, renorm: bool, record: bool, *, mask_out: torch.Tensor | None = None,
+                   scratch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Layer k of `forward`, updating x (and base, delta with delta carrying) in place; returns the
-    exponents and, with `record`, what the reverse pass needs of σ'. With a `buffer` (full model,
-    states only, σ in `INPLACE`) the step runs without temporaries: pre = x W_kᵀ, σ in place,
-    scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
+    exponents and, with `record`, what the reverse pass needs of σ' (written into `mask_out`, shape
+    (D, n_states, d), when given; `scratch`, a float tensor of that shape, serves `Activation.record`).
+    With a `buffer` (full model, states only, σ in `INPLACE`) the step runs without temporaries:
+    pre = x W_kᵀ, σ in place, scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
     mask = None
+    Vs, VTs, Ws, WTs = net.views()
     if buffer is not None:
-        pre = torch.bmm(x, net.layers_W[k].mT, out=buffer)
-        if record:
-            mask = net.activation.record(pre)
-        fed = INPLACE[net.activation.name](pre).mul_(scale_col)
+        pre = torch.bmm(x, WTs[k], out=buffer)
+        act = net.activation
+        if record and not act.zero_below:
+            mask = act.record(pre, mask_out, scratch)
+        fed = INPLACE[act.name](pre)
+        if record and act.zero_below:  # ReLU: σ' recorded as σ(pre) ≠ 0 (see Activation.record_activated)
+            mask = act.record_activated(fed, mask_out)
+        fed.mul_(scale_col)
     else:
-        fed, mask = _activated(net, _pre_activation(net, x, k), n_states, record)
+        pre = torch.bmm(x, WTs[k]) if net.model == "full" else x
+        fed, mask = _activated(net, pre, n_states, record, mask_out, scratch)
         fed = fed * scale_col
-    (x if delta is None else delta).baddbmm_(fed, net.layers_V[k].mT)  # the rows the increments are added to
+    (x if delta is None else delta).baddbmm_(fed, VTs[k])  # the rows the increments are added to
     if delta is not None:
         torch.add(base, delta, out=x)
     if renorm:
@@ -160,6 +182,7 @@ def forward(
     exps0: torch.Tensor | None = None,
     carry_delta: bool = False,
     progress: Callable[[int], None] | None = None,
+    mask_store: torch.Tensor | None = None,
 ) -> Forward:
     """Run layers start..stop-1 on rows x0 (D, R, d): the first `n_states` rows are states h,
     the rest their tangents (R − n_states a multiple of n_states, probes grouped per state).
@@ -167,6 +190,10 @@ def forward(
     `scales` (R,) holds L^{-β} for each row. With `carry_log_norms`, rows are rescaled by
     powers of two every few layers and the exponents returned (exact; see module docstring).
     With `carry_delta`, x_L − x_0 is also carried apart and returned as `Forward.delta`.
+    `mask_store`: with `record_masks` and a piecewise-linear σ, a bool tensor (stop − start, D,
+    n_states, d) of the caller's that σ' is recorded into (`Forward.masks` are its layers), e.g.
+    kept from one pass to the next: fresh memory costs its first-touch page faults (on the CPU,
+    a measurable part of a Figure-7 pass). Ignored by the CUDA graph replay.
     """
     depth = net.depth if stop is None else stop
     d0, rows, width = x0.shape
@@ -190,13 +217,23 @@ def forward(
     in_place = net.model == "full" and rows == n_states and net.activation.name in INPLACE
     buffer = torch.empty_like(x) if in_place else None
     out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
+    scratch = None
+    if record_masks and net.model != "linear" and net.activation.slopes is not None:
+        if not (in_place and net.activation.zero_below):  # (ReLU in place records from σ(pre))
+            scratch = torch.empty((d0, n_states, width), dtype=x0.dtype, device=x0.device)
+        if mask_store is not None:
+            if mask_store.shape != (depth - start, d0, n_states, width) or mask_store.dtype != torch.bool:
+                raise ValueError(f"forward: mask_store is {tuple(mask_store.shape)} {mask_store.dtype}, expected "
+                                 f"{(depth - start, d0, n_states, width)} torch.bool")
+            out.masks = list(mask_store.unbind(0))
+    stored = out.masks is not None and len(out.masks) > 0
     for k in range(start, depth):
         if checkpoint_every and k % checkpoint_every == 0:
             out.checkpoints.append((k, x[:, :n_states].clone(), exps[:, :n_states].clone()))
         renorm = carry_log_norms and ((k + 1) % RENORM_EVERY == 0 or k + 1 == depth)
         exps, mask = _forward_layer(net, k, x, base, delta, exps, scale_col, n_states, rescale_rows, buffer, renorm,
-                                    record_masks)
-        if record_masks:
+                                    record_masks, mask_out=out.masks[k - start] if stored else None, scratch=scratch)
+        if record_masks and not stored:
             out.masks.append(mask)
         if progress is not None and (k + 1) % 64 == 0:
             progress(64)
@@ -206,29 +243,29 @@ def forward(
     return out
 
 
-def _backward_layer(net: Network, p: torch.Tensor, k: int, mask: torch.Tensor | None, scale_col: torch.Tensor) -> torch.Tensor:
-    """p_k = p_{k+1} + L^{-β} ∂_h f(h_k, θ_{k+1})ᵀ p_{k+1}, in row form."""
-    u = torch.bmm(p * scale_col, net.layers_V[k])
-    if mask is not None:
-        u = net.activation.apply_recorded(u, mask)
-    if net.model == "full":
-        return torch.baddbmm(p, u, net.layers_W[k])
-    return p + u
-
-
 def _reverse_layer(net: Network, k: int, mask: torch.Tensor | None, p: torch.Tensor, exps: torch.Tensor,
                    base: torch.Tensor | None, pi: torch.Tensor | None, scale_col: torch.Tensor,
-                   renorm: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Layer k of `backward`: (p_k, exponents, π_k) from p_{k+1} (and π_{k+1}, base rescaled in
-    place, with delta carrying). Shared with `dynamics.replay`, which captures it."""
-    if pi is not None:
-        u = torch.bmm(p * scale_col, net.layers_V[k])
-        if mask is not None:
-            u = net.activation.apply_recorded(u, mask)
-        pi = torch.baddbmm(pi, u, net.layers_W[k]) if net.model == "full" else pi + u
-        p = base + pi
+                   renorm: bool, *, work: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Layer k of `backward`: p_k = p_{k+1} + L^{-β} ∂_h f(h_k, θ_{k+1})ᵀ p_{k+1} in row form, with
+    delta carrying π_k = π_{k+1} + (the same increment) and p_k = base + π_k. Returns (p_k,
+    exponents, π_k); p (and π, base) are updated in place, so p must be a tensor of the caller's
+    own, not a view of p_L; with delta carrying it must equal base + π (as at the end of a layer).
+    `work`: two scratch tensors shaped like p (allocated when not given).
+    Shared with `dynamics.replay`, which captures it."""
+    ps, u = work if work is not None else (torch.empty_like(p), torch.empty_like(p))
+    Vs, _, Ws, _ = net.views()
+    # with delta carrying p is recomputed as base + π below: p·L^-β in place (cheaper than into ps)
+    torch.bmm(p.mul_(scale_col) if pi is not None else torch.mul(p, scale_col, out=ps), Vs[k], out=u)
+    if mask is not None:
+        net.activation.apply_recorded_(u, mask)
+    acc = p if pi is None else pi  # the rows the increment is added to
+    if net.model == "full":
+        acc.baddbmm_(u, Ws[k])
     else:
-        p = _backward_layer(net, p, k, mask, scale_col)
+        acc.add_(u)
+    if pi is not None:
+        torch.add(base, pi, out=p)
     if renorm:
         if pi is not None:
             exps = _renormalize_delta(p, base, pi, exps, None)
@@ -264,18 +301,19 @@ def backward(
                 return replayed
     n = fwd.n_states
     scale_col = scales.to(p_last.dtype).view(1, n, 1)
-    p = p_last
+    p = p_last.clone(memory_format=torch.contiguous_format)  # updated in place layer by layer
+    work = (torch.empty_like(p), torch.empty_like(p))
     exps = torch.zeros(p.shape[:2], dtype=torch.int64, device=p.device)
     depth = net.depth
     done = 0
     carry_delta = delta_out is not None
-    base = p_last.clone() if carry_delta else None
-    pi = torch.zeros_like(p_last) if carry_delta else None
+    base = p_last.clone(memory_format=torch.contiguous_format) if carry_delta else None
+    pi = torch.zeros_like(base) if carry_delta else None
 
     def step(k: int, mask: torch.Tensor | None) -> None:
         nonlocal p, exps, done, pi
         renorm = carry_log_norms and ((depth - k) % RENORM_EVERY == 0 or k == 0)
-        p, exps, pi = _reverse_layer(net, k, mask, p, exps, base, pi, scale_col, renorm)
+        p, exps, pi = _reverse_layer(net, k, mask, p, exps, base, pi, scale_col, renorm, work=work)
         done += 1
         if progress is not None and done % 64 == 0:
             progress(64)

@@ -248,12 +248,13 @@ def backward(net: Network, fwd: Forward, p_last: torch.Tensor, scales: torch.Ten
             blk = _block_net(s, net, n)
 
             def run() -> None:
-                p, exps, pi = s["p"], s["exps"], s.get("pi")
+                p, exps, pi = s["p"], s["exps"], s.get("pi")  # p and pi are updated in place
                 scale_col = s["scales"].to(dtype).view(1, n_rows, 1)
+                work = (torch.empty_like(p), torch.empty_like(p))
                 for j in reversed(range(n)):  # block [k0, k0 + n) ends at L − a multiple of BLOCK
                     renorm = carry_log_norms and ((n - j) % RENORM_EVERY == 0 or j == 0)
                     mask = s["masks"][j] if mask_dtype is not None else None
-                    p, exps, pi = _reverse_layer(blk, j, mask, p, exps, s.get("base"), pi, scale_col, renorm)
+                    p, exps, pi = _reverse_layer(blk, j, mask, p, exps, s.get("base"), pi, scale_col, renorm, work=work)
                 for name, value in (("p", p), ("exps", exps), ("pi", pi)):
                     if value is not None and value is not s[name]:
                         s[name].copy_(value)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 import time
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -74,6 +77,26 @@ def _checkpoint_every(spec: RunSpec, chunk: int, rows: int) -> int:
     return max(RENORM_EVERY, int(math.ceil(math.sqrt(spec.depth) / RENORM_EVERY)) * RENORM_EVERY)
 
 
+class _Reuse:
+    """Memory kept from one pass to the next within a `measure` or `measure_group` call (one per
+    CPU worker): the weights V and W and the σ' block of the reverse pass. Fresh blocks cost their
+    first-touch page faults on every pass (per Figure-7 setting 64 MB of weights and 140 MB of
+    σ', about 50 000 pages: several per cent of a CPU pass)."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, torch.Tensor] = {}
+
+    def tensor(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """An uninitialized tensor of `shape`: a prefix of the block kept under `name` when that is
+        large enough, else a new block (kept in its place)."""
+        n = math.prod(shape)
+        block = self.blocks.get(name)
+        if block is None or block.numel() < n or block.dtype != dtype or block.device != torch.device(device):
+            self.blocks.pop(name, None)  # freed before the larger one is allocated
+            block = self.blocks[name] = torch.empty(n, dtype=dtype, device=device)
+        return block[:n].view(shape)
+
+
 @dataclass
 class _Chunk:
     """One chunk of draws, ready for a gradient pass: the network, inputs h_0 (draws, β·m, d),
@@ -87,6 +110,7 @@ class _Chunk:
     gens: Callable[[int], list[torch.Generator]]
     progress: Callable[[int], None] | None
     checkpoint_every: int
+    reuse: _Reuse | None = None
 
     @property
     def carry_delta(self) -> bool:
@@ -128,8 +152,12 @@ def _autograd_pass(c: _Chunk) -> _Pass:
 
 
 def _forward_pass(c: _Chunk, *, record_masks: bool) -> tuple[Any, _Pass]:
+    store = None
+    if record_masks and c.reuse is not None and c.net.model != "linear" and c.net.activation.slopes is not None:
+        store = c.reuse.tensor("masks", (c.net.depth, *c.h0.shape), torch.bool, c.h0.device)
     fwd = forward(c.net, c.h0, c.row_scales, c.h0.shape[1], record_masks=record_masks,
-                  checkpoint_every=c.checkpoint_every, carry_delta=c.carry_delta, progress=c.progress)
+                  checkpoint_every=c.checkpoint_every, carry_delta=c.carry_delta, progress=c.progress,
+                  mask_store=store)
     h_hat = fwd.x
     return fwd, _Pass(h_hat, fwd.exps, {}, ~torch.isfinite(h_hat).all(-1), fwd.delta)
 
@@ -217,61 +245,191 @@ def _settings_per_pass(spec: RunSpec, n_settings: int) -> int:
     return max(1, k)
 
 
+CPU_WORKERS: int | None = None
+"""CPU passes: how many threads share a pass, each running whole draws through all layers (every
+draw's rows are computed alone, so this never changes a value). None: torch's intra-op thread
+count; 1: no worker threads. The workers share torch's intra-op threads (one each on a 2-core
+machine). The layer loop is a dozen small operations per layer: intra-op threads meet at a
+barrier after each (on a loaded machine one late thread stalls them all, a pass took 20–30×
+longer), worker threads do not; they hand Python's lock over at each operation instead, which
+costs less the larger a worker's share (so each gets one part, below)."""
+MIN_ROWS_PER_WORKER = 1024
+"""No more workers than one per this many rows of the stack."""
+ROWS_PER_PART = 1024
+"""With one worker, the stack runs in parts of at least this many rows (the Figure-7 cell: 2 draws
+of 700 rows), one after another: a part's working set per layer stays in the core's cache (7 %
+faster than the 5 draws of a Hurst index at once on one thread)."""
+
+
+def _parts(device: torch.device, n_pairs: int, rows_per_pair: int, wanted: int) -> list[range]:
+    """Contiguous, balanced ranges of the stack: one per worker, or (one worker) parts of
+    `ROWS_PER_PART` rows; the whole stack off the CPU."""
+    if device.type != "cpu":
+        return [range(n_pairs)]
+    rows = n_pairs * rows_per_pair
+    workers = max(1, min(wanted, n_pairs, rows // MIN_ROWS_PER_WORKER))
+    n_parts = workers if workers > 1 else max(1, min(n_pairs, rows // ROWS_PER_PART))
+    bounds = [n_pairs * j // n_parts for j in range(n_parts + 1)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+class _Layers:
+    """Progress of a pass run in parts: each part reports its layers, counted for its share of
+    the stack (n_set · part/stack per layer: the whole pass stands for n_set settings' layers);
+    `flush` (on the calling thread only) passes whole layers on to the callback."""
+
+    def __init__(self, progress: Callable[[int], None] | None, n_set: int, n_pairs: int) -> None:
+        self.progress, self.n_set, self.n_pairs = progress, n_set, n_pairs
+        self.lock = threading.Lock()
+        self.count = 0  # layers × n_set × pairs, over all parts
+        self.reported = 0
+
+    def reporter(self, part_pairs: int) -> Callable[[int], None] | None:
+        if self.progress is None:
+            return None
+
+        def add(n: int) -> None:
+            with self.lock:
+                self.count += n * self.n_set * part_pairs
+
+        return add
+
+    def flush(self) -> None:
+        if self.progress is not None:
+            with self.lock:
+                due = self.count // self.n_pairs - self.reported
+                self.reported += due
+            if due:
+                self.progress(due)
+
+
 def _measure_settings(specs: list[RunSpec], draws: range, progress: Callable[[int], None] | None,
-                      method: str, checkpoint_every: int) -> list[dict[str, np.ndarray]]:
+                      method: str, checkpoint_every: int,
+                      reuse: list[_Reuse] | None = None) -> list[dict[str, np.ndarray]]:
     """One pass over `draws` of every spec in `specs` (same except the law's parameter): the
     settings' weights stacked on the draw axis (settings-major), each draw from its own streams.
-    Returns per spec its values (β, draws·m) per quantity and "overflowed"."""
+    On the CPU the stack runs in parts (`_parts`) on up to `CPU_WORKERS` threads (each takes the
+    next part when done); only the calling thread reports progress. Returns per spec its values (β, draws·m) per quantity
+    and "overflowed". `reuse`: memory kept across the passes of one call, one entry per worker
+    (grown as needed)."""
     spec = specs[0]
-    device, dtype = spec.torch_device(), spec.torch_dtype()
-    betas, m, d, depth = spec.betas, spec.inputs_per_draw, spec.width, spec.depth
-    n_beta, n_set, n_draw = len(betas), len(specs), len(draws)
-    n_states = n_beta * m
-    gradient_pass = GRADIENT_PASSES[method]
-    key = cell_key(spec)
-    act = ACTIVATIONS[spec.activation]
-    row_scales = torch.tensor([depth ** (-b) for b in betas for _ in range(m)], dtype=torch.float64, device=device)
+    device = spec.torch_device()
+    n_beta, m, n_set, n_draw = len(spec.betas), spec.inputs_per_draw, len(specs), len(draws)
+    pairs = [(s, i) for s in specs for i in draws]  # the stack: setting-major, then draws
+    rows = n_beta * m * (1 + (spec.width if spec.probes is None else spec.probes) if method == "tangent" else 1)
+    wanted = CPU_WORKERS if CPU_WORKERS is not None else torch.get_num_threads()
+    parts = [pairs[r.start:r.stop] for r in _parts(device, len(pairs), rows, wanted)]
+    workers = max(1, min(wanted, len(parts)))
+    if reuse is None or device.type != "cpu":
+        reuse = [None] * workers  # (other devices reuse memory through their caching allocator)
+    reuse += [_Reuse() for _ in range(workers - len(reuse))]
+    layers = _Layers(progress, n_set, len(pairs))
+    results: list[dict[str, torch.Tensor] | None] = [None] * len(parts)
+    if workers == 1:
+        for j, part in enumerate(parts):
+            report = layers.reporter(len(part))
+            flushed = None if report is None else (lambda n, report=report: (report(n), layers.flush()))
+            results[j] = _measure_pairs(part, flushed, method, checkpoint_every, reuse[0])
+    else:
+        threads = torch.get_num_threads()
+        per_worker = max(1, threads // workers)
+        grad = torch.is_grad_enabled()
+        queue = iter(range(len(parts)))
+        lock, stop = threading.Lock(), threading.Event()
 
-    def gens(purpose: int, draws: range = draws) -> list[torch.Generator]:
-        return [seeding.generator(spec.seed, key + (i, purpose), device) for i in draws]
+        def work(kept: _Reuse | None) -> None:
+            torch.set_num_threads(per_worker)
+            with torch.set_grad_enabled(grad):
+                while not stop.is_set():
+                    with lock:
+                        j = next(queue, None)
+                    if j is None:
+                        return
+                    results[j] = _measure_pairs(parts[j], layers.reporter(len(parts[j])), method, checkpoint_every,
+                                                kept)
 
-    def all_gens(purpose: int) -> list[torch.Generator]:
-        return [g for _ in specs for g in gens(purpose)]
-
-    def weights(purpose: int) -> torch.Tensor:
-        parts = [sample_weights(s.law, depth, d, gens(purpose), layer_major=True, dist=s.dist,
-                                lengthscale=s.lengthscale, hurst=s.hurst, fbm_backend=s.fbm_backend,
-                                dtype=dtype, device=device) for s in specs]
-        return parts[0] if n_set == 1 else torch.cat(parts, dim=1)
-
-    net = Network(weights(seeding.WEIGHTS_V), weights(seeding.WEIGHTS_W) if spec.model == "full" else None,
-                  spec.model, act, layer_major=True)
-    h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in gens(seeding.INPUTS)])
-    h0 = h0.repeat(n_set, n_beta, 1)  # draws: setting-major; rows: β-major, then inputs
-    readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in gens(seeding.READOUT)])
-    readout = readout.repeat(n_set, 1)
-    p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
-    scaled = progress if progress is None or n_set == 1 else (lambda n: progress(n * n_set))
-    done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, scaled, checkpoint_every))
-    log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
-    out_diff = (log10_norm_diff(done.h_hat, done.h_exp, h0) if done.h_delta is None
-                else log10_norm(done.h_delta, done.h_exp))
-    result = {"output_log10": out_diff - log_h0,
-              "output_norm_log10": log10_norm(done.h_hat, done.h_exp) - log_h0, **done.gradient}
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="rscale-pass") as pool:
+                pending = {pool.submit(work, kept) for kept in reuse[:workers]}
+                try:
+                    while pending:
+                        done, pending = futures_wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                        layers.flush()
+                        for f in done:
+                            f.result()  # a worker's exception, raised here
+                except BaseException:
+                    stop.set()  # the other workers stop after their current part
+                    raise
+        finally:
+            torch.set_num_threads(threads)
+    layers.flush()
+    result = {q: torch.cat([r[q] for r in results]) for q in results[0]} if len(results) > 1 else results[0]
 
     def per_setting(x: torch.Tensor) -> list[np.ndarray]:
         # (settings·draws, β·m) -> per setting (β, draws·m): samples ordered by draw, then input
         x = x.reshape(n_set, n_draw, n_beta, m).permute(0, 2, 1, 3).reshape(n_set, n_beta, -1).cpu().numpy()
         return list(x)
 
+    bad = result.pop("bad")
     out: list[dict[str, np.ndarray]] = [{} for _ in specs]
     for q in QUANTITIES:
         if q in result:
-            for o, v in zip(out, per_setting(result[q].masked_fill(done.bad, float("nan")))):
+            for o, v in zip(out, per_setting(result[q].masked_fill(bad, float("nan")))):
                 o[q] = v
-    for o, v in zip(out, per_setting(done.bad)):
+    for o, v in zip(out, per_setting(bad)):
         o["overflowed"] = v
     return out
+
+
+def _measure_pairs(pairs: list[tuple[RunSpec, int]], progress: Callable[[int], None] | None, method: str,
+                   checkpoint_every: int, reuse: _Reuse | None = None) -> dict[str, torch.Tensor]:
+    """The pass over a stack of (setting, draw) pairs (settings consecutive): per quantity and
+    "bad", a tensor (pairs, β·m). `progress` gets the pass's layers."""
+    spec = pairs[0][0]
+    device, dtype = spec.torch_device(), spec.torch_dtype()
+    betas, m, d, depth = spec.betas, spec.inputs_per_draw, spec.width, spec.depth
+    n_beta = len(betas)
+    n_states = n_beta * m
+    gradient_pass = GRADIENT_PASSES[method]
+    key = cell_key(spec)
+    act = ACTIVATIONS[spec.activation]
+    row_scales = torch.tensor([depth ** (-b) for b in betas for _ in range(m)], dtype=torch.float64, device=device)
+    runs: list[tuple[RunSpec, list[int]]] = []  # consecutive pairs of one setting
+    for s, i in pairs:
+        if runs and runs[-1][0] is s:
+            runs[-1][1].append(i)
+        else:
+            runs.append((s, [i]))
+
+    def gen(i: int, purpose: int) -> torch.Generator:
+        return seeding.generator(spec.seed, key + (i, purpose), device)
+
+    def all_gens(purpose: int) -> list[torch.Generator]:
+        return [gen(i, purpose) for _, i in pairs]
+
+    def weights(purpose: int, name: str) -> torch.Tensor:
+        shape = (depth, len(pairs), d, d)
+        out = torch.empty(shape, dtype=dtype, device=device) if reuse is None else reuse.tensor(name, shape, dtype, device)
+        first = 0
+        for s, draws in runs:  # each setting's draws written in place: no second copy
+            sample_weights(s.law, depth, d, [gen(i, purpose) for i in draws], layer_major=True, dist=s.dist,
+                           lengthscale=s.lengthscale, hurst=s.hurst, fbm_backend=s.fbm_backend, dtype=dtype,
+                           device=device, out=out[:, first:first + len(draws)])
+            first += len(draws)
+        return out
+
+    net = Network(weights(seeding.WEIGHTS_V, "V"), weights(seeding.WEIGHTS_W, "W") if spec.model == "full" else None,
+                  spec.model, act, layer_major=True)
+    h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in all_gens(seeding.INPUTS)])
+    h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
+    readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in all_gens(seeding.READOUT)])
+    p_last = readout.unsqueeze(1).expand(-1, n_states, -1)
+    done = gradient_pass(_Chunk(spec, net, h0, row_scales, p_last, all_gens, progress, checkpoint_every, reuse))
+    log_h0 = log10_norm(h0, torch.zeros_like(done.h_exp))
+    out_diff = (log10_norm_diff(done.h_hat, done.h_exp, h0) if done.h_delta is None
+                else log10_norm(done.h_delta, done.h_exp))
+    return {"output_log10": out_diff - log_h0, "output_norm_log10": log10_norm(done.h_hat, done.h_exp) - log_h0,
+            **done.gradient, "bad": done.bad}
 
 
 def _assemble(spec: RunSpec, parts: list[dict[str, np.ndarray]], method: str, checkpoint_every: int,
@@ -294,12 +452,16 @@ def _assemble(spec: RunSpec, parts: list[dict[str, np.ndarray]], method: str, ch
 
 def measure(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Measurements:
     """Per-sample log10 ‖h_L − h_0‖/‖h_0‖, ‖h_L‖/‖h_0‖, ‖p_0 − p_L‖/‖p_L‖ and ‖p_0‖/‖p_L‖."""
+    return _measure(spec, progress, [])
+
+
+def _measure(spec: RunSpec, progress: Callable[[int], None] | None, reuse: list[_Reuse]) -> Measurements:
     method = resolved_grad_method(spec)
     chunk = _draw_chunk(spec)
     checkpoint_every = (_checkpoint_every(spec, chunk, len(spec.betas) * spec.inputs_per_draw)
                         if method == "reverse" else 0)
     parts = [_measure_settings([spec], range(first, min(first + chunk, spec.n_draws)), progress, method,
-                               checkpoint_every)[0]
+                               checkpoint_every, reuse)[0]
              for first in range(0, spec.n_draws, chunk)]
     return _assemble(spec, parts, method, checkpoint_every, chunk)
 
@@ -315,15 +477,16 @@ def measure_group(specs: list[RunSpec], progress: Callable[[int], None] | None =
         raise ValueError("measure_group: the specs differ in more than the law's parameter")
     spec = specs[0]
     per_pass = _settings_per_pass(spec, len(specs)) if GROUP_SETTINGS else 1
+    reuse: list[_Reuse] = []  # kept from pass to pass of this call
     if per_pass == 1:
-        return [measure(s, progress) for s in specs]
+        return [_measure(s, progress, reuse) for s in specs]
     method = resolved_grad_method(spec)
     checkpoint_every = (_checkpoint_every(spec, _draw_chunk(spec), len(spec.betas) * spec.inputs_per_draw)
                         if method == "reverse" else 0)
     out: list[Measurements] = []
     for first in range(0, len(specs), per_pass):
         group = specs[first:first + per_pass]
-        parts = _measure_settings(group, range(spec.n_draws), progress, method, checkpoint_every)
+        parts = _measure_settings(group, range(spec.n_draws), progress, method, checkpoint_every, reuse)
         out += [_assemble(s, [p], method, checkpoint_every, spec.n_draws * len(group)) for s, p in zip(group, parts)]
     return out
 

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
 class Law:
     """A weight law across depth.
 
-    `sampler(depth, settings, dtype, device)` returns a function `(n_paths, generator) ->
-    (L, n_paths)` tensor of unit-variance entry paths; `chunked = False` means it must be given
-    all of a draw's paths at once. `autocorrelation(lags, depth, settings)` is the theory.
+    `sampler(depth, settings, dtype, device)` returns a function `(n_paths, generator, out=None)
+    -> (L, n_paths)` tensor of unit-variance entry paths, written into `out` (an (L, n_paths)
+    view) when given (`into`); `chunked = False` means it must be given all of a draw's paths
+    at once. The numbers drawn never depend on `out`. `autocorrelation(lags, depth, settings)` is the theory.
     `params` are the spec fields the law reads; `parameter` (symbol `symbol`) is the one a sweep
     may vary over a grid.
     """
@@ -37,6 +38,11 @@ class Law:
         if self.params:
             return f"{self.name} ({', '.join(str(settings[p]) for p in self.params)})"
         return self.name
+
+
+def into(out: Any, paths: Any) -> Any:
+    """A sampler's result: `paths`, or `out` with `paths` copied into it."""
+    return paths if out is None else out.copy_(paths)
 
 
 DISTS = ("gaussian", "rademacher", "uniform")

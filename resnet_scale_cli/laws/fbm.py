@@ -10,7 +10,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.base import Law
+from resnet_scale_cli.laws.base import Law, into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +44,8 @@ def _reference(hurst: float, depth: int, dtype, device):
     import torch
     from fbm import FBM
 
-    def draw(n_paths: int, gen) -> "torch.Tensor":
-        out = np.empty((depth, n_paths))
+    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
+        paths = np.empty((depth, n_paths))
         saved = np.random.get_state()
         try:
             np.random.seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device).item()))
@@ -53,10 +53,10 @@ def _reference(hurst: float, depth: int, dtype, device):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the package warns when it falls back to Hosking's method
                 for j in range(n_paths):
-                    out[:, j] = process.fgn()
+                    paths[:, j] = process.fgn()
         finally:
             np.random.set_state(saved)
-        return torch.as_tensor(out, dtype=dtype, device=device)
+        return into(out, torch.as_tensor(paths, dtype=dtype, device=device))
 
     return draw
 
@@ -68,12 +68,21 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
     if settings.get("fbm_backend", "torch") == "fbm":
         return _reference(hurst, depth, dtype, device)
     sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(hurst, int(depth)), dtype=dtype, device=device)
+    kept: list[torch.Tensor] = []  # the noise buffer, reused from call to call of this sampler
 
-    def draw(n_paths: int, gen) -> "torch.Tensor":
+    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
         n_complex = (n_paths + 1) // 2
-        noise = torch.view_as_complex(torch.randn((n_complex, 2 * depth, 2), generator=gen, dtype=dtype, device=device))
-        paths = torch.fft.fft(noise * sqrt_eig, dim=-1)[:, :depth]
-        return torch.cat([paths.real, paths.imag], dim=0)[:n_paths].T
+        if not kept or kept[0].shape[0] < n_complex:
+            kept[:] = [torch.empty((n_complex, 2 * depth, 2), dtype=dtype, device=device)]
+        # the same numbers as torch.randn((n_complex, 2L, 2)), drawn into a contiguous buffer
+        noise = torch.view_as_complex(kept[0][:n_complex].normal_(generator=gen))
+        spectrum = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1)  # (out= would only add a copy)
+        paths = spectrum[:, :depth]  # real parts: paths 0..n_complex-1, imaginary parts: the next ones
+        if out is None:
+            out = torch.empty((depth, n_paths), dtype=dtype, device=device)
+        out[:, :n_complex].copy_(paths.real.T)
+        out[:, n_complex:].copy_(paths.imag[:n_paths - n_complex].T)
+        return out
 
     return draw
 

@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.base import DISTS, Law
+from resnet_scale_cli.laws.base import DISTS, Law, into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,15 +19,15 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
     if dist not in DISTS:
         raise SpecError(f"--dist: unknown value {dist!r}; choose from {', '.join(DISTS)}")
 
-    def draw(n_paths: int, gen) -> "torch.Tensor":
+    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
         shape = (depth, n_paths)
         if dist == "gaussian":
-            return torch.randn(shape, generator=gen, dtype=dtype, device=device)
+            return into(out, torch.randn(shape, generator=gen, dtype=dtype, device=device))
         if dist == "rademacher":
             bits = torch.randint(0, 2, shape, generator=gen, device=device)
-            return (2 * bits - 1).to(dtype)
+            return into(out, (2 * bits - 1).to(dtype))
         u = torch.rand(shape, generator=gen, dtype=dtype, device=device)
-        return (2.0 * u - 1.0) * math.sqrt(3.0)
+        return into(out, (2.0 * u - 1.0) * math.sqrt(3.0))
 
     return draw
 

@@ -8,7 +8,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.laws.base import Law
+from resnet_scale_cli.laws.base import Law, into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,8 +43,8 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
 
     chol = torch.as_tensor(_rbf_cholesky(int(depth), float(settings.get("lengthscale", 0.1))), dtype=dtype, device=device)
 
-    def draw(n_paths: int, gen) -> "torch.Tensor":
-        return chol @ torch.randn((chol.shape[0], n_paths), generator=gen, dtype=dtype, device=device)
+    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
+        return into(out, chol @ torch.randn((chol.shape[0], n_paths), generator=gen, dtype=dtype, device=device))
 
     return draw
 

@@ -30,11 +30,11 @@ def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[to
     for i, gen in enumerate(generators):
         target = out(i)
         if not chunked:
-            target.copy_(draw(n_paths, gen))
+            draw(n_paths, gen, out=target)
             continue
         for first in range(0, n_paths, PATH_CHUNK):
             n = min(PATH_CHUNK, n_paths - first)
-            target[:, first:first + n] = draw(n, gen)
+            draw(n, gen, out=target[:, first:first + n])
 
 
 def sample_paths(
@@ -70,18 +70,27 @@ def sample_weights(
     generators: Sequence[torch.Generator],
     *,
     layer_major: bool = False,
+    out: torch.Tensor | None = None,
     **options,
 ) -> torch.Tensor:
     """Weights (V_k)_{k=1..L} for each draw, entries of variance 1/d: shape (draws, L, d, d), or
     (L, draws, d, d) with `layer_major` (written in place, chunk by chunk: no second copy).
 
+    `out`: a tensor of that shape (each (d, d) block contiguous, e.g. a slice of a larger stack on
+    the draw axis) to write into instead of a new one; returned.
     `options` are those of `sample_paths` (dist, lengthscale, hurst, fbm_backend, dtype, device).
     """
     dtype, device = options.pop("dtype", torch.float32), options.pop("device", "cpu")
     n = width * width
     shape = (depth, len(generators), n) if layer_major else (len(generators), depth, n)
-    out = torch.empty(shape, dtype=dtype, device=device)
-    pick = (lambda i: out[:, i]) if layer_major else (lambda i: out[i])
+    if out is None:
+        flat = torch.empty(shape, dtype=dtype, device=device)
+    else:
+        if out.shape != (*shape[:2], width, width) or out.dtype != dtype:
+            raise ValueError(f"sample_weights: out is {tuple(out.shape)} {out.dtype}, expected "
+                             f"{(*shape[:2], width, width)} {dtype}")
+        flat = out.view(shape)
+    pick = (lambda i: flat[:, i]) if layer_major else (lambda i: flat[i])
     _fill_paths(pick, law, depth, n, generators, dtype=dtype, device=device, **options)
-    out.mul_(1.0 / math.sqrt(width))
-    return out.view(*shape[:2], width, width)
+    flat.mul_(1.0 / math.sqrt(width))
+    return flat.view(*shape[:2], width, width) if out is None else out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from resnet_scale_cli.laws.base import Law
+from resnet_scale_cli.laws.base import Law, into
 
 if TYPE_CHECKING:
     import numpy as np
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 def sampler(depth: int, settings: dict[str, Any], dtype, device):
     import torch
 
-    def draw(n_paths: int, gen) -> "torch.Tensor":
-        return torch.randn((1, n_paths), generator=gen, dtype=dtype, device=device).expand(depth, n_paths)
+    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
+        return into(out, torch.randn((1, n_paths), generator=gen, dtype=dtype, device=device).expand(depth, n_paths))
 
     return draw
 

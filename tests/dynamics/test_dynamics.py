@@ -200,3 +200,40 @@ def test_batch_split_and_beta_list_do_not_change_a_beta(device):
         np.testing.assert_allclose(split.values[q], whole.values[q], rtol=0, atol=1e-12)
         np.testing.assert_allclose(alone.values[q][0], whole.values[q][1], rtol=0, atol=1e-12)
         np.testing.assert_allclose(other.values[q][0], whole.values[q][1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("model, activation, tangents", [("full", "relu", False), ("full", "leaky_relu", False),
+                                                          ("simple", "relu", False), ("full", "relu", True)])
+def test_recorded_masks_are_the_pre_activation_signs(model, activation, tangents, device):
+    """σ' as recorded (ReLU in place: σ(pre) ≠ 0; the CPU's float compare then bool cast; into a
+    caller's block or not) is pre > 0 of the plain recursion on every finite row; a NaN row stays
+    NaN to the end (it is flagged; its σ' is never read into a record), the other rows are unchanged."""
+    depth, width, draws, n = 24, 5, 2, 3
+    gen = [seeding.generator(4, (i,), device) for i in range(draws)]
+    V = sample_weights("iid", depth, width, gen, layer_major=True, device=device)
+    W = sample_weights("iid", depth, width, gen, layer_major=True, device=device)
+    net = Network(V, W if model == "full" else None, model, ACTIVATIONS[activation], layer_major=True)
+    h0 = torch.randn((draws, n, width), generator=torch.Generator(device).manual_seed(1), device=device)
+    scales = torch.tensor([depth ** -0.5] * n, dtype=torch.float64, device=device)
+    rows = torch.cat([h0, torch.ones_like(h0)], 1) if tangents else h0  # one tangent probe per state
+    row_scales = torch.cat([scales, scales]) if tangents else scales
+    fwd = forward(net, rows, row_scales, n, record_masks=True, carry_log_norms=False)
+    store = torch.ones((depth, draws, n, width), dtype=torch.bool, device=device)
+    kept = forward(net, rows, row_scales, n, record_masks=True, carry_log_norms=False, mask_store=store)
+    assert torch.equal(kept.x, fwd.x) and all(torch.equal(a, b) for a, b in zip(kept.masks, fwd.masks))
+    assert kept.masks[0].data_ptr() == store.data_ptr()
+    h = h0.clone()
+    for k in range(depth):
+        pre = torch.bmm(h, W[k].mT) if model == "full" else h
+        assert torch.equal(fwd.masks[k], pre > 0), k
+        fed = ACTIVATIONS[activation].fn(pre) * scales.to(h.dtype).view(1, -1, 1)
+        h = h + torch.bmm(fed, V[k].mT)
+    nan = h0.clone()
+    nan[1, 2, 0] = float("nan")
+    poisoned = forward(net, nan, scales, n, record_masks=True, carry_log_norms=False)
+    assert torch.isnan(poisoned.x[1, 2]).all()
+    keep = torch.ones((draws, n), dtype=torch.bool, device=device)
+    keep[1, 2] = False
+    assert torch.equal(poisoned.x[keep], fwd.x[:, :n][keep])
+    for a, b in zip(poisoned.masks, fwd.masks):
+        assert torch.equal(a[keep], b[keep])
