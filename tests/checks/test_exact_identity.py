@@ -89,7 +89,7 @@ def _outcomes(text: str):
 @pytest.mark.slow
 def test_check_passes_for_the_reverse_pass_and_fails_without_the_sigma_prime_mask(monkeypatch):
     """rscale's reverse pass meets the identity for both ratios at β = 1/2, 3/4, 1; with the
-    recorded σ' mask replaced by ones (a reverse pass that forgot σ'), E[gradient ratio²] is
+    recorded σ' mask never applied (a reverse pass that forgot σ'), E[gradient ratio²] is
     (1 + L^{-2β})^L − 1 instead (1.69 against 0.64 at β = 1/2, L = 50) and the gradient checks fail."""
     outcomes = _outcomes(CHECK)
     assert [o["passed"] for o in outcomes] == [True] * 6, [o["message"] for o in outcomes]
@@ -97,11 +97,13 @@ def test_check_passes_for_the_reverse_pass_and_fails_without_the_sigma_prime_mas
         beta = 0.5 if "β=0.5" in o["name"] else 0.75 if "β=0.75" in o["name"] else 1.0
         assert o["exact"] == pytest.approx((1 + 50 ** (-2 * beta) / 2) ** 50 - 1, rel=1e-12)
 
-    import torch
-
     from resnet_scale_cli.dynamics.activations import Activation
 
-    monkeypatch.setattr(Activation, "record", lambda self, pre: torch.ones_like(pre, dtype=torch.bool))
+    def forgot_sigma_prime(self, u, recorded):  # the injected bug: u returned without ⊙ σ'
+        return u
+
+    monkeypatch.setattr(Activation, "apply_recorded", forgot_sigma_prime)
+    monkeypatch.setattr(Activation, "apply_recorded_", forgot_sigma_prime)
     broken = _outcomes(CHECK)
     by_quantity = {q: [o for o in broken if o["name"].startswith(f"E[{q}")] for q in ("output", "gradient")}
     assert all(o["passed"] for o in by_quantity["output"])  # the forward pass is untouched
