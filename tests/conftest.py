@@ -10,6 +10,11 @@ from typing import Callable
 import pytest
 import torch
 
+# The suite's tensors are small: on the CPU one intra-op thread spares each operation a barrier
+# between threads (the fast tier took 34 s with two, 28 s with one on the 2-core machine). Tests of
+# the threaded CPU passes set `experiments.cell.CPU_WORKERS` themselves.
+torch.set_num_threads(1)
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 #: a cell small enough for command-line tests
 FAST = ["--depth", "20", "--width", "4", "--samples", "4", "--device", "cpu"]

@@ -129,6 +129,7 @@ def test_every_command_is_registered_and_calls_the_library():
 
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"], ["phase", "--help"],
                                   ["run", "--law", "nope"], ["run", "--depth", "abc"]])
+@pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_startup_imports_neither_torch_nor_matplotlib(args):
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
             "try:\n    main(%r)\nexcept SystemExit as e:\n    code = e.code\n"

@@ -85,6 +85,7 @@ def test_unknown_config_key_exits_2(cli, tmp_path):
     assert code == 2 and "probes" in err
 
 
+@pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_lists_the_nets_without_importing_torch():
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
             "try:\n    main(['adjoint', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"

@@ -166,6 +166,7 @@ def test_choices_agree_with_the_library():
 
 
 @pytest.mark.slow  # a subprocess
+@pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_without_torch_names_the_security_note():
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
             "try:\n    main(['inspect', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"

@@ -123,6 +123,7 @@ def test_config_with_flag_overrides(cli, tmp_path):
     assert (spec["law"], spec["model"], spec["activation"], spec["depths"]) == ("tied", "full", "tanh", [8, 16])
 
 
+@pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_and_usage_errors_import_neither_torch_nor_matplotlib():
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\nout = []\n"
             "for args in (['limit', '--help'], ['limit', '--beta', '0.3'], ['limit', '--refinement', '3']):\n"

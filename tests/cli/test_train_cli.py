@@ -160,6 +160,7 @@ def test_out_and_resume(cli, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_imports_neither_torch_nor_matplotlib():
     code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
             "try:\n    main(['train', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"
