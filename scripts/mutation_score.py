@@ -7,6 +7,7 @@ Wilson interval, and the overall estimate weights each module by its number of m
 
 from __future__ import annotations
 
+import argparse
 import collections
 import math
 import re
@@ -26,13 +27,22 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--only", help="a file of mutant names (one per line, the sample): score only those")
+args = parser.parse_args()
+only = set(open(args.only).read().split()) if args.only else None
+totals: collections.Counter = collections.Counter()  # mutants per module, sampled or not
+
 counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 survivors: list[str] = []
 for line in sys.stdin:
-    found = re.match(r"\s*([\w.]+?)\.x[_ǁ]?\w*__mutmut_\d+:\s*(.+?)\s*$", line) or re.match(r"\s*([\w.]+?)\.\w+__mutmut_\d+:\s*(.+?)\s*$", line)
+    found = re.match(r"\s*(([\w.]+?)\.x[_ǁ]?\w*__mutmut_\d+):\s*(.+?)\s*$", line) or re.match(r"\s*(([\w.]+?)\.\w+__mutmut_\d+):\s*(.+?)\s*$", line)
     if not found:
         continue
-    module, status = found.group(1), found.group(2)
+    name, module, status = found.group(1), found.group(2), found.group(3)
+    totals[module] += 1
+    if only is not None and name not in only:
+        continue
     counts[module][status] += 1
     if status in SURVIVED:
         survivors.append(line.strip())
@@ -43,12 +53,12 @@ for module in sorted(counts):
     c = counts[module]
     k = sum(c[s] for s in KILLED)
     s = sum(c[s] for s in SURVIVED)
-    n = sum(c.values())
+    n = totals[module]
     if k + s == 0:
         print(f"{module:42s} {n:7d} {0:7d} {'':6s} {'':8s} {'—':>7s}")
         continue
     lo, hi = wilson(k, k + s)
-    interval = "exact (all checked)" if k + s == n else f"[{100 * lo:.1f}, {100 * hi:.1f}] %"
+    interval = "exact (all checked)" if k + s == n else "not all of the sample checked" if c["not checked"] else f"[{100 * lo:.1f}, {100 * hi:.1f}] %"
     print(f"{module:42s} {n:7d} {k + s:7d} {k:6d} {s:8d} {100 * k / (k + s):6.1f} %  {interval}")
     weighted += n * k / (k + s)
     total_n, total_k, total_s = total_n + n, total_k + k, total_s + s

@@ -151,3 +151,86 @@ def test_a_draw_does_not_depend_on_its_batch(law, device):
     both = sample_weights(law, 64, 5, gens(2, device), hurst=0.3, dtype=torch.float64, device=device)
     alone = sample_weights(law, 64, 5, gens(2, device)[1:], hurst=0.3, dtype=torch.float64, device=device)
     assert torch.allclose(both[1], alone[0], rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- written from the mutation run's survivors
+LAW_CASES = [("iid", {"dist": "gaussian"}), ("iid", {"dist": "uniform"}), ("rbf", {"lengthscale": 0.2}),
+             ("fbm", {"hurst": 0.7}), ("tied", {})]
+
+
+@pytest.mark.parametrize("law,settings", LAW_CASES, ids=lambda x: x if isinstance(x, str) else "-".join(map(str, x.values())))
+def test_float64_draws_carry_float64_precision(law, settings, device):
+    """Asked for float64, a law draws in float64: its numbers are not float32 numbers widened
+    (a float32 draw copied into a float64 tensor is exactly representable in float32)."""
+    for tensor in (sample_paths(law, 32, 40, gens(2, device), dtype=torch.float64, device=device, **settings),
+                   sample_weights(law, 32, 4, gens(2, device), dtype=torch.float64, device=device, **settings)):
+        assert tensor.dtype == torch.float64
+        widened = tensor.float().double()
+        assert (tensor != widened).double().mean() > 0.99
+
+
+@pytest.mark.parametrize("law,settings", [("iid", {"dist": "rademacher"}), ("fbm", {"hurst": 0.7, "fbm_backend": "fbm"})])
+def test_draws_follow_their_generator_not_the_global_seeds(law, settings):
+    """Reproducible from the draw's generator alone: the global torch and NumPy seeds change
+    nothing, another generator seed changes every path."""
+    def draw(base, global_seed):
+        torch.manual_seed(global_seed)
+        np.random.seed(global_seed)
+        return sample_paths(law, 32, 6, gens(1, base=base), dtype=torch.float64, **settings)
+
+    first, again, other = draw(0, 100), draw(0, 200), draw(1, 100)
+    assert torch.equal(first, again)
+    assert (first != other).any(dim=1).all()  # every path (draw, column) differs somewhere in depth
+
+
+def test_the_reference_backend_is_the_fbm_package_not_the_fft_sampler():
+    """`fbm_backend = "fbm"` really switches sampler: from the same generators the two backends
+    give different paths (the FFT sampler's are a deterministic function of the generator)."""
+    fft = sample_paths("fbm", 32, 4, gens(1), hurst=0.7, dtype=torch.float64)
+    package = sample_paths("fbm", 32, 4, gens(1), hurst=0.7, fbm_backend="fbm", dtype=torch.float64)
+    assert not torch.allclose(fft, package)
+
+
+@pytest.mark.parametrize("law,settings", LAW_CASES + [("iid", {"dist": "rademacher"})],
+                         ids=lambda x: x if isinstance(x, str) else "-".join(map(str, x.values())))
+def test_a_sampler_returns_the_same_numbers_with_or_without_out(law, settings):
+    """The `Law` contract: `draw(n, gen)` returns a new (L, n) tensor, `draw(n, gen, out=view)`
+    writes the same numbers into the view."""
+    from resnet_scale_cli.laws import LAWS
+    from resnet_scale_cli.laws.sampling import LAW_SETTINGS
+
+    full = {**LAW_SETTINGS, **settings}
+    fresh = LAWS[law].sampler(16, full, torch.float64, "cpu")(5, gens(1)[0])
+    into = torch.full((16, 5), float("nan"), dtype=torch.float64)
+    LAWS[law].sampler(16, full, torch.float64, "cpu")(5, gens(1)[0], out=into)
+    assert fresh.shape == (16, 5) and torch.equal(fresh, into)
+
+
+def test_theory_autocorrelations_are_the_closed_forms():
+    from resnet_scale_cli.laws import theory_autocorrelation
+
+    lags = np.array([0, 1, 7, 40])
+    assert theory_autocorrelation("iid", lags, 100).tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert theory_autocorrelation("tied", lags, 100).tolist() == [1.0, 1.0, 1.0, 1.0]
+    np.testing.assert_allclose(theory_autocorrelation("fbm", lags, 100, hurst=0.3), fgn_autocovariance(0.3, lags), rtol=1e-13)
+    # RBF in depth-time k/L: exp(−(k/L)²/(2ℓ²)) — depends on L
+    for depth in (50, 100):
+        np.testing.assert_allclose(theory_autocorrelation("rbf", lags, depth, lengthscale=0.25),
+                                   np.exp(-((lags / depth) ** 2) / (2 * 0.25**2)), rtol=1e-13)
+
+
+def test_parameter_symbols_and_labels():
+    from resnet_scale_cli.laws import law_entry, parameter_symbol, setting_label
+
+    assert (parameter_symbol("hurst"), parameter_symbol("lengthscale")) == ("H", "ℓ")
+    assert setting_label({"hurst": 0.7, "beta": 1.0, "width": 8}) == "H = 0.7"
+    assert setting_label({"lengthscale": 0.25}, compact=True, lead=" ") == " ℓ=0.25"
+    assert setting_label({"beta": 1.0}) == "" and setting_label({"beta": 1.0}, lead=" ") == ""
+    assert law_entry("iid").label({"dist": "rademacher"}) == "iid (rademacher)"
+    assert law_entry("fbm").label({"hurst": 0.7}) == "fbm (H = 0.7)"
+    assert law_entry("tied").label({}) == "tied"
+
+
+def test_weights_into_a_wrong_buffer_are_refused_naming_both_shapes():
+    with pytest.raises(ValueError, match=r"out is \(2, 3, 4, 5\) torch.float64, expected \(2, 3, 4, 4\) torch.float64"):
+        sample_weights("iid", 3, 4, gens(2), dtype=torch.float64, out=torch.empty((2, 3, 4, 5), dtype=torch.float64))
