@@ -237,3 +237,72 @@ def test_recorded_masks_are_the_pre_activation_signs(model, activation, tangents
     assert torch.equal(poisoned.x[keep], fwd.x[:, :n][keep])
     for a, b in zip(poisoned.masks, fwd.masks):
         assert torch.equal(a[keep], b[keep])
+
+
+def _identity_weights(depth, width, device):
+    """V_k = I for every layer (one draw, layer-major): the linear model multiplies a row by 1 + s."""
+    return torch.eye(width, device=device).expand(depth, 1, width, width).contiguous()
+
+
+def test_each_row_is_rescaled_by_its_own_power_of_two(device):
+    """Linear model, V_k = I, float32: a row with scale s is multiplied by 1 + s ∈ {1, 2, 4} per layer,
+    exactly, so h_L = (1 + s)^L h_0 and p_0 = (1 + s)^L p_L with exponents 0, L and 2L (L = 300: far
+    past float32's 2^128). Every row must be normalized by its own max: one exponent shared by
+    rows that differ by 2^600 would flush the unit-factor row to zero."""
+    depth, width = 300, 2
+    net = Network(_identity_weights(depth, width, device), None, "linear", ACTIVATIONS["identity"], layer_major=True)
+    scales = torch.tensor([0.0, 1.0, 3.0], dtype=torch.float64, device=device)
+    h0 = torch.tensor([[[0.75, -0.5], [0.25, 0.5], [-1.0, 0.125]]], dtype=torch.float32, device=device)
+    expected_exps = torch.tensor([[0, depth, 2 * depth]], device=device)
+    fwd = forward(net, h0, scales, 3)
+    p, e = backward(net, fwd, h0, scales)
+    for x_hat, exps in ((fwd.x, fwd.exps), (p, e)):
+        assert torch.equal(x_hat.double() * torch.exp2((exps - expected_exps).double()).unsqueeze(-1), h0.double())
+
+
+def test_delta_carrying_never_rescales_the_states_of_a_non_homogeneous_activation(device):
+    """tanh(2^-e h) ≠ 2^-e tanh(h): states of tanh are never rescaled (module docstring), with delta
+    carrying too. States of size ~10 (binary exponent 4) make a wrong rescaling visible. Reference:
+    the plain recursion written out in float64."""
+    depth, width, n = 16, 3, 2
+    net = _network("full", "tanh", depth=depth, width=width, device=device)
+    scales = torch.tensor([depth**-0.5, depth**-1.0], dtype=torch.float64, device=device)
+    h0 = 10.0 * torch.randn((1, n, width), dtype=torch.float64, generator=torch.Generator().manual_seed(5)).to(device)
+    h = h0.clone()
+    for k in range(depth):
+        fed = torch.tanh(torch.bmm(h, net.layers_W[k].mT)) * scales.view(1, -1, 1)
+        h = h + torch.bmm(fed, net.layers_V[k].mT)
+    fwd = forward(net, h0, scales, n, carry_delta=True)
+    frame = torch.exp2(fwd.exps.double()).unsqueeze(-1)
+    torch.testing.assert_close(fwd.x * frame, h, rtol=1e-12, atol=0)
+    torch.testing.assert_close(fwd.delta * frame, h - h0, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("depth, start", [(63, 0), (64, 0), (65, 0), (130, 0), (66, 2), (70, 2)])
+def test_progress_reports_every_layer_once(depth, start, device):
+    """progress(n) adds n layers done (the progress bar's unit): the calls are positive and add up
+    to the layers run, forward from `start` and backward."""
+    net = Network(_identity_weights(depth, 2, device), None, "linear", ACTIVATIONS["identity"], layer_major=True)
+    scales = torch.tensor([0.01], dtype=torch.float64, device=device)
+    h0 = torch.ones((1, 1, 2), device=device)
+    calls = {"forward": [], "backward": []}
+    fwd = forward(net, h0, scales, 1, start=start, progress=calls["forward"].append)
+    if start == 0:
+        backward(net, fwd, h0, scales, progress=calls["backward"].append)
+    assert all(c > 0 for c in calls["forward"] + calls["backward"]), calls
+    assert sum(calls["forward"]) == depth - start and sum(calls["backward"]) == (depth if start == 0 else 0), calls
+
+
+def test_forward_direct_keeps_the_dtype_of_its_rows(device):
+    """The engine passes float64 scales; on float32 rows the plain recursion (autograd's cross-check)
+    must run in float32, as the plain float32 loop written out here."""
+    net = _network("full", "tanh", dtype=torch.float32, device=device)
+    scales = torch.tensor([6.0**-0.5, 6.0**-1.0], dtype=torch.float64, device=device)
+    h0 = torch.randn((1, 2, 3), generator=torch.Generator().manual_seed(6)).to(device)
+    h = h0
+    for k in range(net.depth):
+        fed = torch.tanh(torch.bmm(h, net.layers_W[k].mT)) * scales.float().view(1, -1, 1)
+        h = h + torch.bmm(fed, net.layers_V[k].mT)
+    out = forward_direct(net, h0, scales)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, h, rtol=1e-6, atol=1e-6)

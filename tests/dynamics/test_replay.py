@@ -177,6 +177,31 @@ def test_a_capture_failure_falls_back_to_the_eager_loop_with_one_note(monkeypatc
     assert replay.ENV in err and not replay._cache and not replay.wanted(torch.zeros(1))
 
 
+def test_only_whole_passes_replay_and_carry_log_norms_reaches_the_replay(monkeypatch):
+    """The replay runs a whole pass from layer 0 and makes no checkpoints: a checkpointed forward
+    and the segments the reverse pass recomputes from its checkpoints (start, stop, starting
+    exponents) run eagerly, so the checkpointed reverse pass gives the numbers of the stored one. And
+    carry_log_norms=False reaches the replay: no rescaling, exponents 0 (rows of size ~8 would get
+    exponents ≥ 3 from a rescaling)."""
+    monkeypatch.setattr(replay, "BLOCK", 16)
+    monkeypatch.setattr(replay, "ON_CPU", True)
+    net = _net("full", "relu", 45, 5, 2, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(7)
+    h0 = 8 * torch.randn((2, 2, 5), generator=gen, dtype=torch.float64)
+    p_last = 8 * torch.randn((2, 2, 5), generator=gen, dtype=torch.float64)
+    scales = torch.tensor([45 ** -0.25, 45 ** -1.0], dtype=torch.float64)
+    stored = backward(net, forward(net, h0, scales, 2, record_masks=True), p_last, scales)
+    assert replay._failed is None and replay._cache, "the replay did not run"
+    checkpointed = backward(net, forward(net, h0, scales, 2, checkpoint_every=10), p_last, scales)
+    for p, e in (stored, checkpointed):
+        assert e.abs().max() > 0
+    torch.testing.assert_close(checkpointed[0] * torch.exp2(checkpointed[1].double()).unsqueeze(-1),
+                               stored[0] * torch.exp2(stored[1].double()).unsqueeze(-1), rtol=1e-12, atol=0)
+    plain = forward(net, h0, scales, 2, carry_log_norms=False, record_masks=True)
+    p, e = backward(net, plain, p_last, scales, carry_log_norms=False)
+    assert not plain.exps.any() and not e.any()
+
+
 # ----------------------------------------------------------------------------- CUDA only
 @cuda
 @pytest.mark.parametrize("model,activation", [("full", "relu"), ("full", "tanh"), ("simple", "gelu"), ("linear", "identity")])
