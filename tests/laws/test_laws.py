@@ -162,8 +162,11 @@ LAW_CASES = [("iid", {"dist": "gaussian"}), ("iid", {"dist": "uniform"}), ("rbf"
 def test_float64_draws_carry_float64_precision(law, settings, device):
     """Asked for float64, a law draws in float64: its numbers are not float32 numbers widened
     (a float32 draw copied into a float64 tensor is exactly representable in float32)."""
-    for tensor in (sample_paths(law, 32, 40, gens(2, device), dtype=torch.float64, device=device, **settings),
-                   sample_weights(law, 32, 4, gens(2, device), dtype=torch.float64, device=device, **settings)):
+    tensors = [sample_paths(law, 32, 40, gens(2, device), dtype=torch.float64, device=device, **settings),
+               sample_weights(law, 32, 4, gens(2, device), dtype=torch.float64, device=device, **settings)]
+    if law == "fbm":
+        tensors.append(sample_fgn(settings["hurst"], 32, 40, gens(2, device), dtype=torch.float64, device=device))
+    for tensor in tensors:
         assert tensor.dtype == torch.float64
         widened = tensor.float().double()
         assert (tensor != widened).double().mean() > 0.99
@@ -191,19 +194,30 @@ def test_the_reference_backend_is_the_fbm_package_not_the_fft_sampler():
     assert not torch.allclose(fft, package)
 
 
-@pytest.mark.parametrize("law,settings", LAW_CASES + [("iid", {"dist": "rademacher"})],
+@pytest.mark.parametrize("law,settings", LAW_CASES + [("iid", {"dist": "rademacher"}), ("fbm", {"hurst": 0.7, "fbm_backend": "fbm"})],
                          ids=lambda x: x if isinstance(x, str) else "-".join(map(str, x.values())))
-def test_a_sampler_returns_the_same_numbers_with_or_without_out(law, settings):
-    """The `Law` contract: `draw(n, gen)` returns a new (L, n) tensor, `draw(n, gen, out=view)`
-    writes the same numbers into the view."""
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_sampler_returns_the_same_numbers_with_or_without_out(law, settings, dtype):
+    """The `Law` contract: `draw(n, gen)` returns a new (L, n) tensor of the asked dtype,
+    `draw(n, gen, out=view)` writes the same numbers into the view."""
     from resnet_scale_cli.laws import LAWS
     from resnet_scale_cli.laws.sampling import LAW_SETTINGS
 
     full = {**LAW_SETTINGS, **settings}
-    fresh = LAWS[law].sampler(16, full, torch.float64, "cpu")(5, gens(1)[0])
-    into = torch.full((16, 5), float("nan"), dtype=torch.float64)
-    LAWS[law].sampler(16, full, torch.float64, "cpu")(5, gens(1)[0], out=into)
-    assert fresh.shape == (16, 5) and torch.equal(fresh, into)
+    fresh = LAWS[law].sampler(16, full, dtype, "cpu")(5, gens(1)[0])
+    into = torch.full((16, 5), float("nan"), dtype=dtype)
+    LAWS[law].sampler(16, full, dtype, "cpu")(5, gens(1)[0], out=into)
+    assert fresh.shape == (16, 5) and fresh.dtype == dtype and torch.equal(fresh, into)
+
+
+def test_the_documented_defaults_of_sample_paths():
+    """Without dist, hurst or lengthscale: Gaussian entries, H = 1/2, ℓ = 0.1 (the signature's
+    documented defaults) — the same numbers as when they are given."""
+    for law, given in (("iid", {"dist": "gaussian"}), ("fbm", {"hurst": 0.5}), ("rbf", {"lengthscale": 0.1})):
+        assert torch.equal(sample_paths(law, 16, 8, gens(1), dtype=torch.float64),
+                           sample_paths(law, 16, 8, gens(1), dtype=torch.float64, **given)), law
+    x = sample_paths("iid", 64, 64, gens(1), dtype=torch.float64)
+    assert x.abs().max() > 3 ** 0.5 and not torch.all(x.abs() == 1)  # neither uniform nor Rademacher
 
 
 def test_theory_autocorrelations_are_the_closed_forms():
