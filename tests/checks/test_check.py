@@ -84,6 +84,22 @@ def test_statistic_failure_names_value_and_bounds(capsys, tmp_path, cli):
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.7\nregime = "stable"\n', 5, "not in the β grid"),
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "calm"\n', 6, "'regime' must be"),
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "critical_beta"\nmin = 0.4\n', 4, "needs at least two depths"),
+    # a key on the file's first line
+    ('widht = 3\ndepth = 10\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 1, "unknown key 'widht'"),
+    # the line of the table at fault, not the first table's line of the same key
+    ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n[[expect]]\ntype = "regim"\n',
+     8, "'type' must be one of"),
+    ('depth = 10\nbeta = [0.5]\nwidth = 12\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\nwidth = 9\n',
+     8, "not among the widths"),
+    ('depth = 10\nbeta = [0.5]\nwidth = [8, 12]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n',
+     5, "say which width"),
+    ('depth = [10, 20]\nbeta = [0.5]\n[[expect]]\ntype = "statistic"\nstat = "output_log10.median"\nbeta = 0.5\nmax = 1\n',
+     4, "needs 'depth'"),
+    ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "theorem"\ntheorem = "iid-output-interval"\ndelta = 1.0\n',
+     6, "'delta' must be in"),
+    # errors of the settings: a flag with a hyphen (key written with '_'), a block's own error
+    ('depth = 10\nmemory_gb = -1\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "--memory-gb"),
+    ('depth = 10\nblock = "nocolon"\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "BLOCK must be"),
 ])
 def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, line, fragment, cli):
     path = write(tmp_path, text)
