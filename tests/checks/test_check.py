@@ -1,12 +1,20 @@
 """`rscale check`: expectations, baselines (false-alarm rate and power), JUnit, and the
 scripting contract shared by every command."""
 
+import io
 import json
+import math
 import re
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from resnet_scale_cli.checks import load_check, run_checks
+from resnet_scale_cli.checks.runner import load_checks, total_layers
+from resnet_scale_cli.errors import SpecError
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +116,29 @@ def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, li
     assert err.startswith(f"rscale: error: {path}:{line}: ") and fragment in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_check_file_gives_its_grid_names_and_defaults():
+    """The depth and β grids as written, an expectation's own `name`; without `depth` the default
+    of `rscale run` (L = 1000, docs/commands.md, β = 0.5), and a theorem (no `beta`, no `depth`)
+    reads β = 1/2 at that only depth."""
+    check = load_check("c.toml", 'depth = [10, 20]\nbeta = [0.25, 1.0]\n[[expect]]\ntype = "regime"\nbeta = 1.0\n'
+                                 'regime = "identity"\nname = "mine"\n')
+    assert check.sweep.depths == (10, 20) and tuple(check.sweep.base.betas) == (0.25, 1.0)
+    assert check.expectations[0].name == "mine"
+    default = load_check("d.toml", '[[expect]]\ntype = "theorem"\ntheorem = "iid-output-interval"\n')
+    assert default.sweep.depths == (1000,) and tuple(default.sweep.base.betas) == (0.5,)
+    assert default.expectations[0].options["depth"] == 1000 and default.expectations[0].options["beta"] == 0.5
+
+
+def test_load_checks_reads_stdin_once_and_overrides_seed_and_device(monkeypatch):
+    text = 'depth = 10\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n'
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    (check,) = load_checks(["-"], seed=7, device="cpu")
+    assert check.path == "<stdin>" and check.sweep.base.seed == 7 and check.sweep.base.device == "cpu"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text + text))
+    with pytest.raises(SpecError, match="can be given once"):
+        load_checks(["-", "-"])
+
+
 def test_invalid_toml_and_missing_file_exit_2(capsys, tmp_path, cli):
     assert cli("check", write(tmp_path, "depth = [10\n"))[0] == 2
     assert cli("check", str(tmp_path / "none.toml"))[0] == 2
@@ -166,6 +197,6 @@ def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path, cli):
 def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
     code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
-    assert code == 2 and "--update-baseline" in err
+    assert code == 2 and "--update-baseline" in err and str(tmp_path / "none.json") in err
     code, _, err = cli("check", path, "--update-baseline")
     assert code == 2 and "--baseline" in err
