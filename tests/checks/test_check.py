@@ -194,6 +194,85 @@ def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path, cli):
     assert not outcome["passed"] and len(outcome["moved"]) >= 6 and "moved beyond" in outcome["message"]
 
 
+def test_baseline_statistics_per_draw_means_and_their_standard_error():
+    """Hand-computed: two draws of two inputs [0, 2 | 4, 6] give units 1 and 5, mean 3, s.e.
+    sd(1, 5)/√2 = 2√2/√2 = 2; a single draw of three inputs [1, 2, 3] gives the samples as units,
+    mean 2, s.e. 1/√3. A record without a β grid (adjoint, limit) and a β with an overflowed
+    sample are skipped; keys name law, compact setting, L, β and quantity (stored in baselines)."""
+    from resnet_scale_cli.checks.baseline import baseline_statistics
+
+    records = [
+        {"cell": {"law": "rbf", "depth": 8}, "values": {}},  # an adjoint/limit record: no betas
+        {"cell": {"law": "fbm", "hurst": 0.7, "depth": 10}, "betas": [0.5, 1.0], "inputs_per_draw": 2,
+         "values": {"output_log10": [[0.0, 2.0, 4.0, 6.0], [0.0, None, 1.0, 2.0]]}},
+        {"cell": {"law": "iid", "depth": 20}, "betas": [0.25], "inputs_per_draw": 3,
+         "values": {"gradient_log10": [[1.0, 2.0, 3.0]]}},
+    ]
+    assert baseline_statistics(records) == [
+        {"key": "fbm H=0.7 L=10 β=0.5 output_log10.mean", "value": 3.0, "stderr": pytest.approx(2.0), "units": 2},
+        {"key": "iid L=20 β=0.25 gradient_log10.mean", "value": 2.0, "stderr": pytest.approx(1 / math.sqrt(3)),
+         "units": 3},
+    ]
+
+
+TINY = """name = "tiny"
+law = "iid"
+depth = [4, 8]
+beta = [0.5, 1.0]
+width = 4
+samples = 4
+device = "cpu"
+
+[[expect]]
+type = "statistic"
+stat = "output_log10.median"
+depth = 8
+beta = 1.0
+width = 4
+max = 0.0
+
+[[expect]]
+type = "statistic"
+stat = "output_log10.median"
+depth = 8
+beta = 1.0
+min = 0.0
+name = "fails on purpose"
+"""
+
+
+def test_a_small_check_runs_end_to_end_with_baseline_junit_and_progress(tmp_path):
+    """i.i.d. full ReLU at L = 8, β = 1: E[ratio²] = (1 + L^-2/2)^L − 1 ≈ 0.064 (exact identity),
+    so the median log10 ratio is below 0 (P(ratio² ≥ 1) ≤ 0.064 by Markov) and `min = 0` fails.
+    The progress reaches the total of the bar; the baseline is written (2 depths × 2 β × 2
+    ratios), then the same seed compares equal; JUnit lists both expectations."""
+    check = load_check("tiny.toml", TINY)
+    with pytest.raises(SpecError, match="--confidence"):
+        run_checks([check], confidence=1.0)
+    with pytest.raises(SpecError, match="--junit"):
+        run_checks([check], junit=str(tmp_path / "no" / "r.xml"))
+    baseline, junit, steps = tmp_path / "b.json", tmp_path / "r.xml", []
+    start = time.perf_counter()
+    run = run_checks([check], baseline=str(baseline), update_baseline=True, junit=str(junit), progress=steps.append)
+    wall = time.perf_counter() - start
+    (doc,) = run.documents
+    assert [e["passed"] for e in doc["expectations"]] == [True, False] and doc["passed"] is False
+    assert run.n_failed == 1 and run.baseline_updated is True
+    assert 0 <= doc["elapsed_seconds"] <= wall + 0.001
+    assert sum(steps) == total_layers([check]) > 0
+    stored = json.loads(baseline.read_text())["checks"]["tiny"]
+    assert stored["seed"] == 0 and len(stored["statistics"]) == 2 * 2 * 2
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == "2" and root.get("failures") == "1"
+    again = run_checks([check], baseline=str(baseline))
+    outcome = again.documents[0]["expectations"][-1]
+    assert outcome["type"] == "baseline" and outcome["passed"] and outcome["compared"] == 8
+    assert again.baseline_updated is False
+    other = load_check("other.toml", TINY.replace('"tiny"', '"other"'))
+    with pytest.raises(SpecError, match="no baseline for check 'other'"):
+        run_checks([other], baseline=str(baseline))
+
+
 def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
     code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
