@@ -273,6 +273,26 @@ def test_a_small_check_runs_end_to_end_with_baseline_junit_and_progress(tmp_path
         run_checks([other], baseline=str(baseline))
 
 
+def test_block_and_spectrum_checks_advance_the_bar_to_its_total_and_name_their_command():
+    """The grids of `rscale inspect` (block = …) and `rscale spectrum` (command = "spectrum"):
+    progress reaches the total the bar is given; the spectrum document names its command, and
+    `of = "condition"` is kept."""
+    block = load_check("b.toml", f'block = "{ROOT / "examples" / "blocks.py"}:mlp"\nwidth = 4\ndepth = [3, 6]\n'
+                                 'beta = [0.5]\nsamples = 2\nprofile_points = 2\ndevice = "cpu"\n'
+                                 '[[expect]]\ntype = "statistic"\nstat = "output_log10.median"\nbeta = 0.5\n'
+                                 'depth = 6\nmax = 10\n')
+    spectrum = load_check("s.toml", 'command = "spectrum"\nlaw = "iid"\nwidth = 3\ndepth = [4, 8]\nbeta = [0.5, 1.0]\n'
+                                    'samples = 2\ndevice = "cpu"\n[[expect]]\ntype = "spectrum_critical_beta"\n'
+                                    'of = "condition"\nmin = 0\nmax = 10\n')
+    assert spectrum.expectations[0].options["of"] == "condition" and "condition" in spectrum.expectations[0].name
+    for check in (block, spectrum):
+        steps = []
+        run = run_checks([check], progress=steps.append)
+        assert sum(steps) == total_layers([check]) > 0
+        assert len(run.documents[0]["expectations"]) == 1
+    assert run.documents[0]["spec"]["command"] == "spectrum"
+
+
 def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
     code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
