@@ -115,7 +115,7 @@ def test_a_small_adjoint_check_runs_end_to_end_and_can_fail(tmp_path):
 
 def test_a_small_limit_check_runs_end_to_end(tmp_path):
     """Euler on a smooth (RBF) weight path at β = 1: distance to the ODE limit ∝ L^-1, theory
-    rate 1 (the strong order of Euler, SCIENCE.md) inside both fits' intervals; the document
+    rate 1 (Euler, the neural-ODE scaling; sample_configs/checks/limit_rates.toml) inside both fits' intervals; the document
     names its command and the progress reaches the bar's total."""
     from resnet_scale_cli.checks import run_checks
     from resnet_scale_cli.checks.runner import total_layers
