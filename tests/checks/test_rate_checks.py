@@ -113,10 +113,10 @@ def test_a_small_adjoint_check_runs_end_to_end_and_can_fail(tmp_path):
     assert run.n_failed == 1
 
 
-def test_a_small_limit_check_runs_end_to_end(tmp_path):
-    """Euler on a smooth (RBF) weight path at β = 1: distance to the ODE limit ∝ L^-1, theory
-    rate 1 (Euler, the neural-ODE scaling; sample_configs/checks/limit_rates.toml) inside both fits' intervals; the document
-    names its command and the progress reaches the bar's total."""
+def test_a_small_limit_check_runs_end_to_end():
+    """Euler on a smooth (RBF) weight path at β = 1: distance to the ODE limit ∝ L^-1 (as in
+    sample_configs/checks/limit_rates.toml), theory rate 1 inside both fits' intervals; the
+    document names its command and the progress reaches the bar's total."""
     from resnet_scale_cli.checks import run_checks
     from resnet_scale_cli.checks.runner import total_layers
 
