@@ -1,12 +1,20 @@
 """`rscale check`: expectations, baselines (false-alarm rate and power), JUnit, and the
 scripting contract shared by every command."""
 
+import io
 import json
+import math
 import re
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from resnet_scale_cli.checks import load_check, run_checks
+from resnet_scale_cli.checks.runner import load_checks, total_layers
+from resnet_scale_cli.errors import SpecError
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,12 +92,51 @@ def test_statistic_failure_names_value_and_bounds(capsys, tmp_path, cli):
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.7\nregime = "stable"\n', 5, "not in the β grid"),
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "calm"\n', 6, "'regime' must be"),
     ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "critical_beta"\nmin = 0.4\n', 4, "needs at least two depths"),
+    # a key on the file's first line
+    ('widht = 3\ndepth = 10\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 1, "unknown key 'widht'"),
+    # the line of the table at fault, not the first table's line of the same key
+    ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n[[expect]]\ntype = "regim"\n',
+     8, "'type' must be one of"),
+    ('depth = 10\nbeta = [0.5]\nwidth = 12\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\nwidth = 9\n',
+     8, "not among the widths"),
+    ('depth = 10\nbeta = [0.5]\nwidth = [8, 12]\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n',
+     5, "say which width"),
+    ('depth = [10, 20]\nbeta = [0.5]\n[[expect]]\ntype = "statistic"\nstat = "output_log10.median"\nbeta = 0.5\nmax = 1\n',
+     4, "needs 'depth'"),
+    ('depth = 10\nbeta = [0.5]\n[[expect]]\ntype = "theorem"\ntheorem = "iid-output-interval"\ndelta = 1.0\n',
+     6, "'delta' must be in"),
+    # errors of the settings: a flag with a hyphen (key written with '_'), a block's own error
+    ('depth = 10\nmemory_gb = -1\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "--memory-gb"),
+    ('depth = 10\nblock = "nocolon"\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "BLOCK must be"),
 ])
 def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, line, fragment, cli):
     path = write(tmp_path, text)
     code, out, err = cli("check", path)
     assert code == 2 and out == ""
     assert err.startswith(f"rscale: error: {path}:{line}: ") and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_check_file_gives_its_grid_names_and_defaults():
+    """The depth and β grids as written, an expectation's own `name`; without `depth` the default
+    of `rscale run` (L = 1000, docs/commands.md, β = 0.5), and a theorem (no `beta`, no `depth`)
+    reads β = 1/2 at that only depth."""
+    check = load_check("c.toml", 'depth = [10, 20]\nbeta = [0.25, 1.0]\n[[expect]]\ntype = "regime"\nbeta = 1.0\n'
+                                 'regime = "identity"\nname = "mine"\n')
+    assert check.sweep.depths == (10, 20) and tuple(check.sweep.base.betas) == (0.25, 1.0)
+    assert check.expectations[0].name == "mine"
+    default = load_check("d.toml", '[[expect]]\ntype = "theorem"\ntheorem = "iid-output-interval"\n')
+    assert default.sweep.depths == (1000,) and tuple(default.sweep.base.betas) == (0.5,)
+    assert default.expectations[0].options["depth"] == 1000 and default.expectations[0].options["beta"] == 0.5
+
+
+def test_load_checks_reads_stdin_once_and_overrides_seed_and_device(monkeypatch):
+    text = 'depth = 10\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n'
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    (check,) = load_checks(["-"], seed=7, device="cpu")
+    assert check.path == "<stdin>" and check.sweep.base.seed == 7 and check.sweep.base.device == "cpu"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text + text))
+    with pytest.raises(SpecError, match="can be given once"):
+        load_checks(["-", "-"])
 
 
 def test_invalid_toml_and_missing_file_exit_2(capsys, tmp_path, cli):
@@ -147,9 +194,108 @@ def test_baseline_catches_a_shift_of_beta_by_0_1(capsys, tmp_path, cli):
     assert not outcome["passed"] and len(outcome["moved"]) >= 6 and "moved beyond" in outcome["message"]
 
 
+def test_baseline_statistics_per_draw_means_and_their_standard_error():
+    """Hand-computed: two draws of two inputs [0, 2 | 4, 6] give units 1 and 5, mean 3, s.e.
+    sd(1, 5)/√2 = 2√2/√2 = 2; a single draw of three inputs [1, 2, 3] gives the samples as units,
+    mean 2, s.e. 1/√3. A record without a β grid (adjoint, limit) and a β with an overflowed
+    sample are skipped; keys name law, compact setting, L, β and quantity (stored in baselines)."""
+    from resnet_scale_cli.checks.baseline import baseline_statistics
+
+    records = [
+        {"cell": {"law": "rbf", "depth": 8}, "values": {}},  # an adjoint/limit record: no betas
+        {"cell": {"law": "fbm", "hurst": 0.7, "depth": 10}, "betas": [0.5, 1.0], "inputs_per_draw": 2,
+         "values": {"output_log10": [[0.0, 2.0, 4.0, 6.0], [0.0, None, 1.0, 2.0]]}},
+        {"cell": {"law": "iid", "depth": 20}, "betas": [0.25], "inputs_per_draw": 3,
+         "values": {"gradient_log10": [[1.0, 2.0, 3.0]]}},
+    ]
+    assert baseline_statistics(records) == [
+        {"key": "fbm H=0.7 L=10 β=0.5 output_log10.mean", "value": 3.0, "stderr": pytest.approx(2.0), "units": 2},
+        {"key": "iid L=20 β=0.25 gradient_log10.mean", "value": 2.0, "stderr": pytest.approx(1 / math.sqrt(3)),
+         "units": 3},
+    ]
+
+
+TINY = """name = "tiny"
+law = "iid"
+depth = [4, 8]
+beta = [0.5, 1.0]
+width = 4
+samples = 4
+device = "cpu"
+
+[[expect]]
+type = "statistic"
+stat = "output_log10.median"
+depth = 8
+beta = 1.0
+width = 4
+max = 0.0
+
+[[expect]]
+type = "statistic"
+stat = "output_log10.median"
+depth = 8
+beta = 1.0
+min = 0.0
+name = "fails on purpose"
+"""
+
+
+def test_a_small_check_runs_end_to_end_with_baseline_junit_and_progress(tmp_path):
+    """i.i.d. full ReLU at L = 8, β = 1: E[ratio²] = (1 + L^-2/2)^L − 1 ≈ 0.064 (exact identity),
+    so the median log10 ratio is below 0 (P(ratio² ≥ 1) ≤ 0.064 by Markov) and `min = 0` fails.
+    The progress reaches the total of the bar; the baseline is written (2 depths × 2 β × 2
+    ratios), then the same seed compares equal; JUnit lists both expectations."""
+    check = load_check("tiny.toml", TINY)
+    with pytest.raises(SpecError, match="--confidence"):
+        run_checks([check], confidence=1.0)
+    with pytest.raises(SpecError, match="--junit"):
+        run_checks([check], junit=str(tmp_path / "no" / "r.xml"))
+    baseline, junit, steps = tmp_path / "b.json", tmp_path / "r.xml", []
+    start = time.perf_counter()
+    run = run_checks([check], baseline=str(baseline), update_baseline=True, junit=str(junit), progress=steps.append)
+    wall = time.perf_counter() - start
+    (doc,) = run.documents
+    assert [e["passed"] for e in doc["expectations"]] == [True, False] and doc["passed"] is False
+    assert run.n_failed == 1 and run.baseline_updated is True
+    assert 0 <= doc["elapsed_seconds"] <= wall + 0.001
+    assert sum(steps) == total_layers([check]) > 0
+    stored = json.loads(baseline.read_text())["checks"]["tiny"]
+    assert stored["seed"] == 0 and len(stored["statistics"]) == 2 * 2 * 2
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == "2" and root.get("failures") == "1"
+    again = run_checks([check], baseline=str(baseline))
+    outcome = again.documents[0]["expectations"][-1]
+    assert outcome["type"] == "baseline" and outcome["passed"] and outcome["compared"] == 8
+    assert again.baseline_updated is False
+    other = load_check("other.toml", TINY.replace('"tiny"', '"other"'))
+    with pytest.raises(SpecError, match="no baseline for check 'other'"):
+        run_checks([other], baseline=str(baseline))
+
+
+def test_block_and_spectrum_checks_advance_the_bar_to_its_total_and_name_their_command():
+    """The grids of `rscale inspect` (block = …) and `rscale spectrum` (command = "spectrum"):
+    progress reaches the total the bar is given; the spectrum document names its command, and
+    `of = "condition"` is kept."""
+    block = load_check("b.toml", f'block = "{ROOT / "examples" / "blocks.py"}:mlp"\nwidth = 4\ndepth = [3, 6]\n'
+                                 'beta = [0.5]\nsamples = 2\nprofile_points = 2\ndevice = "cpu"\n'
+                                 '[[expect]]\ntype = "statistic"\nstat = "output_log10.median"\nbeta = 0.5\n'
+                                 'depth = 6\nmax = 10\n')
+    spectrum = load_check("s.toml", 'command = "spectrum"\nlaw = "iid"\nwidth = 3\ndepth = [4, 8]\nbeta = [0.5, 1.0]\n'
+                                    'samples = 2\ndevice = "cpu"\n[[expect]]\ntype = "spectrum_critical_beta"\n'
+                                    'of = "condition"\nmin = 0\nmax = 10\n')
+    assert spectrum.expectations[0].options["of"] == "condition" and "condition" in spectrum.expectations[0].name
+    for check in (block, spectrum):
+        steps = []
+        run = run_checks([check], progress=steps.append)
+        assert sum(steps) == total_layers([check]) > 0
+        assert len(run.documents[0]["expectations"]) == 1
+    assert run.documents[0]["spec"]["command"] == "spectrum"
+
+
 def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
     code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
-    assert code == 2 and "--update-baseline" in err
+    assert code == 2 and "--update-baseline" in err and str(tmp_path / "none.json") in err
     code, _, err = cli("check", path, "--update-baseline")
     assert code == 2 and "--baseline" in err

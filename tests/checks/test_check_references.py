@@ -59,3 +59,12 @@ def test_a_block_check_has_no_reference_and_refuses_the_exact_identity(monkeypat
     assert all("reference" not in e.options for e in check.expectations)
     with pytest.raises(SpecError, match="not a user's block"):
         load_check("block.toml", text + '\n[[expect]]\ntype = "exact_identity"\nbeta = 0.5\ndepth = 100\n')
+
+
+def test_with_several_hursts_the_reference_is_that_of_the_expectation_s_hurst():
+    """fBm, full ReLU model, output ratio: reference H (as above); H = 0.9 of a grid [0.7, 0.9]."""
+    text = HEAD.format(law="fbm", activation="relu", parameter="hurst = [0.7, 0.9]", quantity="output")
+    check = load_check("c.toml", text.replace("max = 0.7\n", "max = 0.7\nhurst = 0.9\n"))
+    (exp,) = check.expectations
+    assert exp.options["setting"] == {"hurst": 0.9}
+    assert exp.options["reference"] == {"value": 0.9, "basis": "first-order"}

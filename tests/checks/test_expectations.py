@@ -67,6 +67,13 @@ def test_regime_at_one_depth_with_most_samples_overflowed_is_explosion():
     assert _evaluate("regime", [rec], [], regime="explosion")["passed"]
 
 
+def test_regime_at_one_depth_with_a_minority_overflowed_reads_the_median():
+    """2 of 5 samples overflowed: not a majority, the median −2 decides (identity)."""
+    rec = _record([-2.0] * 5, overflowed=2)
+    got = _evaluate("regime", [rec], [], regime="identity")
+    assert got["measured"] == "identity" and got["passed"]
+
+
 def test_regime_from_the_depth_trend_reads_the_analysis_for_the_quantity_asked():
     critical = [{"law": "iid", "regimes": [{"beta": 0.5, "regime": "stable", "slope": 0.01}],
                  "gradient": {"regimes": [{"beta": 0.5, "regime": "identity", "slope": -0.2}]}}]
@@ -94,6 +101,17 @@ def test_critical_beta_of_the_gradient_and_outside_the_grid():
     beyond = _critical(None, [None, None], bound="above grid")
     got = _evaluate("critical_beta", [], beyond, min=0.0, max=2.0, setting=SETTING)
     assert not got["passed"] and "above grid" in got["message"]
+
+
+@pytest.mark.parametrize("of", ["sigma_max", "condition"])
+def test_spectrum_critical_beta_reads_the_ratio_it_names_and_says_within_or_outside(of):
+    info = {"critical_beta": 0.5, "interval": [0.4, 0.6], "bound": None}
+    critical = [{"law": "iid", **info, "condition": {"critical_beta": 0.9, "interval": [0.8, 1.0], "bound": None}}]
+    value = 0.5 if of == "sigma_max" else 0.9
+    for lo, hi, passed in ((value - 0.05, value + 0.05, True), (value + 0.05, value + 0.1, False)):
+        got = _evaluate("spectrum_critical_beta", [], critical, of=of, min=lo, max=hi, setting=SETTING)
+        assert got["measured"] == value and got["passed"] is passed
+        assert ("within" in got["message"]) is passed and ("outside" in got["message"]) is (not passed)
 
 
 # ----------------------------------------------------------------------------- theorems
@@ -126,6 +144,7 @@ def test_iid_output_interval_theorem_uses_the_width_and_delta():
     assert _evaluate("theorem", [between], [], theorem="iid-output-interval", delta=0.5)["passed"]
     got = _evaluate("theorem", [between], [], theorem="iid-output-interval", delta=0.9)
     assert got["measured"] == 0.0 and not got["passed"]  # 0 % inside < 10 % asked
+    assert "at least 10%" in got["message"]
 
 
 def test_iid_gradient_expectation_theorem_allows_sampling_error_only():

@@ -50,7 +50,9 @@ def test_a_bound_beaten_by_far_still_holds_and_a_missing_bound_fails():
 @pytest.mark.parametrize("lo,hi,passed", [(0.4, 0.6, True), (0.5, 0.6, True), (0.51, 0.7, False), (0.3, 0.49, False)])
 def test_a_theory_rate_must_lie_inside_the_interval(lo, hi, passed):
     critical = [{"quantity": "distance_max", "estimate": (lo + hi) / 2, "interval": [lo, hi], "theory": 0.5}]
-    assert _verdict(critical, reference="theory", rate="distance_max")["passed"] is passed
+    out = _verdict(critical, reference="theory", rate="distance_max")
+    assert out["passed"] is passed
+    assert ("theory 0.5 inside the interval" if passed else "theory 0.5 outside the interval") in out["message"]
 
 
 @pytest.mark.parametrize("bounds,passed", [((1.5, None), True), ((1.81, None), False), ((None, 1.79), False),
@@ -109,3 +111,24 @@ def test_a_small_adjoint_check_runs_end_to_end_and_can_fail(tmp_path):
     assert first["passed"] and first["reference_value"] == 2.0, first["message"]
     assert not second["passed"] and second["measured"] > 1.5
     assert run.n_failed == 1
+
+
+def test_a_small_limit_check_runs_end_to_end():
+    """Euler on a smooth (RBF) weight path at β = 1: distance to the ODE limit ∝ L^-1 (as in
+    sample_configs/checks/limit_rates.toml), theory rate 1 inside both fits' intervals; the
+    document names its command and the progress reaches the bar's total."""
+    from resnet_scale_cli.checks import run_checks
+    from resnet_scale_cli.checks.runner import total_layers
+
+    text = ('name = "l"\ncommand = "limit"\nlaw = "rbf"\nlengthscale = 0.5\nactivation = "tanh"\nbeta = 1.0\n'
+            'width = 4\ndepth = [8, 16, 32]\nsamples = 4\ndtype = "float64"\n'
+            '[[expect]]\ntype = "rate"\nrate = "distance_max"\nreference = "theory"\n'
+            '[[expect]]\ntype = "rate"\nrate = "distance_final"\nreference = "theory"\n')
+    check = load_check("l.toml", text)
+    steps = []
+    run = run_checks([check], progress=steps.append)
+    (doc,) = run.documents
+    assert doc["spec"]["command"] == "limit"
+    for outcome in doc["expectations"]:
+        assert outcome["passed"] and outcome["reference_value"] == 1.0, outcome["message"]
+    assert sum(steps) == total_layers([check]) > 0
