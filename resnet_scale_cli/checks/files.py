@@ -128,8 +128,10 @@ def load_check(path: str, text: str | None = None) -> CheckFile:
             sweep, outputs = build_sweep(None, settings, depths=str(data.get("depth", RunSpec().depth)),
                                          betas=str(data.get("beta", "0.5")))
     except SpecError as exc:
-        flag = re.search(r"--([a-z-]+)", str(exc))
-        key = flag.group(1).replace("-", "_") if flag else "block" if re.match(r"(?i)block", str(exc)) else None
+        text = str(exc)  # locate the key the error is about: a named unknown key, the block, or its --flag
+        unknown, flag = re.search(r"unknown key '([\w-]+)'", text), re.search(r"--([a-z-]+)", text)
+        key = (unknown.group(1) if unknown else "block" if re.match(r"(?i)block", text)
+               else flag.group(1).replace("-", "_") if flag else None)
         if key and key not in data and key.replace("_", "-") in data:
             key = key.replace("_", "-")
         raise located.error(str(exc), key if key in data else "beta" if key == "betas" else None) from None

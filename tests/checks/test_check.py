@@ -108,6 +108,11 @@ def test_statistic_failure_names_value_and_bounds(capsys, tmp_path, cli):
     # errors of the settings: a flag with a hyphen (key written with '_'), a block's own error
     ('depth = 10\nmemory_gb = -1\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "--memory-gb"),
     ('depth = 10\nblock = "nocolon"\n[[expect]]\ntype = "regime"\nbeta = 0.5\nregime = "stable"\n', 2, "BLOCK must be"),
+    # an empty block (its message ends in "--config", which is no key of the file)
+    ('depth = [10, 20]\nblock = ""\n[[expect]]\ntype = "critical_beta"\n', 2, "BLOCK: name the block"),
+    # settings errors that name the key, not a flag: a key another command takes
+    ('command = "adjoint"\ndepth = "4,8"\ngradients = true\n[[expect]]\ntype = "rate"\n', 3, "unknown key 'gradients'"),
+    ('command = "spectrum"\n\nprobes = 3\n[[expect]]\ntype = "critical_beta"\n', 3, "unknown key 'probes'"),
 ])
 def test_malformed_check_exits_2_naming_file_and_line(capsys, tmp_path, text, line, fragment, cli):
     path = write(tmp_path, text)
