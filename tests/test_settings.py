@@ -114,3 +114,16 @@ def test_build_spec_names_the_config_file_in_errors(tmp_path):
         build_spec(str(config), {})
     with pytest.raises(SpecError, match="^--hurst must be in"):  # a flag's error names the flag, not the file
         build_spec(str(config), {"hurst": 1.5})
+
+
+def test_device_auto_picks_cuda_exactly_when_it_is_present(monkeypatch):
+    import torch
+
+    from resnet_scale_cli.spec import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # torch.device("cuda") needs no GPU to be built
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(SpecError, match="^--device cuda: CUDA is not available"):
+        resolve_device("cuda")
