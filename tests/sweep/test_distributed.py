@@ -142,6 +142,29 @@ def test_one_local_worker_is_a_valid_execution():
     assert execution.distributed and execution.workers == 1
 
 
+def test_run_info_records_what_ran_the_cells():
+    """None is the serial default; an executor's own `run_info()` is used whole; one without it is
+    recorded by its `name`, else by its class name."""
+    from resnet_scale_cli.sweep.executors import SerialExecutor, run_info
+
+    class Reporting:
+        name = "reporting"
+
+        def run_info(self):
+            return {"executor": "reporting", "workers": 3, "hosts": ["a", "b"]}
+
+    class Named:
+        name = "named"
+
+    class Anonymous:
+        pass
+
+    assert run_info(None) == {"executor": "serial"} == run_info(SerialExecutor())
+    assert run_info(Reporting()) == {"executor": "reporting", "workers": 3, "hosts": ["a", "b"]}
+    assert run_info(Named()) == {"executor": "named"}
+    assert run_info(Anonymous()) == {"executor": "Anonymous"}
+
+
 # ----------------------------------------------------------------------------- slow: LocalCluster
 @pytest.fixture(scope="module")
 def client():

@@ -110,6 +110,16 @@ def test_a_sweep_may_start_at_depth_one_but_not_below():
         SweepSpec(base, (0, 2), ())
 
 
+def test_the_first_swept_width_becomes_the_base_width():
+    base = RunSpec(width=40, samples=1, betas=(0.5,), device="cpu")
+    one = SweepSpec(base, (4,), (), widths=(3,))
+    assert one.base.width == 3 and not one.width_axis and [c.width for c in one.cells()] == [3]
+    two = SweepSpec(base, (4,), (), widths=(1, 40))  # d = 1 is a valid width
+    assert two.base.width == 1 and two.width_axis and [c.width for c in two.cells()] == [1, 40]
+    with pytest.raises(SpecError, match="^--width must be a whole number of at least 1, got 0$"):
+        SweepSpec(base, (4,), (), widths=(0, 2))
+
+
 class _Recording:
     """An executor that records the tasks it ran and forwards no per-layer progress (as a cluster)."""
 
