@@ -1,5 +1,7 @@
 """Settings: the precedence of defaults, config file and flags; spec validation naming the flag."""
 
+import re
+
 import pytest
 
 from resnet_scale_cli.errors import SpecError
@@ -28,10 +30,47 @@ def test_a_law_parameter_for_another_law_is_refused():
     ("depth", 0, "--depth"), ("width", 1.5, "--width"), ("hurst", 1.0, "--hurst"), ("lengthscale", -1.0, "--lengthscale"),
     ("samples", 0, "--samples"), ("law", "nope", "--law"), ("model", "x", "--model"), ("dtype", "float16", "--dtype"),
     ("memory_gb", 0, "--memory-gb"), ("seed", -1, "--seed"), ("betas", (-0.1,), "--beta"),
+    # every flag is named exactly (the message starts with it), also for values of the wrong type
+    ("dist", "cauchy", "--dist"), ("fbm_backend", "numpy", "--fbm-backend"), ("activation", "softplus", "--activation"),
+    ("grad_method", "x", "--grad-method"), ("device", "tpu", "--device"), ("width", 0, "--width"),
+    ("lengthscale", "wide", "--lengthscale"), ("hurst", "half", "--hurst"), ("memory_gb", "lots", "--memory-gb"),
+    ("betas", ("x",), "--beta"), ("probes", 0, "--probes"), ("probes", 2.5, "--probes"), ("draws", 0, "--draws"),
+    ("gradients", "yes", "--gradients"),
 ])
 def test_every_bad_value_names_its_flag(field, value, flag):
-    with pytest.raises(SpecError, match=flag):
+    with pytest.raises(SpecError, match=f"^{re.escape(flag)}[: ]"):
         RunSpec(**{field: value})
+
+
+def test_a_bad_beta_grid_in_a_mapping_names_the_beta_flag():
+    with pytest.raises(SpecError, match="^--beta: "):
+        spec_from_mapping({"beta": "0.5,abc"})
+
+
+def test_the_smallest_valid_whole_numbers_are_accepted():
+    """d = 1 (scalar networks), one probe, L = 1, one sample, seed 0 are valid; one below each is not."""
+    spec = RunSpec(width=1, depth=1, samples=1, draws=1, probes=1, seed=0, grad_method="tangent")
+    assert (spec.width, spec.depth, spec.samples, spec.draws, spec.probes, spec.seed) == (1, 1, 1, 1, 1, 0)
+    for field, flag in [("width", "--width"), ("depth", "--depth"), ("samples", "--samples"), ("probes", "--probes"),
+                        ("draws", "--draws")]:
+        with pytest.raises(SpecError, match=f"^{flag} must be at least 1, got 0"):
+            RunSpec(**{field: 0})
+
+
+def test_law_settings_carry_every_law_setting_under_its_name():
+    """The sampler, the theory curve and the label read the spec's own lengthscale, not the law's default 0.1."""
+    import numpy as np
+
+    from resnet_scale_cli.laws import LAWS
+    from resnet_scale_cli.laws.registry import theory_autocorrelation
+
+    spec = RunSpec(law="rbf", lengthscale=0.3, depth=20, dist="rademacher", hurst=0.7, fbm_backend="fbm")
+    settings = spec.law_settings()
+    assert settings == {"dist": "rademacher", "lengthscale": 0.3, "hurst": 0.7, "fbm_backend": "fbm"}
+    lags = np.arange(5.0)
+    expected = np.exp(-((lags / 20) ** 2) / (2 * 0.3**2))  # the RBF autocorrelation exp(-(k/L)^2 / (2 l^2))
+    np.testing.assert_allclose(theory_autocorrelation("rbf", lags, 20, **settings), expected, rtol=1e-12)
+    assert "0.3" in LAWS["rbf"].label(settings)
 
 
 def test_draws_must_divide_samples_and_probes_need_tangents():
@@ -75,3 +114,16 @@ def test_build_spec_names_the_config_file_in_errors(tmp_path):
         build_spec(str(config), {})
     with pytest.raises(SpecError, match="^--hurst must be in"):  # a flag's error names the flag, not the file
         build_spec(str(config), {"hurst": 1.5})
+
+
+def test_device_auto_picks_cuda_exactly_when_it_is_present(monkeypatch):
+    import torch
+
+    from resnet_scale_cli.spec import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # torch.device("cuda") needs no GPU to be built
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(SpecError, match="^--device cuda: CUDA is not available"):
+        resolve_device("cuda")

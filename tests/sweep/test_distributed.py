@@ -104,6 +104,67 @@ def test_groups_are_split_until_every_worker_has_tasks():
     assert sorted(map(tuple, tasks)) == [(0, 1), (2, 3), (4, 5), (6,), (7, 8)]
 
 
+def test_groups_are_split_down_to_single_cells_when_workers_outnumber_the_cells():
+    tasks: list[list[int]] = []
+
+    def measure_group(cells, progress):
+        tasks.append(list(cells))
+        return [{"cell": {"depth": c}, "value": -c} for c in cells]
+
+    cells = list(range(4))  # one group of 4 cells for 5 tasks: 4 → 2 + 2 → 1 + 1 + 1 + 1, and no further
+    records = run_grid(cells, None, key=lambda c: {"depth": c}, executor=_Workers(), group=lambda c: 0,
+                       measure_group=measure_group)
+    assert [r["value"] for r in records] == [0, -1, -2, -3]
+    assert sorted(tasks) == [[0], [1], [2], [3]]
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(workers=2, scheduler="tcp://h:8786"), "--workers and --scheduler: give only one of them"),
+    (dict(workers=2, scheduler_file="FILE"), "--workers and --scheduler-file: give only one of them"),
+    (dict(scheduler="tcp://h:8786", scheduler_file="FILE"), "--scheduler and --scheduler-file: give only one of them"),
+    (dict(workers=0), "--workers must be at least 1, got 0"),
+])
+def test_execution_options_name_their_flags(tmp_path, options, message):
+    from resnet_scale_cli.errors import SpecError
+    from resnet_scale_cli.sweep.distributed import Execution
+
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler_file.write_text("{}")
+    options = {k: str(scheduler_file) if v == "FILE" else v for k, v in options.items()}
+    with pytest.raises(SpecError, match=f"^{message}$"):
+        Execution(**options)
+
+
+def test_one_local_worker_is_a_valid_execution():
+    from resnet_scale_cli.sweep.distributed import Execution
+
+    execution = Execution(workers=1)  # validated only: no cluster starts before the first map
+    assert execution.distributed and execution.workers == 1
+
+
+def test_run_info_records_what_ran_the_cells():
+    """None is the serial default; an executor's own `run_info()` is used whole; one without it is
+    recorded by its `name`, else by its class name."""
+    from resnet_scale_cli.sweep.executors import SerialExecutor, run_info
+
+    class Reporting:
+        name = "reporting"
+
+        def run_info(self):
+            return {"executor": "reporting", "workers": 3, "hosts": ["a", "b"]}
+
+    class Named:
+        name = "named"
+
+    class Anonymous:
+        pass
+
+    assert run_info(None) == {"executor": "serial"} == run_info(SerialExecutor())
+    assert run_info(Reporting()) == {"executor": "reporting", "workers": 3, "hosts": ["a", "b"]}
+    assert run_info(Named()) == {"executor": "named"}
+    assert run_info(Anonymous()) == {"executor": "Anonymous"}
+
+
 # ----------------------------------------------------------------------------- slow: LocalCluster
 @pytest.fixture(scope="module")
 def client():

@@ -132,3 +132,17 @@ def test_settings_with_scalar_entries_compare_whole(tmp_path):
                        resume=True, key=_key).records == [_record(1)]
     with pytest.raises(SpecError, match="other settings"):
         ResultStore(tmp_path / "o", {"command": "adjoint", "spec": {"seed": 0, "device": "cpu"}}, resume=True, key=_key)
+
+
+def test_a_stored_cell_is_found_whatever_the_order_of_its_coordinates(tmp_path):
+    """The sweep's store key does not depend on key order: a results file re-serialized with sorted
+    keys (`jq -S`, a merge script) still resumes without measuring its cells again."""
+    from resnet_scale_cli.sweep.grid import cell_key
+
+    sorted_line = json.dumps({"cell": {"depth": 8, "hurst": 0.3, "law": "fbm"}, "value": 1.0}, sort_keys=True)
+    _store_with(tmp_path / "o", sorted_line.encode() + b"\n")
+    store = ResultStore(tmp_path / "o", SETTINGS_DICT, resume=True, key=cell_key)
+    measured: list[dict] = []
+    records = run_grid([{"law": "fbm", "hurst": 0.3, "depth": 8}], lambda c, p: measured.append(c) or {"cell": c},
+                       key=lambda c: c, store=store)
+    assert measured == [] and records[0]["value"] == 1.0

@@ -103,6 +103,62 @@ def test_cells_do_not_depend_on_the_rest_of_the_grid():
                                np.array(cell["values"]["output_log10"][1], dtype=float), rtol=0, atol=1e-12)
 
 
+def test_a_sweep_may_start_at_depth_one_but_not_below():
+    base = RunSpec(width=2, samples=1, betas=(0.5,), device="cpu")
+    assert [c.depth for c in SweepSpec(base, (1, 2), ()).cells()] == [1, 2]
+    with pytest.raises(SpecError, match="^--depth must be at least 1, got 0$"):
+        SweepSpec(base, (0, 2), ())
+
+
+def test_the_first_swept_width_becomes_the_base_width():
+    base = RunSpec(width=40, samples=1, betas=(0.5,), device="cpu")
+    one = SweepSpec(base, (4,), (), widths=(3,))
+    assert one.base.width == 3 and not one.width_axis and [c.width for c in one.cells()] == [3]
+    two = SweepSpec(base, (4,), (), widths=(1, 40))  # d = 1 is a valid width
+    assert two.base.width == 1 and two.width_axis and [c.width for c in two.cells()] == [1, 40]
+    with pytest.raises(SpecError, match="^--width must be a whole number of at least 1, got 0$"):
+        SweepSpec(base, (4,), (), widths=(0, 2))
+
+
+class _Recording:
+    """An executor that records the tasks it ran and forwards no per-layer progress (as a cluster)."""
+
+    name = "recording"
+    reports_progress = False
+
+    def __init__(self):
+        self.ran = []
+
+    def map(self, measure, cells, indices, progress):
+        for i, cell in zip(indices, cells):
+            self.ran.append(i)
+            yield i, measure(cell, None)
+
+
+def test_run_sweep_passes_its_executor_progress_and_on_cell_through(tmp_path):
+    """Without gradients a cell is one forward pass of L layers over one chunk of its 2 draws: the
+    bar's units are L per cell, 2 + 3 here, whoever runs the cells, also for reused cells."""
+    sweep = SweepSpec(RunSpec(width=2, samples=2, betas=(0.5,), gradients=False, device="cpu"), (2, 3), ())
+    layers: list[int] = []
+    serial = run_sweep(sweep, progress=layers.append)
+    assert sum(layers) == 2 + 3  # per layer, from the engine through the grouped measurement
+
+    executor, advanced, seen = _Recording(), [], []
+    records = run_sweep(sweep, out=tmp_path, executor=executor, progress=advanced.append,
+                        on_cell=lambda record, reused: seen.append((record["cell"]["depth"], reused)))
+    assert executor.ran == [0, 1]  # one task per depth, run by the given executor
+    assert advanced == [2, 3]  # the runner counts each cell the executor completed, by its layers
+    assert seen == [(2, False), (3, False)]
+    assert records == serial
+
+    executor, advanced, seen = _Recording(), [], []
+    resumed = run_sweep(sweep, out=tmp_path, resume=True, executor=executor, progress=advanced.append,
+                        on_cell=lambda record, reused: seen.append((record["cell"]["depth"], reused)))
+    assert executor.ran == [] and resumed == serial
+    assert advanced == [2, 3]  # reused cells advance the bar by their cost at once
+    assert seen == [(2, True), (3, True)]
+
+
 # ----------------------------------------------------------------------------- analysis
 def test_crossing_interpolates_and_reports_bounds():
     betas = np.array([0.0, 0.5, 1.0])
