@@ -40,6 +40,10 @@ def parse_float_grid(text: str | float | int | list | tuple, flag: str) -> tuple
     return tuple(sorted({round(v, 12) for v in values}))
 
 
+#: the most points one start:stop:count range may give (a grid axis, not a sample)
+MAX_RANGE_COUNT = 10_000
+
+
 def _range(part: str, flag: str) -> list[float]:
     pieces = part.split(":")
     geometric = len(pieces) == 4 and pieces[3].strip() == "log"
@@ -52,6 +56,8 @@ def _range(part: str, flag: str) -> list[float]:
         raise SpecError(f"{flag}: range count {pieces[2]!r} must be a whole number") from None
     if count < 1:
         raise SpecError(f"{flag}: range count must be at least 1, got {count}")
+    if count > MAX_RANGE_COUNT:
+        raise SpecError(f"{flag}: range count {count} is more than {MAX_RANGE_COUNT} points")
     if count == 1:
         if start != stop:
             raise SpecError(f"{flag}: a range with count 1 needs start == stop, got {part!r}")

@@ -29,3 +29,11 @@ def test_depth_one_is_a_depth_and_zero_is_not():
     for bad in ("0,5", 0, [0, 3], "-3:3:3"):
         with pytest.raises(SpecError, match="at least 1"):
             parse_int_grid(bad, "--depth")
+
+
+def test_a_range_gives_at_most_ten_thousand_points():
+    assert len(parse_float_grid("0:1:10000", "--beta")) == 10_000
+    with pytest.raises(SpecError, match=r"^--beta: range count 10001 is more than 10000 points$"):
+        parse_float_grid("0:1:10001", "--beta")
+    with pytest.raises(SpecError, match=r"^--depth: range count 1000000 is more than 10000 points$"):
+        parse_int_grid("1:1000000:1000000", "--depth")
