@@ -47,6 +47,8 @@ def independent_mean_squares(L, d, beta, n, *, dist, activation, model, seed):
     return out, grad
 
 
+# the closed form itself, checked by a simulation written here: no package code runs (slow tier)
+@pytest.mark.slow
 @pytest.mark.parametrize("dist,activation,model,factor", [("gaussian", "relu", "full", 0.5),
                                                           ("rademacher", "relu", "full", 0.5),
                                                           ("gaussian", "identity", "full", 1.0),
