@@ -148,3 +148,123 @@ def test_exact_identity_factor_and_refusals():
                  ("fbm", "full", "relu"), ("tied", "linear", "relu")):
         assert f(*args) is None and theory.exact_identity_refusal(*args)
     assert theory.exact_mean_square(0.5, 200, 0.5) == pytest.approx((1 + 1 / 400) ** 200 - 1, rel=1e-12)
+
+
+def relu_output_correlation(g):
+    """A(γ) of the ReLU output increment: E relu(x) relu(x') = κ(γ), the arc-cosine kernel
+    (√(1 − γ²) + γ (π − arccos γ))/(2π), written here."""
+    g = np.asarray(g, dtype=np.float64)
+    return (np.sqrt(1 - g * g) + g * (math.pi - np.arccos(g))) / (2 * math.pi)
+
+
+@pytest.mark.parametrize("H", [0.7, 0.8])
+def test_first_order_sum_past_the_exact_lags_against_a_direct_sum(H):
+    """Beyond 2^16 lags the short part uses a power-law integral for the tail: against the
+    direct sum L b(0) + 2 Σ_{j=1}^{L−1} (L − j) b(j), b(j) = γ(j)(A(γ(j)) − A(0)), in float64 at
+    L = 2·10^5 and 10^6 (the tail is 9 % and 31 % of it at H = 0.8). The tail's relative error
+    is of order γ(2^16) (the next term of A), so 1e-3 of the whole is ample."""
+    a0 = 1 / (2 * math.pi)
+    for L in (200_000, 1_000_000):
+        j = np.arange(1, L, dtype=np.float64)
+        gam = fgn_gamma(j, H)
+        b = gam * (relu_output_correlation(gam) - a0)
+        direct = L * (0.5 - a0) + 2 * float(((L - j) * b).sum())
+        long, short = theory.first_order_sum(L, H, "output", (0.0, 1.0), 40)
+        assert long == pytest.approx(a0 * L ** (2 * H), rel=1e-12)
+        assert short == pytest.approx(direct, rel=1e-3), (L, short, direct)
+
+
+def test_mean_square_units_are_draw_means_or_samples():
+    """ratio² = 10^{2v}: squares 1..6. Three draws of two inputs: units are the draw means
+    1.5, 3.5, 5.5 (s.e. 2/√3); one draw of six inputs, or inputs not dividing the samples:
+    the six samples are the units (s.e. √3.5/√6)."""
+    v = [0.5 * math.log10(s) for s in range(1, 7)]
+    mean, se, units = theory.mean_square(v, 2)
+    assert (mean, units) == (pytest.approx(3.5, rel=1e-12), 3) and se == pytest.approx(2 / math.sqrt(3), rel=1e-12)
+    for per_draw in (6, 4, 1):
+        mean, se, units = theory.mean_square(v, per_draw)
+        assert (mean, units) == (pytest.approx(3.5, rel=1e-12), 6)
+        assert se == pytest.approx(math.sqrt(3.5) / math.sqrt(6), rel=1e-12)
+    assert theory.mean_square([0.0], 1) == (1.0, None, 1)
+    assert theory.mean_square([0.1, None, 0.2], 1) == (None, None, 3)
+    assert theory.mean_square([0.1, 151.0], 1) == (None, None, 2)
+    assert theory.mean_square([], 1) == (None, None, 0)
+
+
+def test_exact_comparison_by_hand():
+    """iid, full ReLU, d-free exact E[ratio²] = (1 + ½ L^{-2β})^L − 1 beside the Monte Carlo mean
+    of each ratio measured, its s.e. over draws and z = (mean − exact)/s.e."""
+    depth, beta = 100, 0.5
+    exact = (1 + 0.5 / 100) ** 100 - 1
+    out_sq, grad_sq = [0.5, 0.7, 0.4, 0.9], [1.0, 0.2, 0.6, 0.8]
+    values = {"output_log10": [0.5 * math.log10(s) for s in out_sq],
+              "gradient_log10": [0.5 * math.log10(s) for s in grad_sq]}
+    got = theory.exact_comparison("iid", "full", "relu", "gaussian", depth, beta, values, 2)
+    assert got["factor"] == 0.5
+    for q, sq in (("output", out_sq), ("gradient", grad_sq)):
+        units = np.array(sq).reshape(2, 2).mean(1)
+        se = units.std(ddof=1) / math.sqrt(2)
+        assert got[q] == {"exact": pytest.approx(exact, rel=1e-12), "mean": pytest.approx(units.mean(), rel=1e-12),
+                          "stderr": pytest.approx(se, rel=1e-12), "units": 2,
+                          "z": pytest.approx((units.mean() - exact) / se, rel=1e-12)}
+    only_output = theory.exact_comparison("iid", "full", "relu", "gaussian", depth, beta,
+                                          {"output_log10": values["output_log10"]}, 2)
+    assert only_output["gradient"] is None and only_output["output"]["units"] == 2
+    assert theory.exact_comparison("iid", "full", "tanh", "gaussian", depth, beta, values, 2) is None
+
+
+def test_predictions_are_attached_wherever_the_formula_applies():
+    """fBm, full model, piecewise-linear σ, a width and two depths or more: a prediction for the
+    output too, and below H = 1/2 (where L* is None: the long-memory part never takes over);
+    its depths sorted and deduplicated, its width an int; none without two distinct depths."""
+    low = theory.reference("fbm", "output", model="full", activation="relu", hurst=0.3, width=10.0,
+                           depths=(1000, 100, 1000))
+    assert (low.value, low.basis) == (0.5, "first-order")
+    pred = low.prediction
+    assert pred.crossover_depth is None and pred.depths == (100, 1000) and pred.width == 10
+    assert pred.to_dict()["crossover_depth"] is None and pred.to_dict()["depths"] == [100, 1000]
+    high = theory.reference("fbm", "output", model="full", activation="relu", hurst=0.7, width=40,
+                            depths=(100, 1000)).prediction
+    assert high is not None and high.depths == (100, 1000) and high.width == 40
+    assert 0.5 <= high.critical_beta <= 0.7 and high.crossover_depth >= 1.0
+    assert float(f"{high.crossover_depth:.4g}") == high.to_dict()["crossover_depth"]
+    assert theory.reference("fbm", "output", hurst=0.7, width=40, depths=(100, 100)).prediction is None
+    leaky = theory.reference("fbm", "gradient", activation="leaky_relu", hurst=0.7, width=40, depths=(100, 1000))
+    assert leaky.basis == "prediction" and leaky.prediction is not None
+
+
+def test_predicted_critical_beta_is_half_the_least_squares_slope_of_log_s():
+    """max(1/2, s/2), s the least-squares slope of log10 S(L) on log10 L, S = long + short from
+    first_order_sum (checked above against direct sums), here with numpy's polyfit."""
+    depths = (100, 300, 1000, 3000)
+    for H, quantity in ((0.9, "output"), (0.7, "gradient")):
+        S = [sum(theory.first_order_sum(L, H, quantity, (0.0, 1.0), 8)) for L in depths]
+        slope = np.polyfit(np.log10(depths), np.log10(S), 1)[0]
+        got = theory.predicted_critical_beta(depths, H, quantity, (0.0, 1.0), 8)
+        assert got == pytest.approx(max(0.5, slope / 2), rel=1e-12)
+    assert theory.predicted_critical_beta(depths, 0.9, "output", (0.0, 1.0), 8) > 0.5
+
+
+def test_adjoint_bound_rates_and_their_basis():
+    """Reverse Euler: rate 1 whatever the law; reverse Heun: min(1 + δ, 2), δ = 0 (iid, fbm),
+    1 (rbf), ∞ (tied); None off β = 1 (either side)."""
+    for law, heun in (("iid", 1.0), ("fbm", 1.0), ("rbf", 2.0), ("tied", 2.0)):
+        assert theory.adjoint_bound_rate("resnet", law) == 1.0
+        assert theory.adjoint_bound_rate("heunnet", law) == heun
+        assert theory.adjoint_bound_rate("heunnet", law, 1.0) == heun
+        for beta in (0.5, 2.0):
+            assert theory.adjoint_bound_rate("resnet", law, beta) is None
+            assert theory.adjoint_bound_rate("heunnet", law, beta) is None
+    assert "reverse Euler" in theory.adjoint_bound_basis("resnet", "rbf")
+    assert "Δ = O(N^-1) for --law rbf" in theory.adjoint_bound_basis("heunnet", "rbf")
+    assert "Δ = O(N^-0) for --law iid" in theory.adjoint_bound_basis("heunnet", "iid")
+    assert "Δ = 0 (tied weights)" in theory.adjoint_bound_basis("heunnet", "tied")
+
+
+def test_critical_beta_reference_is_the_output_reference():
+    assert theory.critical_beta_reference("fbm", hurst=0.7) == pytest.approx(0.7)
+    assert theory.critical_beta_reference("fbm", hurst=0.9, activation="tanh") == pytest.approx(0.8)
+    assert theory.critical_beta_reference("fbm", hurst=0.3) == 0.5
+    assert theory.critical_beta_reference("rbf", lengthscale=0.2) == 1.0
+    assert theory.critical_beta_reference("iid") == 0.5
+    assert theory.critical_beta_reference("gp") is None

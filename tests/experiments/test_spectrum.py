@@ -193,3 +193,30 @@ def test_run_spectrum_document_and_critical_beta():
     (hist,) = doc["histograms"]
     assert sum(hist["counts"]) == 8 * 4 and len(hist["edges"]) == len(hist["counts"]) + 1
     assert doc["theory"]["holds"] and doc["lyapunov"][0]["per_beta"][0]["slope_vs_log10_depth"] is not None
+
+
+def test_segments_grow_where_benign_and_rerun_down_to_one_layer_where_each_layer_loses_many_bits():
+    """d = 2, linear model, step 1: 8 identity layers (V = 0), then 8 layers I + c u_k u_kᵀ with
+    c = 2^12 and random unit u_k: each such layer alone costs the QR about 12 bits (below the
+    16-bit target), two of them about 24 (above). The adaptive schedule: segments of 1, 1, 2, 4
+    layers over the identity layers (doubling from 1, ending on multiples of their length), then
+    the 8-layer segment is rerun a quarter as long (2 layers), then again (1 layer), and every
+    later segment stays at 1 layer (a 12-bit loss aims at 8/12 of a layer): 4 + 8 = 12 QR steps.
+    log2 σ against references written here: σ_1 by power iteration with carried log-norms,
+    σ_1 σ_2 = Π |det(I + c u uᵀ)| = (1 + c)^8."""
+    rng = np.random.default_rng(2)
+    c, d = 2.0**12, 2
+    V = np.zeros((1, 16, d, d))
+    for k in range(8, 16):
+        u = rng.standard_normal(d)
+        u /= np.linalg.norm(u)
+        V[0, k] = c * np.outer(u, u)
+    out = jacobian_spectrum(_linear_net(V), torch.from_numpy(rng.standard_normal((1, 1, d))),
+                            torch.tensor([1.0], dtype=torch.float64))
+    assert out.segments == [12]
+    assert 10.0 < out.loss_bits <= 16.0  # the accepted segments each lost about 12 bits
+    got = out.log2_sigma[0, 0].numpy()
+    top = _power_log2_sigma_max(V[0], 1.0)
+    assert not out.bad.any()
+    assert got[0] == pytest.approx(top, rel=1e-10)
+    assert got.sum() == pytest.approx(8 * math.log2(1 + c), rel=1e-10)
