@@ -69,7 +69,7 @@ class Activation:
             return u * recorded
         import torch
 
-        return u * torch.where(recorded, high, low).to(u.dtype)
+        return torch.where(recorded, u * high, u * low)  # slopes in u's dtype (Python floats are exact there)
 
     def apply_recorded_(self, u: "torch.Tensor", recorded: "torch.Tensor") -> "torch.Tensor":
         """`apply_recorded` in place on u (the same values). A bool mask multiplies as its uint8
@@ -84,7 +84,7 @@ class Activation:
             return u.mul_(recorded.view(torch.uint8) if recorded.dtype == torch.bool else recorded)
         import torch
 
-        return u.mul_(torch.where(recorded, high, low).to(u.dtype))
+        return torch.where(recorded, u * high, u * low, out=u)
 
 
 def _leaky_relu(x):
@@ -102,7 +102,7 @@ def _leaky_relu_(x):
 def _leaky_deriv(x):
     import torch
 
-    return torch.where(x > 0, 1.0, LEAKY_SLOPE).to(x.dtype)
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, LEAKY_SLOPE))  # 0.01 in x's dtype
 
 
 def _gelu(x):
