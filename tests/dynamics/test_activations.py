@@ -30,11 +30,6 @@ CLOSED = {
 }
 
 
-#: relative tolerance of σ' (and of u ⊙ σ'): leaky ReLU's σ' holds its slope 0.01 rounded to
-#: float32 (torch.where with Python scalars gives the default dtype): 2.2e-8 relative in float64,
-#: see test_leaky_relu_derivative_slope_is_exact_in_float64
-
-
 def _points() -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return torch.cat([torch.tensor(POINTS, dtype=F64), 2 * torch.randn(20, generator=g, dtype=F64)]).view(4, 8)
