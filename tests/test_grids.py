@@ -37,3 +37,10 @@ def test_a_range_gives_at_most_ten_thousand_points():
         parse_float_grid("0:1:10001", "--beta")
     with pytest.raises(SpecError, match=r"^--depth: range count 1000000 is more than 10000 points$"):
         parse_int_grid("1:1000000:1000000", "--depth")
+
+
+def test_errors_of_numbers_and_range_ends_name_the_flag():
+    for bad in (float("nan"), float("inf"), "0:abc:3", "abc:1:3", "0:1e400:3"):
+        with pytest.raises(SpecError) as refused:
+            parse_float_grid(bad, "--beta")
+        assert str(refused.value).startswith("--beta: "), (bad, str(refused.value))

@@ -44,8 +44,9 @@ def test_torn_last_line_is_dropped_and_truncated_before_appending(tmp_path):
 def test_corrupted_middle_line_is_refused_and_nothing_is_overwritten(tmp_path):
     text = (json.dumps(_record(1)) + "\n" + '{"cell": {"depth": 2}, "va\n' + json.dumps(_record(3)) + "\n").encode()
     _store_with(tmp_path / "o", text)
-    with pytest.raises(SpecError, match=r"line 2 is not a result record"):
+    with pytest.raises(SpecError, match=r"line 2 is not a result record") as refused:
         ResultStore(tmp_path / "o", SETTINGS_DICT, resume=True, key=_key)
+    assert repr(str(tmp_path / "o" / RESULTS)) in str(refused.value)  # names the file
     assert (tmp_path / "o" / RESULTS).read_bytes() == text
 
 
