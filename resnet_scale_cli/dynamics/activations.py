@@ -69,7 +69,8 @@ class Activation:
             return u * recorded
         import torch
 
-        return torch.where(recorded, u * high, u * low)  # slopes in u's dtype (Python floats are exact there)
+        # slopes as Python floats: exact in u's dtype (a where() of two scalars would be float32)
+        return torch.where(recorded, u if high == 1.0 else u * high, u * low)
 
     def apply_recorded_(self, u: "torch.Tensor", recorded: "torch.Tensor") -> "torch.Tensor":
         """`apply_recorded` in place on u (the same values). A bool mask multiplies as its uint8
@@ -84,7 +85,10 @@ class Activation:
             return u.mul_(recorded.view(torch.uint8) if recorded.dtype == torch.bool else recorded)
         import torch
 
-        return torch.where(recorded, u * high, u * low, out=u)
+        below = u * low
+        if high != 1.0:
+            u.mul_(high)
+        return torch.where(recorded, u, below, out=u)
 
 
 def _leaky_relu(x):
@@ -102,7 +106,7 @@ def _leaky_relu_(x):
 def _leaky_deriv(x):
     import torch
 
-    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, LEAKY_SLOPE))  # 0.01 in x's dtype
+    return torch.full_like(x, LEAKY_SLOPE).masked_fill_(x > 0, 1.0)  # 0.01 in x's dtype
 
 
 def _gelu(x):
