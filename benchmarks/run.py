@@ -199,7 +199,7 @@ def pass_gflops(device: torch.device, reps: int, settings: int = 1) -> dict:
                   sample_weights("fbm", depth, width, gens, layer_major=True, **options), "full",
                   ACTIVATIONS["relu"], layer_major=True)
     out = {}
-    states = len(FIG7_BETAS) * (FIG7["samples"] // draws)
+    states = len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"])  # inputs per draw: 10 (not divided by the settings)
     h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
     scales = torch.rand(states, dtype=torch.float64, device=device)
     seconds = best_time(lambda: forward(net, h0, scales, states), reps, device)

@@ -186,6 +186,13 @@ def test_draws_follow_their_generator_not_the_global_seeds(law, settings):
     assert (first != other).any(dim=1).all()  # every path (draw, column) differs somewhere in depth
 
 
+def test_fbm_package_reference_gives_distinct_paths_to_distinct_draws():
+    """Each draw seeds NumPy from its own generator over [0, 2³¹ − 1): 40 draws give 40 different
+    paths (a seed range of ~60 values would repeat one with probability > 0.999)."""
+    paths = sample_paths("fbm", 8, 1, gens(40), hurst=0.7, fbm_backend="fbm", dtype=torch.float64)[:, :, 0]
+    assert len({tuple(p.tolist()) for p in paths}) == 40
+
+
 def test_the_reference_backend_is_the_fbm_package_not_the_fft_sampler():
     """`fbm_backend = "fbm"` really switches sampler: from the same generators the two backends
     give different paths (the FFT sampler's are a deterministic function of the generator)."""

@@ -19,14 +19,16 @@ def _records(path):
 
 
 def _sweep(**kw):
-    base = dict(law="fbm", depth=16, width=6, betas=(0.25, 0.5, 1.0), samples=6, draws=3, device="cpu", seed=5)
+    base = dict(law="fbm", depth=16, width=6, betas=(0.25, 0.5, 1.0), samples=6, draws=3, seed=5)
+    base.setdefault("device", "cpu")
     base.update(kw)
     return SweepSpec(RunSpec(**base), depths=(8, 16), params=HURSTS)
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(grad_method="tangent", probes=3), dict(model="full", gradients=False),
                                 dict(law="rbf", grad_method="reverse")])
-def test_sweep_records_identical_with_grouping_on_and_off(tmp_path, monkeypatch, kw):
+def test_sweep_records_identical_with_grouping_on_and_off(tmp_path, monkeypatch, kw, device):
+    kw = dict(kw, device=device)  # on each available device: bit-identity holds per device
     law = kw.get("law", "fbm")
     sweep = _sweep(**kw) if law == "fbm" else SweepSpec(
         _sweep(**kw).base, depths=(8, 16), params=(0.05, 0.2, 1.0))
@@ -45,10 +47,10 @@ def test_sweep_records_identical_with_grouping_on_and_off(tmp_path, monkeypatch,
         assert json.dumps(on[k], sort_keys=True) == json.dumps(off[k], sort_keys=True), k
 
 
-def test_group_bounded_by_memory_budget(monkeypatch):
+def test_group_bounded_by_memory_budget(monkeypatch, device):
     """A budget of one setting's draws per pass measures settings alone; two per pass splits a
     group of four into two passes; values equal `measure` either way."""
-    specs = [RunSpec(law="fbm", depth=12, width=5, betas=(0.5,), samples=4, draws=2, device="cpu", seed=1, hurst=h)
+    specs = [RunSpec(law="fbm", depth=12, width=5, betas=(0.5,), samples=4, draws=2, device=device, seed=1, hurst=h)
              for h in HURSTS]
     alone = [cell.measure(s) for s in specs]
     for per_chunk, passes in ((2, [1, 1, 1, 1]), (4, [2, 2]), (3, [1, 1, 1, 1])):
