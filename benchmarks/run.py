@@ -385,9 +385,9 @@ def main() -> None:
     parser.add_argument("--no-cpu", action="store_true", help="--device cuda: skip the CPU figures of the same run")
     parser.add_argument("--depth-probe", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.no_graphs:
-        from resnet_scale_cli.dynamics import replay
+    from resnet_scale_cli.dynamics import replay
 
+    if args.no_graphs:
         replay.ENABLED = False
     if args.depth_probe:
         depth_probe(args.depth_probe, args.device)
@@ -400,7 +400,8 @@ def main() -> None:
                           "seconds_measured": round(measured, 2), "grouped": not args.no_group, "device": str(device),
                           "cpu_workers": args.cpu_workers,
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
-                          "cuda_graphs": device.type == "cuda" and not args.no_graphs}))
+                          "cuda_graphs": device.type == "cuda" and not args.no_graphs and replay._failed is None,
+                          "graph_capture_failed": replay._failed}))
         return
     if device.type == "cuda":
         cuda_main(args, device)

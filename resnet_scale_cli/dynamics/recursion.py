@@ -109,6 +109,12 @@ def _renormalize_delta(x: torch.Tensor, base: torch.Tensor, delta: torch.Tensor,
     return exps + e
 
 
+def fused(net: Network) -> bool:
+    """Whether the forward layer step runs in place in one buffer (`_forward_layer`): the full
+    model with σ in `INPLACE` (states and tangent rows alike)."""
+    return net.model == "full" and net.activation.name in INPLACE
+
+
 def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
     if net.model == "full":
         return torch.bmm(x, net.layers_W[k].mT)
@@ -140,19 +146,24 @@ def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | N
     """Layer k of `forward`, updating x (and base, delta with delta carrying) in place; returns the
     exponents and, with `record`, what the reverse pass needs of σ' (written into `mask_out`, shape
     (D, n_states, d), when given; `scratch`, a float tensor of that shape, serves `Activation.record`).
-    With a `buffer` (full model, states only, σ in `INPLACE`) the step runs without temporaries:
-    pre = x W_kᵀ, σ in place, scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
+    With a `buffer` (`fused(net)`: full model, σ in `INPLACE`) the step runs in it without
+    temporaries: pre = x W_kᵀ, tangent rows ⊙ σ'(pre_h) in place, σ in place on the state rows,
+    scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
     mask = None
     Vs, VTs, Ws, WTs = net.views()
     if buffer is not None:
         pre = torch.bmm(x, WTs[k], out=buffer)
         act = net.activation
+        d0, rows, width = pre.shape
+        h_pre = pre if rows == n_states else pre[:, :n_states]
         if record and not act.zero_below:
-            mask = act.record(pre, mask_out, scratch)
-        fed = INPLACE[act.name](pre)
+            mask = act.record(h_pre, mask_out, scratch)
+        if rows > n_states:  # before σ overwrites pre_h
+            act.tangent_(pre[:, n_states:].view(d0, n_states, (rows - n_states) // n_states, width), h_pre)
+        fed_h = INPLACE[act.name](h_pre)
         if record and act.zero_below:  # ReLU: σ' recorded as σ(pre) ≠ 0 (see Activation.record_activated)
-            mask = act.record_activated(fed, mask_out)
-        fed.mul_(scale_col)
+            mask = act.record_activated(fed_h, mask_out)
+        fed = pre.mul_(scale_col)
     else:
         pre = torch.bmm(x, WTs[k]) if net.model == "full" else x
         fed, mask = _activated(net, pre, n_states, record, mask_out, scratch)
@@ -193,16 +204,21 @@ def forward(
     `mask_store`: with `record_masks` and a piecewise-linear σ, a bool tensor (stop − start, D,
     n_states, d) of the caller's that σ' is recorded into (`Forward.masks` are its layers), e.g.
     kept from one pass to the next: fresh memory costs its first-touch page faults (on the CPU,
-    a measurable part of a Figure-7 pass). Ignored by the CUDA graph replay.
+    a measurable part of a Figure-7 pass). The CUDA graph replay copies σ' into it block by block.
     """
     depth = net.depth if stop is None else stop
     d0, rows, width = x0.shape
+    store_masks = record_masks and net.model != "linear" and net.activation.slopes is not None and mask_store is not None
+    if store_masks and (mask_store.shape != (depth - start, d0, n_states, width) or mask_store.dtype != torch.bool):
+        raise ValueError(f"forward: mask_store is {tuple(mask_store.shape)} {mask_store.dtype}, expected "
+                         f"{(depth - start, d0, n_states, width)} torch.bool")
     if start == 0 and stop is None and exps0 is None and not checkpoint_every:
         from resnet_scale_cli.dynamics import replay
 
         if replay.wanted(x0):  # CUDA: the layer loop replayed from captured graphs (None: capture failed)
             replayed = replay.forward(net, x0, scales, n_states, carry_log_norms=carry_log_norms,
-                                      record_masks=record_masks, carry_delta=carry_delta, progress=progress)
+                                      record_masks=record_masks, carry_delta=carry_delta, progress=progress,
+                                      mask_store=mask_store if store_masks else None)
             if replayed is not None:
                 return replayed
     x = x0.clone()  # updated in place below (with carry_delta: x = base + delta, recomputed per layer)
@@ -214,17 +230,15 @@ def forward(
         rescale_rows = torch.ones(rows, dtype=torch.int32, device=x0.device)
         rescale_rows[:n_states] = 0
     scale_col = scales.to(x0.dtype).view(1, rows, 1)
-    in_place = net.model == "full" and rows == n_states and net.activation.name in INPLACE
+    in_place = fused(net)
     buffer = torch.empty_like(x) if in_place else None
     out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
     scratch = None
     if record_masks and net.model != "linear" and net.activation.slopes is not None:
-        if not (in_place and net.activation.zero_below):  # (ReLU in place records from σ(pre))
+        # `Activation.record` uses it on the CPU only; ReLU in place records from σ(pre)
+        if x0.device.type == "cpu" and not (in_place and net.activation.zero_below):
             scratch = torch.empty((d0, n_states, width), dtype=x0.dtype, device=x0.device)
-        if mask_store is not None:
-            if mask_store.shape != (depth - start, d0, n_states, width) or mask_store.dtype != torch.bool:
-                raise ValueError(f"forward: mask_store is {tuple(mask_store.shape)} {mask_store.dtype}, expected "
-                                 f"{(depth - start, d0, n_states, width)} torch.bool")
+        if store_masks:
             out.masks = list(mask_store.unbind(0))
     stored = out.masks is not None and len(out.masks) > 0
     for k in range(start, depth):

@@ -32,12 +32,12 @@ from collections.abc import Callable
 import torch
 
 from resnet_scale_cli.dynamics.recursion import (
-    INPLACE,
     RENORM_EVERY,
     Forward,
     Network,
     _forward_layer,
     _reverse_layer,
+    fused,
 )
 
 ENV = "RSCALE_NO_CUDA_GRAPHS"
@@ -66,11 +66,17 @@ def clear() -> None:
     _cache.clear()
 
 
+_streams: dict[int, torch.cuda.Stream] = {}  # one capture stream per CUDA device (one cuBLAS workspace)
+
+
 def capture(fn: Callable[[], None], graphs: bool) -> Callable[[], None]:
-    """`fn` as a replayable callable: a CUDA graph of its kernels (`graphs`), else `fn` itself."""
+    """`fn` as a replayable callable: a CUDA graph of its kernels (`graphs`; captured on the current
+    device's capture stream), else `fn` itself."""
     if not graphs:
         return fn
-    stream = torch.cuda.Stream()
+    stream = _streams.get(torch.cuda.current_device())
+    if stream is None:
+        stream = _streams[torch.cuda.current_device()] = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):  # warm-up (library handles, workspaces) on the capture stream
         for _ in range(WARMUP):
@@ -154,8 +160,10 @@ def _weights(net: Network, d0: int, width: int, dtype: torch.dtype, device: torc
 
 def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int, *, carry_log_norms: bool = True,
             record_masks: bool = False, carry_delta: bool = False,
-            progress: Callable[[int], None] | None = None) -> Forward | None:
-    """`recursion.forward` over all layers (no checkpoints) by replay; None if capture failed."""
+            progress: Callable[[int], None] | None = None, mask_store: torch.Tensor | None = None) -> Forward | None:
+    """`recursion.forward` over all layers (no checkpoints) by replay; None if capture failed.
+    `mask_store` (checked by the caller): the (L, D, n_states, d) bool tensor σ' is copied into,
+    block by block (`Forward.masks` are its layers), as the eager loop records into it."""
     d0, rows, width = x0.shape
     dtype, device, graphs = x0.dtype, x0.device, x0.is_cuda
     masked = record_masks and net.model != "linear"
@@ -175,7 +183,7 @@ def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int,
         if not net.state_homogeneous:
             rescale_rows = torch.ones(rows, dtype=torch.int32, device=device)
             rescale_rows[:n_states] = 0
-        in_place = net.model == "full" and rows == n_states and net.activation.name in INPLACE
+        in_place = fused(net)
 
         def body(n: int) -> Callable[[], None]:
             blk = _block_net(s, net, n)
@@ -186,10 +194,9 @@ def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int,
                 buffer = torch.empty_like(x) if in_place else None
                 for j in range(n):
                     renorm = carry_log_norms and ((j + 1) % RENORM_EVERY == 0 or j + 1 == n)
-                    exps, mask = _forward_layer(blk, j, x, s.get("base"), s.get("delta"), exps, scale_col, n_states,
-                                                rescale_rows, buffer, renorm, masked)
-                    if masked:
-                        s["masks"][j].copy_(mask)
+                    exps, _ = _forward_layer(blk, j, x, s.get("base"), s.get("delta"), exps, scale_col, n_states,
+                                             rescale_rows, buffer, renorm, masked,
+                                             mask_out=s["masks"][j] if masked else None)  # σ' straight into the block
                 if exps is not s["exps"]:
                     s["exps"].copy_(exps)
 
@@ -209,12 +216,15 @@ def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int,
         if carry_delta:
             s["base"].copy_(x0)
             s["delta"].zero_()
-        masks: list | None = [] if record_masks else None
+        stored = masked and mask_store is not None and mask_dtype == torch.bool
+        masks: list | None = list(mask_store.unbind(0)) if stored else [] if record_masks else None
         k0 = 0
         for n in sizes:
             _copy_weights(s, net, k0, n)
             rep.block(n)()
-            if record_masks:
+            if stored:
+                mask_store[k0:k0 + n].copy_(s["masks"][:n])
+            elif record_masks:
                 masks.extend(s["masks"][:n].clone().unbind(0) if masked else [None] * n)
             if progress is not None:
                 progress(n)

@@ -92,6 +92,26 @@ def test_replay_is_bit_identical_to_the_eager_loop(monkeypatch, model, activatio
     assert eager_steps == steps == 3 * 45
 
 
+@pytest.mark.parametrize("model,activation", [("full", "relu"), ("simple", "relu"), ("full", "leaky_relu")])
+def test_replayed_masks_land_in_the_callers_store(monkeypatch, model, activation):
+    """With `mask_store` the replay copies σ' into the caller's tensor block by block (the eager
+    loop records straight into it): `Forward.masks` are its layers and equal the eager masks."""
+    monkeypatch.setattr(replay, "BLOCK", 16)
+    net = _net(model, activation, 45, 6, 3)
+    h0 = torch.randn((3, 4, 6), generator=torch.Generator().manual_seed(3))
+    scales = torch.tensor([0.7, 0.2, 0.1, 0.05], dtype=torch.float64)
+
+    def make():
+        store = torch.zeros((45, 3, 4, 6), dtype=torch.bool)
+        fwd = forward(net, h0, scales, 4, record_masks=True, mask_store=store)
+        assert all(m.data_ptr() == store[k].data_ptr() for k, m in enumerate(fwd.masks))
+        return [store, fwd.x, fwd.exps]
+
+    eager, replayed = _eager_and_replayed(monkeypatch, make)
+    _assert_identical(eager, replayed)
+    assert 0 < eager[0].float().mean() < 1  # both signs of the pre-activations occur
+
+
 def test_default_block_in_float64_with_the_full_model(monkeypatch):
     net = _net("full", "relu", 150, 5, 2, dtype=torch.float64)
     (eager, _), (replayed, _) = _eager_and_replayed(monkeypatch, lambda: _passes(net, 2, False, torch.float64))
