@@ -79,7 +79,7 @@ def test_cuda_report_runs_and_each_row_measures_what_it_says(bench, monkeypatch,
             assert row["forward"]["rows_per_draw"] == len(bench.FIG7_BETAS) * inputs_per_draw  # every input of a draw
             assert row["tangent"]["rows_per_draw"] == len(bench.FIG7_BETAS) * (1 + bench.FIG7["width"])  # states + d probes
             assert row["forward"]["tflops"] > 0 and row["tangent"]["tflops"] > 0
-    assert set(summary["fig7_seconds_measured"]) == {"graphs_first", "graphs_again", "eager"}
+    assert set(summary["fig7_seconds_measured"]) == {"graphs_first", "graphs_again", "graphs_16gb", "eager"}
     assert all(v > 0 for v in summary["fig7_seconds_measured"].values())
     assert probes == [1000, 10000, 100000] * 2 and phase_calls == ["0", "1"]
     assert [r["depth"] for r in summary["gradient_ratio"]["graphs"]] == [1000, 10000, 100000]
