@@ -1,8 +1,9 @@
 """Reproducible random streams: every (cell, draw, purpose) gets its own generator.
 
 A stream is a pure function of the root seed and coordinates, in the manner of numpy's
-`SeedSequence(seed, spawn_key=...)`, so results never depend on batching, chunking,
-execution order or resume.
+`SeedSequence(seed, spawn_key=...)`, so the random numbers never depend on batching, chunking,
+execution order or resume (nor do results on the CPU; on CUDA, a batched product may round
+differently at another batch count — docs/performance.md, "On CUDA").
 """
 
 from __future__ import annotations
