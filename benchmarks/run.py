@@ -218,7 +218,72 @@ def pass_gflops(device: torch.device, reps: int, settings: int = 1) -> dict:
     return out
 
 
+def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2) -> dict | None:
+    """CPU: the forward and tangent passes as cells run them there (`experiments.cell.CPU_WORKERS`):
+    the stack of `settings` law settings' draws (5 each; 8 ≈ a Figure-7 pass of 7; the tangent
+    pass, 41× the rows, `tangent_settings`) split into one contiguous part per worker thread, each
+    running its draws through all layers at one intra-op thread. FLOPs counted as in
+    `pass_gflops`; None with one thread (nothing to split)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = torch.get_num_threads()
+    if workers < 2:
+        return None
+    depth, width = FIG7["depth"], FIG7["width"]
+    dtype, device = torch.float32, torch.device("cpu")
+    out = {}
+    for name, n_set, states, probes in (("forward", settings, len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"]), 0),
+                                        ("tangent", tangent_settings, len(FIG7_BETAS), width)):
+        draws = FIG7["draws"] * n_set
+        gens = [seeding.generator(0, (i,), device) for i in range(draws)]
+        options = dict(hurst=0.7, dtype=dtype, device=device)
+        V = sample_weights("fbm", depth, width, gens, layer_major=True, **options)
+        W = sample_weights("fbm", depth, width, gens, layer_major=True, **options)
+        bounds = [draws * j // workers for j in range(workers + 1)]
+        nets = [Network(V[:, a:b], W[:, a:b], "full", ACTIVATIONS["relu"], layer_major=True)  # contiguous copies
+                for a, b in zip(bounds, bounds[1:])]
+        h0 = torch.randn(draws, states, width, dtype=dtype)
+        scales = torch.rand(states, dtype=torch.float64)
+        if probes:
+            tangents = torch.eye(width, dtype=dtype).expand(draws, states, width, width).reshape(draws, -1, width)
+            x0, all_scales = torch.cat([h0, tangents], dim=1), torch.cat([scales, scales.repeat_interleave(width)])
+        else:
+            x0, all_scales = h0, scales
+        parts = [x0[a:b].contiguous() for a, b in zip(bounds, bounds[1:])]
+
+        def one(j: int, nets=nets, parts=parts, all_scales=all_scales, states=states) -> None:
+            torch.set_num_threads(1)
+            forward(nets[j], parts[j], all_scales, states)
+
+        def run(one=one) -> None:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(one, range(workers)))
+
+        try:
+            seconds = best_time(run, reps, device)
+        finally:
+            torch.set_num_threads(workers)
+        flops = depth * 2 * 2 * draws * x0.shape[1] * width * width
+        out[name] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": x0.shape[1], "draws": draws,
+                     "workers": workers}
+    return out
+
+
 # ----------------------------------------------------------------------------- 3. depth scaling
+def peak_rss_gb() -> float:
+    """This process's peak resident set size in GiB: VmHWM of its own address space (Linux). Not
+    `ru_maxrss`, which a child started by fork/exec inherits from its parent's peak (a probe
+    started by a 1.3 GB benchmark process read 1.3 GB at L = 1000)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 2**30  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # Linux: KiB
+
+
 def depth_probe(depth: int, device: str) -> None:
     """Child process: the gradient ratio at depth L, d = 64, exact tangents; prints JSON."""
     spec = RunSpec(law="fbm", hurst=0.7, depth=depth, width=64, samples=1, betas=(0.5,), grad_method="tangent",
@@ -229,7 +294,7 @@ def depth_probe(depth: int, device: str) -> None:
     start = time.perf_counter()
     meas = measure(spec)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # Linux: KiB
+    peak = peak_rss_gb()
     cuda_peak = torch.cuda.max_memory_allocated() / 2**30 if spec.torch_device().type == "cuda" else None
     print(json.dumps({"depth": depth, "seconds": seconds, "peak_rss_gb": peak, "cuda_peak_gb": cuda_peak,
                       "gradient_log10": float(meas.values["gradient_log10"][0][0])}))
@@ -237,9 +302,8 @@ def depth_probe(depth: int, device: str) -> None:
 
 def depth_scaling(depths: list[int], device: str, env: dict | None = None) -> list[dict]:
     rows = []
-    baseline = subprocess.run([sys.executable, "-c", "import torch, resource, resnet_scale_cli; "
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30)"],
-                              capture_output=True, text=True, cwd=ROOT, check=True)
+    baseline = subprocess.run([sys.executable, __file__, "--import-baseline"], capture_output=True, text=True,
+                              cwd=ROOT, check=True)
     idle = float(baseline.stdout)
     for depth in depths:
         log(f"  depth {depth} …")
@@ -388,11 +452,15 @@ def main() -> None:
     parser.add_argument("--no-graphs", action="store_true", help="--fig7-only on CUDA: the eager layer loop (no CUDA graphs)")
     parser.add_argument("--no-cpu", action="store_true", help="--device cuda: skip the CPU figures of the same run")
     parser.add_argument("--depth-probe", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--import-baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     from resnet_scale_cli.dynamics import replay
 
     if args.no_graphs:
         replay.ENABLED = False
+    if args.import_baseline:  # child process: peak RSS after the imports a depth probe makes
+        print(peak_rss_gb())
+        return
     if args.depth_probe:
         depth_probe(args.depth_probe, args.device)
         return
@@ -420,6 +488,7 @@ def main() -> None:
 
     log("[1] forward and tangent passes against the matmul throughput")
     passes = pass_gflops(device, reps)
+    split = pass_gflops_workers(reps) if device.type == "cpu" else None
     peak = max(peak, matmul_gflops(device, torch.float32, 8))  # measured again: the best of both stands
 
     log("[2] rscale on the reduced grid (one Figure-7 column) and the per-sample reference")
@@ -452,7 +521,11 @@ def main() -> None:
                       f"reference {out_ref:+.2f} / {grad_ref:+.2f} (output / gradient; other random numbers)")
     for name, row in passes.items():
         table.add_row(f"{name} pass", f"{row['gflops']:.1f} GFLOP/s", f"efficiency {row['gflops'] / peak:.0%} of matmul; "
-                      f"{row['rows_per_draw']} rows × 5 draws, {row['seconds']:.3f} s")
+                      f"{row['rows_per_draw']} rows × 5 draws, {row['seconds']:.3f} s, torch's intra-op threads")
+    for name, row in (split or {}).items():
+        table.add_row(f"{name} pass, {row['workers']} workers", f"{row['gflops']:.1f} GFLOP/s",
+                      f"efficiency {row['gflops'] / peak:.0%} of matmul; {row['rows_per_draw']} rows × {row['draws']} draws "
+                      f"split over {row['workers']} threads as cells run on the CPU, {row['seconds']:.3f} s")
     for row in depths:
         table.add_row(f"gradient ratio, L = {row['depth']}, d = 64", f"{row['seconds']:.1f} s",
                       f"peak RSS {row['peak_rss_gb']:.2f} GB (of which {row['import_baseline_gb']:.2f} GB after imports)"
@@ -469,6 +542,7 @@ def main() -> None:
         "reference_projected": reference["projected"],
         "matmul_efficiency": round(passes["forward"]["gflops"] / peak, 3),
         "tangent_matmul_efficiency": round(passes["tangent"]["gflops"] / peak, 3),
+        "worker_matmul_efficiency": None if split is None else {k: round(r["gflops"] / peak, 3) for k, r in split.items()},
         "matmul_gflops": round(peak, 1),
         "peak_memory_gb_depth_1e5": round(depths[-1]["peak_rss_gb"] if depths[-1]["cuda_peak_gb"] is None else depths[-1]["cuda_peak_gb"], 3),
         "peak_memory_measured": True,
