@@ -17,7 +17,8 @@ class Law:
     `sampler(depth, settings, dtype, device)` returns a function `(n_paths, generator, out=None)
     -> (L, n_paths)` tensor of unit-variance entry paths, written into `out` (an (L, n_paths)
     view) when given (`into`); `chunked = False` means it must be given all of a draw's paths
-    at once. The numbers drawn never depend on `out`. `autocorrelation(lags, depth, settings)` is the theory.
+    at once; `whole_draw` means its function also takes `chunk=` and, given all of a draw's paths
+    at once, draws them exactly as one call per chunk would. The numbers drawn never depend on `out`. `autocorrelation(lags, depth, settings)` is the theory.
     `params` are the spec fields the law reads; `parameter` (symbol `symbol`) is the one a sweep
     may vary over a grid.
     """
@@ -30,6 +31,7 @@ class Law:
     parameter: str | None = None
     symbol: str | None = None
     chunked: Callable[[dict[str, Any]], bool] = lambda settings: True
+    whole_draw: Callable[[dict[str, Any]], bool] = lambda settings: False
 
     def label(self, settings: dict[str, Any]) -> str:
         """A short title for a law setting, e.g. 'fbm (H = 0.7)' or 'iid (gaussian)'."""

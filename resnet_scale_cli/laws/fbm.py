@@ -25,6 +25,13 @@ def fgn_autocovariance(hurst: float, lags: np.ndarray | Sequence[int]) -> np.nda
     return 0.5 * (np.abs(k + 1) ** two_h - 2 * k**two_h + np.abs(k - 1) ** two_h)
 
 
+#: Bytes of noise one FFT call may take, per device type (whole chunks, at least one per call). On
+#: the CPU one chunk per call keeps an FFT's data in the core's cache; on a GPU fewer, larger calls
+#: save kernel launches (the Figure-7 grid: 7 chunks per draw and weight tensor in one call). The
+#: paths are the same either way (the FFT of a row does not depend on the rows beside it; tested).
+FFT_GROUP_BYTES: dict[str, int] = {"cpu": 0, "cuda": 64 * 2**20}
+
+
 @functools.lru_cache(maxsize=32)
 def _circulant_sqrt_eigenvalues(hurst: float, depth: int) -> np.ndarray:
     """√(λ_j / 2L) for the circulant embedding c = (γ(0..L), γ(L−1..1)) of length 2L."""
@@ -69,19 +76,54 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
         return _reference(hurst, depth, dtype, device)
     sqrt_eig = torch.as_tensor(_circulant_sqrt_eigenvalues(hurst, int(depth)), dtype=dtype, device=device)
     kept: list[torch.Tensor] = []  # the noise buffer, reused from call to call of this sampler
+    row_bytes = 2 * depth * 2 * (torch.finfo(dtype).bits // 8)  # one complex noise row of length 2L
+    group_bytes = FFT_GROUP_BYTES.get(torch.device(device).type, 0)
 
-    def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
-        n_complex = (n_paths + 1) // 2
-        if not kept or kept[0].shape[0] < n_complex:
-            kept[:] = [torch.empty((n_complex, 2 * depth, 2), dtype=dtype, device=device)]
-        # the same numbers as torch.randn((n_complex, 2L, 2)), drawn into a contiguous buffer
-        noise = torch.view_as_complex(kept[0][:n_complex].normal_(generator=gen))
-        spectrum = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1)  # (out= would only add a copy)
-        paths = spectrum[:, :depth]  # real parts: paths 0..n_complex-1, imaginary parts: the next ones
+    def group(sizes: list[int], gen, out: "torch.Tensor") -> None:
+        """Chunks of `sizes` paths, one after another from `gen`, into out (L, sum(sizes)): each
+        chunk of n paths is ⌈n/2⌉ complex rows of noise; their FFTs' real parts are its first
+        ⌈n/2⌉ paths, the imaginary parts the rest. One FFT for all the chunks."""
+        halves = [(n + 1) // 2 for n in sizes]
+        rows = sum(halves)
+        if not kept or kept[0].shape[0] < rows:
+            kept[:] = [torch.empty((rows, 2 * depth, 2), dtype=dtype, device=device)]
+        start = 0
+        for h in halves:  # per chunk: the same numbers as torch.randn((⌈n/2⌉, 2L, 2))
+            kept[0][start:start + h].normal_(generator=gen)
+            start += h
+        noise = torch.view_as_complex(kept[0][:rows])
+        paths = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1)[:, :depth]  # (out= would only add a copy)
+        full = 0  # leading chunks of one even size: their real and imaginary parts in one copy each
+        while sizes[0] % 2 == 0 and full < len(sizes) and sizes[full] == sizes[0]:
+            full += 1
+        row = col = 0
+        if full > 1:
+            h = sizes[0] // 2
+            blocks = out[:, :full * sizes[0]].unflatten(1, (full, 2, h))  # (L, chunk, real/imaginary, path)
+            blocks[:, :, 0].copy_(paths[:full * h].real.T.unflatten(1, (full, h)))
+            blocks[:, :, 1].copy_(paths[:full * h].imag.T.unflatten(1, (full, h)))
+            row, col = full * h, full * sizes[0]
+        else:
+            full = 0
+        for n, h in zip(sizes[full:], halves[full:]):
+            out[:, col:col + h].copy_(paths[row:row + h].real.T)
+            out[:, col + h:col + n].copy_(paths[row:row + n - h].imag.T)
+            row, col = row + h, col + n
+
+    def draw(n_paths: int, gen, out=None, chunk: int | None = None) -> "torch.Tensor":
+        """n_paths unit-variance fGn paths (L, n_paths). `chunk` (`sampling.PATH_CHUNK`): the paths
+        are drawn in chunks of that many, exactly as one call per chunk would draw them; on a
+        device where `FFT_GROUP_BYTES` allows, several chunks share one FFT call."""
+        chunk = n_paths if chunk is None else chunk
         if out is None:
             out = torch.empty((depth, n_paths), dtype=dtype, device=device)
-        out[:, :n_complex].copy_(paths.real.T)
-        out[:, n_complex:].copy_(paths.imag[:n_paths - n_complex].T)
+        per_call = max(1, group_bytes // (((chunk + 1) // 2) * row_bytes))  # chunks per FFT call
+        sizes = [min(chunk, n_paths - first) for first in range(0, n_paths, chunk)]
+        col = 0
+        for i in range(0, len(sizes), per_call):
+            part = sizes[i:i + per_call]
+            group(part, gen, out[:, col:col + sum(part)])
+            col += sum(part)
         return out
 
     return draw
@@ -92,4 +134,5 @@ def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> n
 
 
 LAW = Law("fbm", "fractional Gaussian noise (fBm increments), Hurst index H", ("hurst",), sampler, autocorrelation,
-          parameter="hurst", symbol="H", chunked=lambda settings: settings.get("fbm_backend", "torch") != "fbm")
+          parameter="hurst", symbol="H", chunked=lambda settings: settings.get("fbm_backend", "torch") != "fbm",
+          whole_draw=lambda settings: settings.get("fbm_backend", "torch") != "fbm")

@@ -27,10 +27,11 @@ def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[to
     settings = {**LAW_SETTINGS, **settings}
     draw = entry.sampler(int(depth), settings, dtype, device)
     chunked = entry.chunked(settings)
+    whole = chunked and entry.whole_draw(settings)
     for i, gen in enumerate(generators):
         target = out(i)
-        if not chunked:
-            draw(n_paths, gen, out=target)
+        if not chunked or whole:
+            draw(n_paths, gen, out=target, **({"chunk": PATH_CHUNK} if whole else {}))
             continue
         for first in range(0, n_paths, PATH_CHUNK):
             n = min(PATH_CHUNK, n_paths - first)

@@ -67,6 +67,28 @@ def test_fgn_real_and_imaginary_paths_are_independent(device):
     assert abs(cross.mean()) < Z * cross.std(ddof=1) / math.sqrt(cross.size)
 
 
+@pytest.mark.parametrize("n_paths", [1, 255, 256, 512, 700, 1600, 1601])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fgn_chunks_sharing_one_fft_call_give_the_chunk_by_chunk_paths(monkeypatch, device, n_paths, dtype):
+    """`FFT_GROUP_BYTES` (several chunks of 256 paths per FFT call, as on a GPU) changes how many
+    FFT calls a draw takes, not a single number: the same paths as one call per chunk."""
+    from resnet_scale_cli.laws import PATH_CHUNK, fbm
+
+    calls = []
+    real_fft = torch.fft.fft
+    monkeypatch.setattr(torch.fft, "fft", lambda *a, **k: calls.append(1) or real_fft(*a, **k))
+    kind = torch.device(device).type
+    runs = {}
+    for group_bytes in (0, 1 << 40):
+        monkeypatch.setitem(fbm.FFT_GROUP_BYTES, kind, group_bytes)
+        calls.clear()
+        runs[group_bytes] = sample_paths("fbm", 100, n_paths, gens(2, device), hurst=0.7, dtype=dtype, device=device)
+        assert len(calls) == 2 * (math.ceil(n_paths / PATH_CHUNK) if group_bytes == 0 else 1)
+    assert torch.equal(runs[0], runs[1 << 40])
+    step = torch.diff(runs[0][0], dim=0).abs().amax()
+    assert step > 0  # not constant paths
+
+
 @pytest.mark.parametrize("hurst", [0.3, 0.7])
 def test_fgn_two_sample_test_against_fbm_package(hurst, device):
     """Kolmogorov–Smirnov on two path statistics: the endpoint B_L / L^H ~ N(0, 1) and the
