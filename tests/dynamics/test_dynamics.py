@@ -181,6 +181,32 @@ def test_scalar_linear_network_is_an_exact_product(device):
     assert abs(math.log10(abs(p.item())) + e.item() * math.log10(2) - log10_prod) < 1e-10
 
 
+@pytest.mark.parametrize("carry_delta", [False, True])
+@pytest.mark.parametrize("model", ["full", "simple"])
+def test_relu_tangents_at_a_zero_state_use_the_derivative_zero_at_zero(device, model, carry_delta):
+    """ReLU's σ'(0) = 0 (autograd's convention): a zero state stays zero (σ(0) = 0), every layer
+    adds L^-β V_k (σ'(0) ⊙ …) = 0 to its tangents, so q_L = q_0 exactly, while a nonzero state's
+    tangents move. (σ'(0) = 1, a `pre >= 0` threshold, would add L^-β V_k W_k q at every layer.)"""
+    net = _network(model, "relu", depth=24, width=5, draws=2, dtype=torch.float32, device=device)
+    gen = torch.Generator(device).manual_seed(4)
+    h0 = torch.randn((2, 2, 5), generator=gen, device=device)
+    h0[:, 0] = 0.0  # state 0 is zero in both draws
+    q0 = torch.randn((2, 2 * 3, 5), generator=gen, device=device)  # 3 probes per state
+    scales = torch.full((2,), 24**-0.5, dtype=torch.float64, device=device)
+    fwd = forward(net, torch.cat([h0, q0], 1), torch.cat([scales, scales.repeat_interleave(3)]), 2,
+                  carry_delta=carry_delta)
+    rows = fwd.x * torch.exp2(fwd.exps.to(torch.float32)).unsqueeze(-1)
+    assert torch.equal(rows[:, 0], torch.zeros_like(rows[:, 0]))
+    assert torch.equal(rows[:, 2:5], q0[:, :3])  # the zero state's probes, unchanged bit for bit
+    assert not torch.allclose(rows[:, 5:], q0[:, 3:])  # the other state's probes moved
+    # the reverse pass from recorded σ': p_0 = p_L for the zero state (σ'(0) = 0 recorded at every layer)
+    states = forward(net, h0, scales, 2, record_masks=True, carry_delta=carry_delta)
+    p_last = torch.randn((2, 2, 5), generator=gen, device=device)
+    p0, e0 = backward(net, states, p_last, scales, delta_out=[] if carry_delta else None)
+    p0 = p0 * torch.exp2(e0.to(torch.float32)).unsqueeze(-1)
+    assert torch.equal(p0[:, 0], p_last[:, 0]) and not torch.allclose(p0[:, 1], p_last[:, 1])
+
+
 def test_same_seed_same_numbers_and_other_seed_other_numbers(device):
     a, b = measure(small(device=device)), measure(small(device=device))
     c = measure(small(seed=1, device=device))
