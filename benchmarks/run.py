@@ -226,8 +226,8 @@ def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2)
     `pass_gflops`; None with one thread (nothing to split)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    workers = torch.get_num_threads()
-    if workers < 2:
+    threads = torch.get_num_threads()
+    if threads < 2:
         return None
     depth, width = FIG7["depth"], FIG7["width"]
     dtype, device = torch.float32, torch.device("cpu")
@@ -235,6 +235,7 @@ def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2)
     for name, n_set, states, probes in (("forward", settings, len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"]), 0),
                                         ("tangent", tangent_settings, len(FIG7_BETAS), width)):
         draws = FIG7["draws"] * n_set
+        workers = min(threads, draws)  # no empty parts (as `cell._parts`)
         gens = [seeding.generator(0, (i,), device) for i in range(draws)]
         options = dict(hurst=0.7, dtype=dtype, device=device)
         V = sample_weights("fbm", depth, width, gens, layer_major=True, **options)
@@ -262,7 +263,7 @@ def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2)
         try:
             seconds = best_time(run, reps, device)
         finally:
-            torch.set_num_threads(workers)
+            torch.set_num_threads(threads)
         flops = depth * 2 * 2 * draws * x0.shape[1] * width * width
         out[name] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": x0.shape[1], "draws": draws,
                      "workers": workers}

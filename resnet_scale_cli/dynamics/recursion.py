@@ -148,7 +148,8 @@ def _forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | N
     (D, n_states, d), when given; `scratch`, a float tensor of that shape, serves `Activation.record`).
     With a `buffer` (`fused(net)`: full model, σ in `INPLACE`) the step runs in it without
     temporaries: pre = x W_kᵀ, tangent rows ⊙ σ'(pre_h) in place, σ in place on the state rows,
-    scale, x += pre V_kᵀ. Shared with `dynamics.replay`, which captures it."""
+    scale, x += pre V_kᵀ (ReLU records σ' as σ(pre) ≠ 0, True on a NaN state row where pre > 0 is
+    False: such a row is flagged as overflowed). Shared with `dynamics.replay`, which captures it."""
     mask = None
     Vs, VTs, Ws, WTs = net.views()
     if buffer is not None:

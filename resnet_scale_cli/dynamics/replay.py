@@ -20,6 +20,10 @@ Used automatically for CUDA tensors (`wanted`); `ENABLED = False` or the environ
 (`start`/`stop`/`exps0`), checkpointed passes and the reverse pass from checkpoints. Any
 exception while capturing makes the process fall back to the eager loop, with one line on
 stderr. CPU tensors never replay unless a test sets `ON_CPU`.
+
+One thread per process: the cached replays' static tensors (and the capture streams) are shared
+by every caller in the process (a CUDA cell runs its passes on one thread; Dask GPU workers take
+`--nthreads 1`).
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
         """n_paths unit-variance fGn paths (L, n_paths). `chunk` (`sampling.PATH_CHUNK`): the paths
         are drawn in chunks of that many, exactly as one call per chunk would draw them; on a
         device where `FFT_GROUP_BYTES` allows, several chunks share one FFT call."""
-        chunk = n_paths if chunk is None else chunk
+        chunk = max(1, n_paths if chunk is None else chunk)
         if out is None:
             out = torch.empty((depth, n_paths), dtype=dtype, device=device)
         per_call = max(1, group_bytes // (((chunk + 1) // 2) * row_bytes))  # chunks per FFT call

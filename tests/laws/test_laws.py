@@ -67,26 +67,53 @@ def test_fgn_real_and_imaginary_paths_are_independent(device):
     assert abs(cross.mean()) < Z * cross.std(ddof=1) / math.sqrt(cross.size)
 
 
-@pytest.mark.parametrize("n_paths", [1, 255, 256, 512, 700, 1600, 1601])
+def _davies_harte_by_chunks(hurst, depth, n_paths, gen, dtype, device, chunk):
+    """The sampler's documented construction, written out one chunk at a time: ⌈n/2⌉ complex rows
+    of 2L standard normals (`torch.randn` from the draw's generator), times √(λ_j / 2L) of the
+    circulant c = (γ(0..L), γ(L−1..1)), FFT; the chunk's first ⌈n/2⌉ paths are the real parts of
+    the first L entries, the rest the imaginary parts."""
+    k = np.arange(depth + 1, dtype=np.float64)
+    gamma = 0.5 * (np.abs(k + 1) ** (2 * hurst) - 2 * k ** (2 * hurst) + np.abs(k - 1) ** (2 * hurst))
+    circulant = np.concatenate([gamma, gamma[-2:0:-1]])
+    sqrt_eig = torch.as_tensor(np.sqrt(np.clip(np.fft.fft(circulant).real, 0, None) / circulant.size),
+                               dtype=dtype, device=device)
+    columns = []
+    for first in range(0, n_paths, chunk):
+        n = min(chunk, n_paths - first)
+        half = (n + 1) // 2
+        noise = torch.view_as_complex(torch.randn((half, 2 * depth, 2), generator=gen, dtype=dtype, device=device))
+        spectrum = torch.fft.fft(noise * sqrt_eig, dim=-1)[:, :depth]
+        columns += [spectrum.real.T, spectrum.imag[:n - half].T]
+    return torch.cat(columns, dim=1)
+
+
+@pytest.mark.parametrize("n_paths", [1, 255, 256, 300, 511, 512, 700, 1601])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_fgn_chunks_sharing_one_fft_call_give_the_chunk_by_chunk_paths(monkeypatch, device, n_paths, dtype):
     """`FFT_GROUP_BYTES` (several chunks of 256 paths per FFT call, as on a GPU) changes how many
-    FFT calls a draw takes, not a single number: the same paths as one call per chunk."""
+    FFT calls a draw takes, not a single number: one chunk per call, three, or all in one give the
+    same paths bit for bit, and those are the construction written out chunk by chunk (to the
+    rounding of its independently computed eigenvalues)."""
     from resnet_scale_cli.laws import PATH_CHUNK, fbm
 
+    depth, itemsize = 100, torch.finfo(dtype).bits // 8
     calls = []
     real_fft = torch.fft.fft
     monkeypatch.setattr(torch.fft, "fft", lambda *a, **k: calls.append(1) or real_fft(*a, **k))
     kind = torch.device(device).type
+    chunks = math.ceil(n_paths / PATH_CHUNK)
     runs = {}
-    for group_bytes in (0, 1 << 40):
-        monkeypatch.setitem(fbm.FFT_GROUP_BYTES, kind, group_bytes)
+    for per_call in (1, 3, chunks):
+        monkeypatch.setitem(fbm.FFT_GROUP_BYTES, kind, per_call * (PATH_CHUNK // 2) * 2 * depth * 2 * itemsize)
         calls.clear()
-        runs[group_bytes] = sample_paths("fbm", 100, n_paths, gens(2, device), hurst=0.7, dtype=dtype, device=device)
-        assert len(calls) == 2 * (math.ceil(n_paths / PATH_CHUNK) if group_bytes == 0 else 1)
-    assert torch.equal(runs[0], runs[1 << 40])
-    step = torch.diff(runs[0][0], dim=0).abs().amax()
-    assert step > 0  # not constant paths
+        runs[per_call] = sample_paths("fbm", depth, n_paths, gens(2, device), hurst=0.7, dtype=dtype, device=device)
+        assert len(calls) == 2 * math.ceil(chunks / per_call)  # 2 draws
+    assert torch.equal(runs[1], runs[3]) and torch.equal(runs[1], runs[chunks])
+    monkeypatch.setattr(torch.fft, "fft", real_fft)
+    for i, gen in enumerate(gens(2, device)):
+        expected = _davies_harte_by_chunks(0.7, depth, n_paths, gen, dtype, device, PATH_CHUNK)
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        torch.testing.assert_close(runs[1][i], expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("hurst", [0.3, 0.7])
