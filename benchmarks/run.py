@@ -187,34 +187,46 @@ def run_rscale_cell(hurst: float, device: str, reps: int) -> tuple[float, dict]:
 
 
 # ----------------------------------------------------------------------------- 2. efficiency
+def _fig7_weights(draws: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """V and W of `draws` Figure-7 draws (fBm, H = 0.7, L = 1000, d = 40), layer-major."""
+    gens = [seeding.generator(0, (i,), device) for i in range(draws)]
+    options = dict(hurst=0.7, dtype=torch.float32, device=device, layer_major=True)
+    return (sample_weights("fbm", FIG7["depth"], FIG7["width"], gens, **options),
+            sample_weights("fbm", FIG7["depth"], FIG7["width"], gens, **options))
+
+
+def _pass_rows(name: str, draws: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(rows, row scales, states) of a pass: "forward", the Figure-7 cell batch (70 β × 10 inputs
+    per draw), or "tangent", 70 states each with its d exact basis probes (41 rows per state)."""
+    width = FIG7["width"]
+    states = len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"] if name == "forward" else 1)
+    h0 = torch.randn(draws, states, width, dtype=torch.float32, device=device)
+    scales = torch.rand(states, dtype=torch.float64, device=device)
+    if name == "forward":
+        return h0, scales, states
+    tangents = torch.eye(width, dtype=torch.float32, device=device).expand(draws, states, width, width)
+    return (torch.cat([h0, tangents.reshape(draws, -1, width)], dim=1),
+            torch.cat([scales, scales.repeat_interleave(width)]), states)
+
+
+def _rate(seconds: float, x0: torch.Tensor) -> dict:
+    """Matrix-product GFLOP/s of a full-model pass over rows x0 (draws, rows, d): 2 products of
+    2·rows·d² per draw and layer."""
+    draws, rows, width = x0.shape
+    flops = FIG7["depth"] * 2 * 2 * draws * rows * width * width
+    return {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": rows, "draws": draws}
+
+
 def pass_gflops(device: torch.device, reps: int, settings: int = 1) -> dict:
     """Matrix-product GFLOP/s of the forward pass (Figure-7 cell batch) and of the tangent pass
     (70 β × 1 input, exact d basis probes: 41 rows per state); `settings` law settings' draws
     stacked on the batch axis as `measure_group` does (5 draws each)."""
-    depth, width, draws = FIG7["depth"], FIG7["width"], FIG7["draws"] * settings
-    dtype = torch.float32
-    gens = [seeding.generator(0, (i,), device) for i in range(draws)]
-    options = dict(hurst=0.7, dtype=dtype, device=device)
-    net = Network(sample_weights("fbm", depth, width, gens, layer_major=True, **options),
-                  sample_weights("fbm", depth, width, gens, layer_major=True, **options), "full",
-                  ACTIVATIONS["relu"], layer_major=True)
+    draws = FIG7["draws"] * settings
+    net = Network(*_fig7_weights(draws, device), "full", ACTIVATIONS["relu"], layer_major=True)
     out = {}
-    states = len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"])  # inputs per draw: 10 (not divided by the settings)
-    h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
-    scales = torch.rand(states, dtype=torch.float64, device=device)
-    seconds = best_time(lambda: forward(net, h0, scales, states), reps, device)
-    flops = depth * 2 * 2 * draws * states * width * width
-    out["forward"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": states, "draws": draws}
-    states = len(FIG7_BETAS)
-    h0 = torch.randn(draws, states, width, dtype=dtype, device=device)
-    tangents = torch.eye(width, dtype=dtype, device=device).expand(draws, states, width, width).reshape(draws, -1, width)
-    x0 = torch.cat([h0, tangents], dim=1)
-    scales = torch.rand(states, dtype=torch.float64, device=device)
-    all_scales = torch.cat([scales, scales.repeat_interleave(width)])
-    rows = x0.shape[1]
-    seconds = best_time(lambda: forward(net, x0, all_scales, states), reps, device)
-    flops = depth * 2 * 2 * draws * rows * width * width
-    out["tangent"] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": rows, "draws": draws}
+    for name in ("forward", "tangent"):
+        x0, scales, states = _pass_rows(name, draws, device)
+        out[name] = _rate(best_time(lambda: forward(net, x0, scales, states), reps, device), x0)
     return out
 
 
@@ -229,34 +241,23 @@ def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2)
     threads = torch.get_num_threads()
     if threads < 2:
         return None
-    depth, width = FIG7["depth"], FIG7["width"]
-    dtype, device = torch.float32, torch.device("cpu")
+    device = torch.device("cpu")
     out = {}
-    for name, n_set, states, probes in (("forward", settings, len(FIG7_BETAS) * (FIG7["samples"] // FIG7["draws"]), 0),
-                                        ("tangent", tangent_settings, len(FIG7_BETAS), width)):
+    for name, n_set in (("forward", settings), ("tangent", tangent_settings)):
         draws = FIG7["draws"] * n_set
         workers = min(threads, draws)  # no empty parts (as `cell._parts`)
-        gens = [seeding.generator(0, (i,), device) for i in range(draws)]
-        options = dict(hurst=0.7, dtype=dtype, device=device)
-        V = sample_weights("fbm", depth, width, gens, layer_major=True, **options)
-        W = sample_weights("fbm", depth, width, gens, layer_major=True, **options)
+        V, W = _fig7_weights(draws, device)
+        x0, scales, states = _pass_rows(name, draws, device)
         bounds = [draws * j // workers for j in range(workers + 1)]
         nets = [Network(V[:, a:b], W[:, a:b], "full", ACTIVATIONS["relu"], layer_major=True)  # contiguous copies
                 for a, b in zip(bounds, bounds[1:])]
-        h0 = torch.randn(draws, states, width, dtype=dtype)
-        scales = torch.rand(states, dtype=torch.float64)
-        if probes:
-            tangents = torch.eye(width, dtype=dtype).expand(draws, states, width, width).reshape(draws, -1, width)
-            x0, all_scales = torch.cat([h0, tangents], dim=1), torch.cat([scales, scales.repeat_interleave(width)])
-        else:
-            x0, all_scales = h0, scales
         parts = [x0[a:b].contiguous() for a, b in zip(bounds, bounds[1:])]
 
-        def one(j: int, nets=nets, parts=parts, all_scales=all_scales, states=states) -> None:
+        def one(j: int, nets=nets, parts=parts, scales=scales, states=states) -> None:
             torch.set_num_threads(1)
-            forward(nets[j], parts[j], all_scales, states)
+            forward(nets[j], parts[j], scales, states)
 
-        def run(one=one) -> None:
+        def run(one=one, workers=workers) -> None:
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(one, range(workers)))
 
@@ -264,9 +265,7 @@ def pass_gflops_workers(reps: int, settings: int = 8, tangent_settings: int = 2)
             seconds = best_time(run, reps, device)
         finally:
             torch.set_num_threads(threads)
-        flops = depth * 2 * 2 * draws * x0.shape[1] * width * width
-        out[name] = {"seconds": seconds, "gflops": flops / seconds / 1e9, "rows_per_draw": x0.shape[1], "draws": draws,
-                     "workers": workers}
+        out[name] = _rate(seconds, x0) | {"workers": workers}
     return out
 
 

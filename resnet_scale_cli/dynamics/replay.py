@@ -220,7 +220,7 @@ def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int,
         if carry_delta:
             s["base"].copy_(x0)
             s["delta"].zero_()
-        stored = masked and mask_store is not None and mask_dtype == torch.bool
+        stored = mask_store is not None  # (given only with σ' recorded as bool: `recursion.forward`)
         masks: list | None = list(mask_store.unbind(0)) if stored else [] if record_masks else None
         k0 = 0
         for n in sizes:

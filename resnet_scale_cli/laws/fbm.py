@@ -93,18 +93,15 @@ def sampler(depth: int, settings: dict[str, Any], dtype, device):
             start += h
         noise = torch.view_as_complex(kept[0][:rows])
         paths = torch.fft.fft(noise.mul_(sqrt_eig), dim=-1)[:, :depth]  # (out= would only add a copy)
-        full = 0  # leading chunks of one even size: their real and imaginary parts in one copy each
-        while sizes[0] % 2 == 0 and full < len(sizes) and sizes[full] == sizes[0]:
-            full += 1
-        row = col = 0
-        if full > 1:
-            h = sizes[0] // 2
+        # the whole chunks (all of one even size; only the last may be shorter): their real and
+        # imaginary parts in one copy each
+        full = sum(n == sizes[0] for n in sizes) if sizes[0] % 2 == 0 else 0
+        h = sizes[0] // 2
+        if full:
             blocks = out[:, :full * sizes[0]].unflatten(1, (full, 2, h))  # (L, chunk, real/imaginary, path)
             blocks[:, :, 0].copy_(paths[:full * h].real.T.unflatten(1, (full, h)))
             blocks[:, :, 1].copy_(paths[:full * h].imag.T.unflatten(1, (full, h)))
-            row, col = full * h, full * sizes[0]
-        else:
-            full = 0
+        row, col = full * h, full * sizes[0]
         for n, h in zip(sizes[full:], halves[full:]):
             out[:, col:col + h].copy_(paths[row:row + h].real.T)
             out[:, col + h:col + n].copy_(paths[row:row + n - h].imag.T)
