@@ -4,7 +4,9 @@ Public API (the command line is a thin layer over exactly these; see `api`):
 
 - `RunSpec`: a validated experiment spec; `run(spec)` / `measure(spec)` measure one cell.
 - `sample`, `grid_study`, `run_checks`, `load_checks`: what `sample`, `sweep`/`phase` and
-  `check` call.
+  `check` call; `api` holds one keyword function per command (`api.sweep(law="iid",
+  depth=[100, 300], beta=[0.25, 0.5, 1])`), each result with `.to_pandas()` and `.figure()`.
+- `load(out)`: the tidy table (pandas DataFrame) of any command's `--out` folder.
 - `SweepSpec`, `run_grid`, `run_sweep`: grids of cells with any measurement, resumable.
 - `sample_weights`, `sample_paths`, `sample_fgn`, `LAWS`: weight laws across depth.
 - `forward`, `backward`, `Network`, `ACTIVATIONS`, `MODELS`: the batched recursion.
@@ -47,12 +49,17 @@ _LAZY = {
     "SweepSpec": "resnet_scale_cli.sweep",
     "run_grid": "resnet_scale_cli.sweep",
     "run_sweep": "resnet_scale_cli.sweep",
+    "load": "resnet_scale_cli.report.frames",
 }
+#: submodules reachable as attributes without importing them first (`resnet_scale_cli.api.sweep(…)`)
+_SUBMODULES = ("api",)
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)

@@ -1,17 +1,20 @@
 """The library functions behind the commands: each command parses its flags into a spec, calls
 one of these, and renders what it returns. A Python user calls the same functions.
 
-- `run(spec)`: one depth, every β (`rscale run`);
-- `sample(sweep, lags)`: weights against their law's theory (`rscale sample`);
-- `grid_study(command, sweep, out=…, resume=…)`: a grid of cells, analysed, with its JSON
-  document, written to `out` as it goes (`rscale sweep`, `rscale phase`);
-- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`);
-- `run_experiment(INSPECT, spec, out=…, resume=…)`: a user's block over depths × β (`rscale inspect`).
-- `adjoint(spec, out=…, resume=…)`: memory-free backpropagation against depth (`rscale adjoint`).
-- `run_experiment(LIMIT, spec, out=…, resume=…)`: distance to the continuous-depth limit
-  against L, and its rate (`rscale limit`, `experiments.limit`).
-- `run_experiment(SPECTRUM, spec, out=…, resume=…)`: singular values of ∂h_L/∂h_0 across depth
-  and β, regimes and critical β from log σ_max (`rscale spectrum`, `experiments.spectrum`).
+Keyword front ends, one per command, take the settings under their flag names (grids as lists or
+grid strings) and return a result with `.to_pandas()` (one row per cell × β × sample, the table of
+`<out>/results.parquet`) and `.figure()` (the `--plot` figure, a matplotlib Figure):
+
+- `run(law=…, depth=…, beta=[…])` or `run(spec)`: one depth, every β (`rscale run`);
+- `sample(law=…, hurst=[…])` or `sample(sweep, lags)`: weights against their law's theory;
+- `sweep(depth=[…], beta=[…])`, `phase(…)`: grids of cells, analysed (`grid_study(command, sweep_spec)`
+  with a `SweepSpec`);
+- `limit(…)`, `spectrum(…)`, `adjoint(…)`, `train(…)`, `inspect(block, …)`: the experiments
+  (`run_experiment(LIMIT, spec)`, … with their spec classes);
+- `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
+
+`out=` streams every finished cell to `<out>/results.jsonl` and writes results.parquet and
+summary.json at the end; `resume=True` continues an interrupted run.
 """
 
 from __future__ import annotations
@@ -30,13 +33,98 @@ from resnet_scale_cli.spec import RunSpec
 Progress = Callable[[int], None] | None
 
 
-def run(spec: RunSpec, progress: Progress = None):
-    """Measure one cell (every β at depth L) and summarize it per β: a `RunResult`."""
+def run(spec: RunSpec | None = None, progress: Progress = None, *, out: str | Path | None = None,
+        **settings: Any) -> "RunStudy":
+    """Measure one cell (every β at depth L) and summarize it per β: a `RunStudy` (a `RunResult`
+    with `.to_pandas()`, `.document()` and `.figure()`). Without `spec`, the keyword `settings`
+    build it as `rscale run`'s flags do (`run(law="fbm", hurst=0.3, depth=1000, beta=[0.25, 0.5])`).
+    With `out`, the folder gets results.jsonl, results.parquet and summary.json."""
     from resnet_scale_cli.experiments.cell import run as run_cell
     from resnet_scale_cli.resources import check_fits
 
+    if spec is None:
+        from resnet_scale_cli.settings import build_spec
+
+        spec = build_spec(None, _flag_names(settings))
+    elif settings:
+        raise SpecError(f"run: give a spec or settings, not both ({', '.join(settings)})")
     check_fits(spec)
-    return run_cell(spec, progress)
+    out = Path(out) if out else None
+    store = None
+    if out is not None:
+        from resnet_scale_cli.sweep import ResultStore, cell_key
+
+        store = ResultStore(out, {"run": spec.to_dict()}, False, cell_key)  # refuses a folder with results
+    study = RunStudy(run_cell(spec, progress))
+    if store is not None:
+        summary = {k: v for k, v in study.document().items() if k != "elapsed_seconds"}
+        _finish_folder(out, store, [study.record()], {"run": spec.to_dict()}, summary)
+    return study
+
+
+def _flag_names(settings: dict[str, Any]) -> dict[str, Any]:
+    """Keyword settings under their flag names (`depths=` → `depth`, …); tuples become lists
+    (what the grid parsers take)."""
+    plural = {"depths": "depth", "betas": "beta", "widths": "width", "hursts": "hurst", "lengthscales": "lengthscale"}
+    return {plural.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+
+
+def _finish_folder(out: Path, store: Any, records: list[dict[str, Any]], settings: dict[str, Any],
+                   document: dict[str, Any]) -> None:
+    """A one-shot command's --out folder: its record(s), the tidy table and summary.json."""
+    from resnet_scale_cli.report.documents import versions
+    from resnet_scale_cli.report.frames import write_table
+    from resnet_scale_cli.sweep import SUMMARY, write_atomic
+
+    for record in records:
+        store.append(record)
+    write_table(out, records, settings, {"versions": versions()})
+    write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+class RunStudy:
+    """The result of `run`: the `RunResult` (spec, measurements, per-β results, elapsed seconds;
+    its attributes are read through) with the tidy table, the JSON document and the figure."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "result":
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def record(self) -> dict[str, Any]:
+        """The cell as a results.jsonl record (per-sample values, NaN as null)."""
+        import math
+
+        from resnet_scale_cli.sweep.grid import cell_id
+
+        meas = self.result.measurements
+        return {"cell": cell_id(self.result.spec), "betas": [float(b) for b in meas.betas],
+                "inputs_per_draw": meas.info.get("inputs_per_draw"), "results": self.result.results,
+                "values": {q: [[float(x) if math.isfinite(x) else None for x in row] for row in v.tolist()]
+                           for q, v in meas.values.items()},
+                "info": {k: meas.info.get(k) for k in ("device", "grad_method_used", "checkpoint_every")}}
+
+    def document(self) -> dict[str, Any]:
+        """`rscale run --json`."""
+        from resnet_scale_cli.report.documents import run_document
+
+        return run_document(self.result)
+
+    def to_pandas(self):
+        """One row per β × sample: law, its parameter, width, depth, beta, sample, and the log10 ratios."""
+        from resnet_scale_cli.report.frames import tidy
+
+        return tidy([self.record()], self.result.spec.to_dict())
+
+    def figure(self):
+        """The distributions over samples per β (`rscale run --plot`): a matplotlib Figure."""
+        from resnet_scale_cli.report import figures
+
+        spec = self.result.spec
+        return figures.run_figure(spec.betas, self.result.measurements.values, figures.run_title(spec))
 
 
 @dataclass
@@ -59,19 +147,46 @@ class SampleResult:
             "versions": versions(),
         }
 
+    def to_pandas(self):
+        """One row per law setting × lag: law, its parameter, width, depth, lag, and the
+        autocovariance across depth (empirical, its standard error, theory)."""
+        from resnet_scale_cli.report.frames import sample_table
 
-def sample(sweep, lags: int = 10) -> SampleResult:
-    """Draw each law setting's weights and compare their autocovariance with theory."""
+        return sample_table(self)
+
+    def figure(self, paths: int = 3):
+        """Entry paths and autocovariance per law setting (`rscale sample --plot`)."""
+        from resnet_scale_cli.report import figures
+
+        return figures.sample_figure([(label, stats) for label, _, stats in self.settings], figures.sample_title(self),
+                                     paths)
+
+
+def sample(sweep=None, lags: int = 10, **settings: Any) -> SampleResult:
+    """Draw each law setting's weights and compare their autocovariance with theory. Without
+    `sweep`, keyword settings build it as `rscale sample`'s flags do (`sample(law="fbm",
+    hurst=[0.2, 0.8], depth=1000)`; `draws` counts weight draws)."""
     from resnet_scale_cli.experiments.sample import weight_statistics
     from resnet_scale_cli.laws import LAWS
 
+    if sweep is None:
+        from resnet_scale_cli.settings import sample_sweep
+
+        sweep = sample_sweep(None, _flag_names(settings))
+    elif settings:
+        raise SpecError(f"sample: give a sweep or settings, not both ({', '.join(settings)})")
+
+    from resnet_scale_cli.resources import check_need, sample_need
+
     if lags < 0:
         raise SpecError(f"--lags must be at least 0, got {lags}")
+    for s in sweep.settings():
+        check_need(sample_need(s), memory_gb=s.memory_gb, device=str(s.torch_device()))
     return SampleResult([(LAWS[s.law].label(s.law_settings()), s, weight_statistics(s, lags)) for s in sweep.settings()])
 
 
 #: default depths and β of the grid commands
-GRID_DEFAULTS = {"sweep": ("100,300,1000", "0.25,0.5,1", {}), "phase": ("100,300,1000,3000", "0:1.3:27", {"samples": 24})}
+from resnet_scale_cli.settings import GRID_DEFAULTS  # noqa: E402  (the grid commands' defaults, written once)
 
 
 @dataclass
@@ -87,6 +202,18 @@ class GridStudy:
     out: Path | None
     elapsed_seconds: float = 0.0
     figures: list[Path] = field(default_factory=list)
+
+    def to_pandas(self):
+        """One row per cell × β × sample (the table of `<out>/results.parquet`)."""
+        from resnet_scale_cli.report.frames import tidy
+
+        return tidy(self.records, self.sweep.to_dict())
+
+    def figure(self):
+        """The figure of `rscale sweep --plot` (curves against L) or `rscale phase --plot`."""
+        from resnet_scale_cli.report.figures import grid_figure
+
+        return grid_figure(self.command, self.sweep, self.records, self.document["critical"])
 
 
 def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bool = False,
@@ -113,6 +240,9 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
     critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
     document = grid_document(command, sweep, records, critical) | {"run_info": run_info(executor)}
     if out is not None:
+        from resnet_scale_cli.report.frames import write_table
+
+        write_table(out, records, {"sweep": sweep.to_dict()}, {"command": command, "versions": document["versions"]})
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)
 
@@ -136,10 +266,29 @@ class Experiment:
 
 @dataclass
 class ExperimentResult:
+    """A measured experiment: its records (one per cell), its JSON document (`rscale <command>
+    --json`, `<out>/summary.json`), the folder and the time taken."""
+
     records: list[dict[str, Any]]
     document: dict[str, Any]
     out: Path | None
     elapsed_seconds: float
+
+    @property
+    def command(self) -> str:
+        return self.document["command"]
+
+    def to_pandas(self):
+        """One row per cell × β × sample (the table of `<out>/results.parquet`)."""
+        from resnet_scale_cli.report.frames import tidy
+
+        return tidy(self.records, self.document["spec"])
+
+    def figure(self):
+        """The figure of `rscale <command> --plot` (train: the smoothness figure)."""
+        from resnet_scale_cli.report import figures
+
+        return figures.experiment_figure(self.command, self.document, self.records)
 
 
 def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = None, resume: bool = False,
@@ -161,6 +310,9 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
                 "versions": versions()}
     document["run_info"] = run_info(executor) | (experiment.timing(document) if experiment.timing else {})
     if out is not None:
+        from resnet_scale_cli.report.frames import write_table
+
+        write_table(out, records, {experiment.name: spec.to_dict()}, {"versions": document["versions"]})
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return ExperimentResult(records, document, out, time.perf_counter() - start)
 
@@ -199,12 +351,21 @@ def _train_timing(document: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
+def _train_cells(spec) -> list[int]:
+    """The depths of `rscale train`, each refused before anything runs when its networks do not fit."""
+    from resnet_scale_cli.experiments.training_spec import preflight
+
+    preflight(spec)
+    return list(spec.depths)
+
+
 #: one cell per depth; progress in training steps
-TRAIN = Experiment("train", _measure_train, _summarize_train, cost=lambda spec, depth: spec.steps, timing=_train_timing)
+TRAIN = Experiment("train", _measure_train, _summarize_train, cells=_train_cells, cost=lambda spec, depth: spec.steps,
+                   timing=_train_timing)
 
 
-def train(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
-          checkpoint_every: int = 100, executor=None) -> ExperimentResult:
+def train(spec=None, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+          checkpoint_every: int = 100, executor=None, **settings: Any) -> ExperimentResult:
     """`rscale train`: train `spec.samples` networks at every depth of a `TrainSpec`, fit the
     exponent of max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, and build the document.
 
@@ -213,13 +374,18 @@ def train(spec, *, out: str | Path | None = None, resume: bool = False, progress
     (weights, optimizer and RNG states); `resume` skips the finished depths and continues the
     interrupted one from its checkpoint, ending bit-identical (same device) to an uninterrupted run.
     On a cluster (`executor`), each depth is a task and its worker writes the checkpoints: `out`
-    must then be on a file system the workers share.
+    must then be on a file system the workers share. Without `spec`, keyword settings build a
+    `TrainSpec` as `rscale train`'s flags do (`train(law="tied", depth=[8, 16, 32], steps=300)`).
     """
     import dataclasses
     import functools
 
     from resnet_scale_cli.experiments.training import measure_training_cell
 
+    if spec is None:
+        from resnet_scale_cli.experiments.training_spec import TrainSpec
+
+        spec = _experiment_spec(TrainSpec, settings)
     experiment = TRAIN
     if out is not None:
         folder = Path(out) / CHECKPOINTS
@@ -267,14 +433,27 @@ def _summarize_adjoint(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
     return summarize_adjoint(spec, records)
 
 
+def _adjoint_cells(spec) -> list[int]:
+    """The depths of `rscale adjoint`, each refused before anything runs when its cell does not fit."""
+    from resnet_scale_cli.experiments.adjoint import preflight
+
+    preflight(spec)
+    return list(spec.depths)
+
+
 #: one cell per depth N; progress in layers (N per cell)
-ADJOINT = Experiment("adjoint", _measure_adjoint, _summarize_adjoint)
+ADJOINT = Experiment("adjoint", _measure_adjoint, _summarize_adjoint, cells=_adjoint_cells)
 
 
-def adjoint(spec, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
-            executor=None) -> ExperimentResult:
+def adjoint(spec=None, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+            executor=None, **settings: Any) -> ExperimentResult:
     """`rscale adjoint`: exact and memory-free (reverse Euler / reverse Heun) backpropagation at
-    every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N."""
+    every depth of an `AdjointSpec`, their errors and peak memory, and the rates against N.
+    Without `spec`, keyword settings build it (`adjoint(net="heunnet", law="rbf", depth=[16, 32, 64])`)."""
+    if spec is None:
+        from resnet_scale_cli.experiments.adjoint import AdjointSpec
+
+        spec = _experiment_spec(AdjointSpec, settings)
     return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)
 
 
@@ -294,15 +473,14 @@ def _limit_cells(spec) -> list[int]:
     """The depths of `rscale limit`; a depth whose single draw does not fit the device is refused
     before anything runs (one line naming the estimate and the flags that reduce it)."""
     from resnet_scale_cli.experiments.limit import draw_bytes
-    from resnet_scale_cli.resources import GB, available_bytes
+    from resnet_scale_cli.resources import Need, available_bytes, check_need
 
-    free = available_bytes(str(spec.torch_device()))
+    device = str(spec.torch_device())
+    free = available_bytes(device)
     for depth in spec.depths:
-        need = draw_bytes(spec, depth)
-        if free is not None and need > free:
-            raise SpecError(f"--depth {depth} --width {spec.width} --refinement {spec.refinement}: one draw needs about "
-                            f"{need / GB:.3g} GB, more than the {free / GB:.3g} GB free; reduce --depth, --width or "
-                            "--refinement")
+        need = Need(draw_bytes(spec, depth), f"--depth {depth} --width {spec.width} --refinement {spec.refinement}: one draw",
+                    "its weights, L·d² numbers each, and one block of fine step matrices", "--depth, --width or --refinement")
+        check_need(need, memory_gb=spec.memory_gb, device=device, available=free)
     return list(spec.depths)
 
 
@@ -326,3 +504,99 @@ def _spectrum(name: str) -> Callable[..., Any]:
 #: `rscale spectrum`: singular values of J_L = ∂h_L/∂h_0 per (law setting, width, depth) × β
 SPECTRUM = Experiment("spectrum", _spectrum("measure_spectrum_cell"), _spectrum("summarize_spectrum"),
                       cells=_spectrum("spectrum_cells"), key=lambda cell: cell, cost=_spectrum("cell_cost"))
+
+
+# ----------------------------------------------------------------------------- keyword front ends
+def _experiment_spec(cls: type, settings: dict[str, Any]):
+    """An experiment's spec from keyword settings named as its flags (`depth`, `beta`, …; the
+    field names `depths`, `betas` work too); lists and grid strings both work."""
+    from resnet_scale_cli.settings import build_experiment_spec
+
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    aliases = {k: k + "s" for k in ("depth", "beta") if k + "s" in fields and k not in fields}
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+    spec, outputs = build_experiment_spec(cls, None, plain, aliases=aliases, outputs=())
+    return spec
+
+
+def _grid(command: str, settings: dict[str, Any], out, resume: bool, progress: Progress, executor) -> GridStudy:
+    from resnet_scale_cli.settings import build_sweep
+
+    depths, betas, defaults = GRID_DEFAULTS[command]
+    sweep_spec, _ = build_sweep(None, _flag_names(settings), depths=depths, betas=betas, defaults=defaults)
+    return grid_study(command, sweep_spec, out=out, resume=resume, progress=progress, executor=executor)
+
+
+def sweep(*, out: str | Path | None = None, resume: bool = False, progress: Progress = None, executor=None,
+          **settings: Any) -> GridStudy:
+    """`rscale sweep` from keyword settings named as its flags, e.g.
+    `sweep(law="iid", depth=[100, 300], beta=[0.25, 0.5, 1], samples=16)`; grids as lists or
+    strings ("10:1000:12:log"); defaults those of the command (depth 100,300,1000, β 0.25,0.5,1)."""
+    return _grid("sweep", settings, out, resume, progress, executor)
+
+
+def phase(*, out: str | Path | None = None, resume: bool = False, progress: Progress = None, executor=None,
+          **settings: Any) -> GridStudy:
+    """`rscale phase` from keyword settings (`phase(hurst=[0.3, 0.7], depth=[100, 1000], beta="0:1.3:14")`);
+    defaults those of the command (depth 100,300,1000,3000, β 0:1.3:27, 24 samples)."""
+    return _grid("phase", settings, out, resume, progress, executor)
+
+
+def limit(*, out: str | Path | None = None, resume: bool = False, progress: Progress = None, executor=None,
+          **settings: Any) -> ExperimentResult:
+    """`rscale limit` from keyword settings (`limit(law="rbf", depth=[100, 300, 1000], samples=8)`):
+    the distance to the continuous-depth limit against L and its rate."""
+    from resnet_scale_cli.experiments.limit import LimitSpec
+
+    return run_experiment(LIMIT, _experiment_spec(LimitSpec, settings), out=out, resume=resume, progress=progress,
+                          executor=executor)
+
+
+def spectrum(*, out: str | Path | None = None, resume: bool = False, progress: Progress = None, executor=None,
+             **settings: Any) -> ExperimentResult:
+    """`rscale spectrum` from keyword settings (`spectrum(depth=[100, 300], beta=[0.25, 0.5, 1], width=16)`):
+    singular values of ∂h_L/∂h_0 over depths × β."""
+    from resnet_scale_cli.experiments.spectrum import SpectrumSpec
+
+    return run_experiment(SPECTRUM, _experiment_spec(SpectrumSpec, settings), out=out, resume=resume,
+                          progress=progress, executor=executor)
+
+
+def inspect(block: str, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
+            executor=None, **settings: Any) -> ExperimentResult:
+    """`rscale inspect BLOCK` from keyword settings (`inspect("examples/blocks.py:mlp", width=32,
+    depth=[100, 300], beta=[0.25, 0.5, 1])`): the user's residual branch over depths × β. The
+    block's module is imported and run as Python code."""
+    from resnet_scale_cli.experiments.inspect_block import InspectSpec
+
+    return run_experiment(INSPECT, _experiment_spec(InspectSpec, {"block": block, **settings}), out=out,
+                          resume=resume, progress=progress, executor=executor)
+
+
+class CheckStudy:
+    """The result of `check`: the `CheckRun` (documents, baseline, passed, …; read through) with
+    its table."""
+
+    def __init__(self, outcome: Any) -> None:
+        self.outcome = outcome
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "outcome":
+            raise AttributeError(name)
+        return getattr(self.outcome, name)
+
+    def to_pandas(self):
+        """One row per check file × expectation: check, type, passed, measured, message."""
+        from resnet_scale_cli.report.frames import check_table
+
+        return check_table(self.outcome)
+
+
+def check(*files: str, seed: int | None = None, device: str | None = None, progress: Progress = None,
+          **options: Any) -> CheckStudy:
+    """`rscale check FILE…`: run check files (`baseline=`, `update_baseline=`, `confidence=`,
+    `junit=` as `run_checks` takes them); `.passed` says whether every expectation held."""
+    checks = load_checks(list(files), seed=seed, device=device)
+    return CheckStudy(run_checks(checks, progress=progress, **options))

@@ -19,7 +19,9 @@ def _number(text: str, flag: str) -> float:
 
 
 def parse_float_grid(text: str | float | int | list | tuple, flag: str) -> tuple[float, ...]:
-    """Parse `a,b,c` or `start:stop:count` (inclusive, evenly spaced) into sorted unique floats."""
+    """Parse `a,b,c` or `start:stop:count` (inclusive, evenly spaced) into sorted floats; a value
+    given twice (two entries, or an entry inside a range) is refused; a range's own repeated
+    points (`1:1:3`) are one."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return (_number(repr(text), flag),)
     if isinstance(text, (list, tuple)):
@@ -31,13 +33,17 @@ def parse_float_grid(text: str | float | int | list | tuple, flag: str) -> tuple
             if not part:
                 raise SpecError(f"{flag}: empty entry in {text!r}")
             if ":" in part:
-                values.extend(_range(part, flag))
+                values.extend(sorted({round(v, 12) for v in _range(part, flag)}))  # one range: each point once
             else:
                 values.append(_number(part, flag))
     if not values:
         raise SpecError(f"{flag}: no values given")
     # round away float noise of ranges so that 0.1*3 and 0.3 are one grid point
-    return tuple(sorted({round(v, 12) for v in values}))
+    rounded = [round(v, 12) for v in values]
+    if len(set(rounded)) != len(rounded):
+        twice = next(v for i, v in enumerate(rounded) if v in rounded[:i])
+        raise SpecError(f"{flag}: {twice:g} is given twice in {str(text)!r}; give each value once")
+    return tuple(sorted(rounded))
 
 
 #: the most points one start:stop:count range may give (a grid axis, not a sample)

@@ -8,6 +8,8 @@ defaults < the config file < the flags that were given. `--hurst` alone implies 
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import functools
 import inspect
 import re
@@ -17,23 +19,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.errors import DryRun, SpecError, did_you_mean
 from resnet_scale_cli.spec import DEVICES, DTYPES, RunSpec, spec_from_mapping
 
 DEFAULT = RunSpec()
 
 
+#: the help panels every command's options sit in, in this order
+GRID, LAW, MODEL, SAMPLING, EXECUTION, OUTPUT = "Grid", "Law", "Model", "Sampling", "Execution", "Output"
+PANELS = (GRID, LAW, MODEL, SAMPLING, EXECUTION, OUTPUT)
+#: the metavar of a grid value (a comma list or an inclusive range, `:log` for geometric)
+GRID_METAVAR = "LIST|START:STOP:N"
+
+
 @dataclass(frozen=True)
 class Setting:
     """A spec field as a flag: `kind` is int, float, str, bool, or the name of a registry of
-    choices (`laws`, `dists`, …); `grid` settings take lists and ranges in grid commands."""
+    choices (`laws`, `dists`, …); `grid` settings take lists and ranges in grid commands.
+    `panel` is its help panel; `none` says what a default of None means. Defaults are not
+    written here: the help shows those of the command's spec (`shown_defaults`)."""
 
     name: str
     flags: tuple[str, ...]
     help: str
     kind: Any
-    default: str | None = None
+    panel: str
     grid_help: str | None = None
+    none: str | None = None
+
+    @property
+    def metavar(self) -> str:
+        """INT, FLOAT, a grid, the choice's name in capitals, or nothing for a flag."""
+        if self.kind is bool:
+            return ""
+        if isinstance(self.kind, str):
+            return self.name.upper()
+        return {int: "INT", float: "FLOAT"}.get(self.kind, GRID_METAVAR)
 
 
 def choices(kind: str) -> tuple[str, ...]:
@@ -60,35 +81,164 @@ def choices(kind: str) -> tuple[str, ...]:
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("law", ("--law",), "Weight law across depth.", "laws", DEFAULT.law),
-    Setting("dist", ("--dist",), "iid entry law.", "dists", DEFAULT.dist),
-    Setting("lengthscale", ("--lengthscale",), "RBF lengthscale ℓ > 0 (on depth scaled to [0,1]).", float,
-            f"{DEFAULT.lengthscale:g}", "RBF lengthscale ℓ (implies --law rbf): one value, a list or a range."),
-    Setting("hurst", ("--hurst",), "fBm Hurst index H in (0,1).", float, f"{DEFAULT.hurst:g}",
+    Setting("law", ("--law",), "Weight law across depth.", "laws", LAW),
+    Setting("dist", ("--dist",), "iid entry law.", "dists", LAW),
+    Setting("lengthscale", ("--lengthscale",), "RBF lengthscale ℓ > 0 (on depth scaled to [0,1]).", float, LAW,
+            "RBF lengthscale ℓ (implies --law rbf): one value, a list or a range."),
+    Setting("hurst", ("--hurst",), "fBm Hurst index H in (0,1).", float, LAW,
             "fBm Hurst index H (implies --law fbm): one value, a list 0.2,0.5 or a range 0.05:0.97:24."),
     Setting("fbm_backend", ("--fbm-backend",), "fGn sampler (fbm = the PyPI package, one path at a time, reference).",
-            "fbm_backends", DEFAULT.fbm_backend),
-    Setting("model", ("--model",), "Residual f: full V σ(W h), simple V σ(h), linear V h.", "models", DEFAULT.model),
-    Setting("activation", ("--activation",), "σ.", "activations", DEFAULT.activation),
-    Setting("depth", ("--depth", "-L"), "Depth L.", int, str(DEFAULT.depth),
-            "Depths: list 100,1000 or range 10:1000:10 (integers, deduplicated)."),
-    Setting("width", ("--width", "-d"), "Width d.", int, str(DEFAULT.width),
+            "fbm_backends", LAW),
+    Setting("model", ("--model",), "Residual f: full V σ(W h), simple V σ(h), linear V h.", "models", MODEL),
+    Setting("activation", ("--activation",), "σ.", "activations", MODEL),
+    Setting("depth", ("--depth", "-L"), "Depth L.", int, GRID,
+            "Depths: list 100,1000 or range 10:1000:10 (whole numbers, each given once)."),
+    Setting("width", ("--width", "-d"), "Width d.", int, GRID,
             "Widths d: one value or a list 8,40,200 (critical β per width)."),
-    Setting("beta", ("--beta",), "Scaling exponents β: comma list 0.25,0.5,1 or range start:stop:count.", str,
-            "0.25,0.5,1"),
-    Setting("samples", ("--samples", "-n"), "(weights, input) samples per β.", int, str(DEFAULT.samples)),
-    Setting("draws", ("--draws",), "Independent weight draws the samples share (must divide --samples).", int,
-            "one per sample"),
-    Setting("probes", ("--probes",), "Random tangent probes for an unbiased gradient estimate.", int, "exact"),
+    Setting("beta", ("--beta",), "Scaling exponents β: comma list 0.25,0.5,1 or range start:stop:count.", str, GRID),
+    Setting("samples", ("--samples", "-n"), "(weights, input) samples per β.", int, SAMPLING),
+    Setting("draws", ("--draws",), "Independent weight draws the samples share (must divide --samples).", int, SAMPLING,
+            none="one per sample"),
+    Setting("probes", ("--probes",), "Random tangent probes for an unbiased gradient estimate.", int, SAMPLING,
+            none="exact"),
     Setting("grad_method", ("--grad-method",), "auto = exact reverse pass (tangent when --probes is given).",
-            "grad_methods", DEFAULT.grad_method),
-    Setting("gradients", ("--gradients/--no-gradients",), "Measure gradient ratios too.", bool, "--gradients"),
-    Setting("seed", ("--seed",), "Root seed; every cell and draw derives its own stream.", int, str(DEFAULT.seed)),
-    Setting("device", ("--device",), "Device (auto = CUDA when available).", "devices", DEFAULT.device),
-    Setting("dtype", ("--dtype",), "Floating-point precision.", "dtypes", DEFAULT.dtype),
-    Setting("memory_gb", ("--memory-gb",), "Memory budget for weights and stored activations.", float,
-            f"{DEFAULT.memory_gb:g}"),
+            "grad_methods", SAMPLING),
+    Setting("gradients", ("--gradients/--no-gradients",), "Measure gradient ratios too.", bool, SAMPLING),
+    Setting("seed", ("--seed",), "Root seed; every cell and draw derives its own stream.", int, SAMPLING),
+    Setting("device", ("--device",), "Device (auto = CUDA when available).", "devices", EXECUTION),
+    Setting("dtype", ("--dtype",), "Floating-point precision.", "dtypes", EXECUTION),
+    Setting("memory_gb", ("--memory-gb",), "Memory budget for weights and stored activations.", float, EXECUTION),
 )}
+
+#: defaults of the grid commands where they differ from `RunSpec`'s: (depths, betas, other settings)
+GRID_DEFAULTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "sweep": ("100,300,1000", "0.25,0.5,1", {}),
+    "phase": ("100,300,1000,3000", "0:1.3:27", {"samples": 24}),
+}
+
+
+def spec_defaults(spec: type | str) -> dict[str, Any]:
+    """The field defaults of a spec dataclass, or of "module:Class" read from its source without
+    importing it (a module that imports torch stays off `--help`; literal defaults only)."""
+    if not isinstance(spec, str):
+        return {f.name: f.default for f in dataclasses.fields(spec) if f.default is not dataclasses.MISSING}
+    import ast
+    import importlib.util
+
+    module, _, name = spec.partition(":")
+    origin = importlib.util.find_spec(module).origin
+    tree = ast.parse(Path(origin).read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+    out: dict[str, Any] = {}
+    for node in cls.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            try:
+                out[node.target.id] = ast.literal_eval(node.value)
+            except ValueError:  # a named constant: not shown
+                pass
+    return out
+
+
+def show_default(value: Any) -> str:
+    """A default as the flag's text: `100,300,1000`, `0.25`, `--gradients`."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(show_default(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def shown_defaults(spec: type | str = RunSpec, aliases: dict[str, str] | None = None,
+                   command: str | None = None) -> dict[str, str]:
+    """The default each setting's help shows: the spec's field (through `aliases`, flag name →
+    field), a grid command's own defaults (`GRID_DEFAULTS`), or the setting's `none` text."""
+    fields = spec_defaults(spec)
+    aliases = {"beta": "betas", **(aliases or {})}
+    shown: dict[str, str] = {}
+    for name, setting in SETTINGS.items():
+        field = aliases.get(name, name)
+        if field not in fields:
+            continue
+        value = fields[field]
+        if value is None:
+            if setting.none:
+                shown[name] = setting.none
+        elif setting.kind is bool:
+            shown[name] = setting.flags[0].split("/")[0 if value else 1]
+        else:
+            shown[name] = show_default(value)
+    if command in GRID_DEFAULTS:
+        depths, betas, others = GRID_DEFAULTS[command]
+        shown |= {"depth": depths, "beta": betas} | {k: show_default(v) for k, v in others.items()}
+    return shown
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the command line asks beyond the spec: `--dry-run` (print the resolved spec, measure
+    nothing) and `--threads` (torch's intra-op threads; None keeps torch's own count)."""
+
+    dry_run: bool = False
+    threads: int | None = None
+
+
+#: the invocation of the command being run (None for library callers: no dry run, threads untouched)
+INVOCATION: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("rscale_invocation", default=None)
+
+
+def default_threads() -> int:
+    """The intra-op threads torch uses when not told: OMP_NUM_THREADS when set, else torch's count."""
+    import os
+
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    import torch
+
+    return torch.get_num_threads()
+
+
+def apply_threads(threads: int | None) -> None:
+    """torch.set_num_threads(threads) before any work (nothing when None: torch's default stays)."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise SpecError(f"--threads must be at least 1, got {threads!r}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def flag_view(spec: Any, aliases: dict[str, str] | None = None) -> dict[str, Any]:
+    """A spec's values under the flags' names (`depths` → `depth`, `betas` → `beta`; a sweep's
+    grids as lists), JSON-ready."""
+    from resnet_scale_cli.sweep import SweepSpec
+
+    if isinstance(spec, SweepSpec):
+        out = flag_view(spec.base)
+        out["depth"] = list(spec.depths)
+        out["width"] = list(spec.widths) if spec.widths else [spec.base.width]
+        parameter = spec.parameter if hasattr(spec, "parameter") else None
+        if parameter and spec.params:
+            out[parameter] = list(spec.params)
+        return out
+    names = {"depths": "depth", "betas": "beta"} | {field: flag for flag, field in (aliases or {}).items()}
+    values = spec.to_dict() if hasattr(spec, "to_dict") else dataclasses.asdict(spec)
+    return {names.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def _finish(spec: Any, outputs: dict[str, Any] | None = None, aliases: dict[str, str] | None = None) -> None:
+    """The last step of every spec builder of a command: under `--dry-run` stop with the resolved
+    spec; else apply `--threads` (the spec is valid: torch is imported only now)."""
+    invocation = INVOCATION.get()
+    if invocation is None:
+        return
+    if invocation.dry_run:
+        threads = invocation.threads if invocation.threads is not None else default_threads()
+        resolved = flag_view(spec, aliases) | {"threads": threads}
+        raise DryRun({"dry_run": True, "spec": resolved, "outputs": dict(outputs or {})})
+    apply_threads(invocation.threads)
+
 
 #: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `hurst`,
 #: `lengthscale` and `width` take grids in the latter
@@ -179,11 +329,15 @@ def merge_settings(config: str | None, flags: dict[str, Any], defaults: dict[str
 def build_spec(config: str | None, flags: dict[str, Any]) -> RunSpec:
     """A single-cell spec from the config file and flags."""
     values = merge_settings(config, flags)
-    return spec_from_mapping(values, source=f"--config {config}" if config else "settings")
+    spec = spec_from_mapping(values, source=f"--config {config}" if config else "settings")
+    _finish(spec)
+    return spec
 
 
 #: keys of a config file that are outputs of a grid command, not settings
 OUTPUT_KEYS = ("out", "resume", "plot", "plot_hist", "hist_depth", "hist_beta")
+#: resolution (dots per inch) of the figures --plot writes, unless --dpi says otherwise
+FIGURE_DPI = 120
 
 
 @_located
@@ -214,7 +368,9 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
     base = spec_from_mapping({**values, "depth": depth_grid[0], "width": width_grid[0]}, source=source)
     parameter = law_parameter(base.law)
     params = grids.get(parameter, (getattr(base, parameter),)) if parameter else ()
-    return SweepSpec(base, depth_grid, params, width_grid if len(width_grid) > 1 else ()), outputs
+    sweep = SweepSpec(base, depth_grid, params, width_grid if len(width_grid) > 1 else ())
+    _finish(sweep, outputs)
+    return sweep, outputs
 
 
 @_located
@@ -251,13 +407,16 @@ def build_experiment_spec(cls: type, config: str | None, flags: dict[str, Any], 
     for key, value in values.items():
         name = aliases.get(key, key)
         if name not in fields:
-            raise SpecError(f"{source}: unknown key {key!r}")
+            known = [*(k for k in aliases), *(f for f in fields if f not in aliases.values()), *outputs]
+            raise SpecError(f"{source}: unknown key {key!r}{did_you_mean(key, known)}")
         default = fields[name].default
         if isinstance(default, tuple) and default and not isinstance(value, tuple):
             flag = "--" + key.replace("_", "-")
             value = (parse_int_grid(value, flag) if isinstance(default[0], int) else parse_float_grid(value, flag))
         changes[name] = value
     try:
-        return cls(**changes), found
+        spec = cls(**changes)
     except TypeError as exc:  # a value of the wrong type that the spec could not compare
         raise SpecError(f"{source}: {exc}") from None
+    _finish(spec, found, aliases)
+    return spec, found

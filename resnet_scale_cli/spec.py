@@ -7,12 +7,13 @@ config files and Python callers share one set of rules.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from typing import TYPE_CHECKING
 
-from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.errors import SpecError, did_you_mean
 from resnet_scale_cli.grids import parse_float_grid
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def resolve_device(name: str) -> "torch.device":
 
 def _choice(value: str, choices, flag: str) -> None:
     if not isinstance(value, str) or value not in choices:
-        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise SpecError(f"{flag}: unknown value {value!r}{hint} (choose from {', '.join(choices)})")
 
 
 def _whole(value: Any, flag: str, minimum: int) -> None:
@@ -119,9 +121,21 @@ def _whole(value: Any, flag: str, minimum: int) -> None:
 
 
 def _real(value: Any, flag: str) -> float:
+    """A finite real number (inf and nan are refused: no setting means anything at infinity)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{flag}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
     return float(value)
+
+
+def _distinct(values: tuple, flag: str) -> None:
+    """Grid values appear once: a repeated value is refused (it would be measured twice)."""
+    seen = set()
+    for value in values:
+        if value in seen:
+            raise SpecError(f"{flag}: {value!r} is given twice; give each value once")
+        seen.add(value)
 
 
 def validate(spec: RunSpec) -> None:
@@ -161,9 +175,10 @@ def validate(spec: RunSpec) -> None:
     for beta in spec.betas:
         if _real(beta, "--beta") < 0.0:
             raise SpecError(f"--beta values must be >= 0, got {beta}")
+    _distinct(spec.betas, "--beta")
     if _real(spec.memory_gb, "--memory-gb") <= 0:
         raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
-    if spec.device != "auto":
+    if spec.device == "cuda":  # torch is imported only to ask for CUDA
         resolve_device(spec.device)
 
 
@@ -177,7 +192,8 @@ def spec_from_mapping(values: dict[str, Any], *, source: str = "config", base: R
     for key, value in values.items():
         name = _ALIASES.get(key, key.replace("-", "_"))
         if name not in names:
-            raise SpecError(f"{source}: unknown key {key!r}")
+            known = ["beta", *(n for n in names if n != "betas")]
+            raise SpecError(f"{source}: unknown key {key!r}{did_you_mean(key, known)}")
         if name == "betas":
             value = parse_float_grid(value, "--beta")
         changes[name] = value

@@ -7,8 +7,8 @@
 #   bash scripts/mutation.sh "resnet_scale_cli.grids*"     # mutants whose names match
 # Prints the score per module: killed / (killed + survived) over the mutants checked, with a 95 %
 # interval where a module was sampled; timeouts count as killed, mutants no test reaches
-# ("no tests") as survivors. Survivors are listed for docs/testing.md. MUTMUT_CHILDREN sets the
-# number of parallel mutants (default 2).
+# ("no tests") as survivors. Survivors are listed for docs/development/ (testing.md and the
+# mutation_survivors_*.md tables). MUTMUT_CHILDREN sets the number of parallel mutants (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -c "import mutmut" 2>/dev/null || { echo "mutation.sh: pip install 'mutmut>=3.8,<4' first" >&2; exit 2; }

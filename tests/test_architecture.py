@@ -98,7 +98,7 @@ def test_experiments_import_only_the_engine():
     """experiments/* measure: they may use laws, dynamics, metrics, seeding, errors, spec, grids
     and analysis readers, never the sweep, report, checks or the CLI."""
     modules = _modules()
-    allowed = ("laws", "dynamics", "metrics", "seeding", "errors", "spec", "grids", "analysis", "experiments")
+    allowed = ("laws", "dynamics", "metrics", "seeding", "errors", "spec", "grids", "analysis", "experiments", "resources")
     for m, p in modules.items():
         if m.startswith(f"{NAME}.experiments"):
             bad = [t for t in _imports(p, m, modules, False) if t != NAME and t.split(".")[1] not in allowed]

@@ -127,3 +127,26 @@ def test_device_auto_picks_cuda_exactly_when_it_is_present(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(SpecError, match="^--device cuda: CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_help_defaults_read_from_source_equal_the_dataclass_defaults():
+    """`spec_defaults("module:Class")` reads a spec's defaults without importing its module (the
+    help of `inspect` stays torch-free); on a spec that is cheap to import it agrees with the
+    dataclass fields."""
+    import dataclasses
+
+    from resnet_scale_cli.experiments.limit import LimitSpec
+    from resnet_scale_cli.settings import spec_defaults
+
+    fields = {f.name: f.default for f in dataclasses.fields(LimitSpec)}
+    assert spec_defaults("resnet_scale_cli.experiments.limit:LimitSpec") == fields
+
+
+def test_a_key_typo_names_the_closest_key():
+    from resnet_scale_cli.errors import did_you_mean
+
+    with pytest.raises(SpecError, match=r"unknown key 'widht'; did you mean 'width'\?"):
+        spec_from_mapping({"widht": 3})
+    with pytest.raises(SpecError, match=r"unknown key 'zzz'$"):
+        spec_from_mapping({"zzz": 3})
+    assert did_you_mean("memory-gbs", ["memory_gb", "seed"]) == "; did you mean 'memory_gb'?"

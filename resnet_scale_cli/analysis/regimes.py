@@ -1,23 +1,30 @@
-"""Regimes and the critical β from the depth trend of log10 ratios.
+"""Regimes and the critical β from the depth trend of log10 ratios, each label backed by its interval.
 
 For a law setting and a β, the trend is the least-squares slope s of the median log10 ratio
-against log10 L over the swept depths (decades per decade of depth):
+against log10 L over the swept depths (decades per decade of depth), with its 95 % bootstrap
+interval [s_lo, s_hi]. The critical β is where s(β) crosses zero, by linear interpolation between
+grid points, with its 95 % interval [c_lo, c_hi]. The label (`regime_of`) compares the interval,
+not the point, with the band [−τ, +τ] of flat trends (τ = 0.05):
 
-- s > +τ: explosion (the ratio grows with L), s < −τ: identity (it shrinks), else stable;
-  τ = 0.05 by default.
-- The critical β is where s(β) crosses zero, by linear interpolation between grid points.
+- s_lo > +τ: explosion; s_hi < −τ: identity (the whole interval beyond the band);
+- [s_lo, s_hi] inside the band, or containing 0 with β inside [c_lo, c_hi]: stable (the
+  critical label: the data are consistent with a flat trend, at a β consistent with β_c);
+- anything else: undetermined (the interval straddles an edge of the band away from β_c).
 
 Intervals come from a bootstrap over weight draws (resampled with replacement at each depth
 independently; over samples when there is a single draw): 95 % percentile intervals of the slope
-and of the crossing. Overflowed samples count as +∞ (they are explosions), which medians handle.
+and of the crossing. Overflowed samples count as +∞ (they are explosions), which medians handle;
+a replicate slope that overflows (±∞, or ∞ − ∞) counts as +∞ for the label.
 
 The drift of the crossing with depth: the same crossing computed from each pair of consecutive
 depths (L_i, L_{i+1}) alone, with its interval from the same bootstrap replicates (`pairwise`).
 No extrapolation to L → ∞ is made.
 
-With a single depth there is no trend: regimes are read from the median log10 ratio at that
-depth with the thresholds of `rscale run` (< −1 identity, > +1 explosion, else stable), no
-critical β is estimated, and `regime_basis` says `"threshold"` (else `"trend"`).
+With a single depth there is no trend: the same rule reads the median log10 ratio m at that depth,
+with its 95 % bootstrap interval [m_lo, m_hi], against the band [−1, +1] of `rscale run`:
+m_lo > +1 explosion, m_hi < −1 identity, inside the band stable, else undetermined (there is no
+critical β). `regime_basis` says `"threshold"` (else `"trend"`). `single_depth_regimes` is that
+reading for one cell, shared by `run`, `phase --depth L`, `inspect` and `check`.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from resnet_scale_cli import seeding
 TAU = 0.05
 N_BOOTSTRAP = 400
 LEVEL = 0.95
+#: the single-depth band of `rscale run`: a median log10 ratio below −1 decade reads identity,
+#: above +1 explosion
+IDENTITY_BELOW, EXPLOSION_ABOVE = -1.0, 1.0
+REGIMES = ("explosion", "stable", "identity", "undetermined")
+_CAP = 1e300  # ±∞ as a number that sorts (percentiles of ∞ give NaN); |x| ≥ 1e299 reads back as None
 
 
 def _as_array(rows: list) -> np.ndarray:
@@ -70,10 +82,75 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def regime_of(slope: float) -> str:
-    if not np.isfinite(slope) or slope > TAU:
+def regime_of(low: float, high: float, *, band: tuple[float, float] = (-TAU, TAU), critical: bool = False) -> str:
+    """The label of an interval [low, high] of a trend (or, at one depth, of a median) against the
+    band [band_lo, band_hi] of readings that neither grow nor shrink:
+
+    - low > band_hi: explosion; high < band_lo: identity;
+    - band_lo ≤ low and high ≤ band_hi: stable (a flat trend, confidently);
+    - low ≤ 0 ≤ high and `critical` (the β lies in the critical-β interval): stable;
+    - else undetermined.
+
+    A NaN end (an overflowed replicate) must have been mapped to +∞ by the caller."""
+    band_lo, band_hi = band
+    if low > band_hi:
         return "explosion"
-    return "identity" if slope < -TAU else "stable"
+    if high < band_lo:
+        return "identity"
+    if band_lo <= low and high <= band_hi:
+        return "stable"
+    if critical and low <= 0.0 <= high:
+        return "stable"
+    return "undetermined"
+
+
+def _bootstrap_medians(v: np.ndarray, inputs_per_draw: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians (N_BOOTSTRAP, n_betas) of v (n_betas, samples) resampled with replacement: whole
+    weight draws (the `inputs_per_draw` consecutive samples of a draw move together) when there
+    are two draws or more, else the samples."""
+    n_betas, samples = v.shape
+    n_draws = samples // inputs_per_draw
+    if n_draws >= 2:
+        grouped = v.reshape(n_betas, n_draws, inputs_per_draw)
+        pick = rng.integers(0, n_draws, (N_BOOTSTRAP, n_draws))
+        resampled = grouped[:, pick].reshape(n_betas, N_BOOTSTRAP, -1)
+    else:
+        pick = rng.integers(0, samples, (N_BOOTSTRAP, samples))
+        resampled = v[:, pick]
+    return np.median(resampled, axis=-1).T
+
+
+def _percentile_interval(replicates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2.5 % and 97.5 % percentiles over axis 0 with every non-finite replicate (±∞, NaN: an
+    overflow) as +∞, the convention of the labels; ends returned as floats, +∞ where capped."""
+    lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
+    capped = np.where(np.isfinite(replicates), replicates, _CAP)
+    lo, hi = np.percentile(capped, [lo_q, hi_q], axis=0)
+    return np.where(lo >= _CAP / 10, np.inf, lo), np.where(hi >= _CAP / 10, np.inf, hi)
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seeding.stream_seed(seed, (seeding.name_key("bootstrap"),)))
+
+
+def single_depth_regimes(values: Sequence[Sequence[float | None]] | np.ndarray, inputs_per_draw: int = 1, *,
+                         seed: int = 0) -> list[dict[str, Any]]:
+    """The single-depth reading of one cell, per β: the median m of the log10 ratios (overflow,
+    None or NaN, as +∞), its 95 % bootstrap interval over weight draws (generator seeded from
+    `seed`), and the label of that interval against [−1, +1] (`regime_of`; no critical β at one
+    depth). Entries {"regime", "median", "median_interval"}, with +∞ written as None."""
+    v = np.array([[np.inf if x is None or not np.isfinite(x) else x for x in row] for row in values], dtype=np.float64)
+    if v.size == 0:
+        return []
+    boot = _bootstrap_medians(v, max(1, int(inputs_per_draw)), _rng(seed))
+    lo, hi = _percentile_interval(boot)
+    out = []
+    for j, row in enumerate(v):
+        median = float(np.median(row))
+        out.append({"regime": regime_of(lo[j], hi[j], band=(IDENTITY_BELOW, EXPLOSION_ABOVE)),
+                    "median": _finite_or_none(median),
+                    "median_interval": [_finite_or_none(lo[j]), _finite_or_none(hi[j])]})
+    return out
 
 
 def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_log10", *, seed: int = 0) -> dict[str, Any]:
@@ -81,7 +158,7 @@ def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_l
     (the whole range and each pair of consecutive depths); threshold regimes at a single depth."""
     records = sorted(records, key=lambda r: r["cell"]["depth"])
     if len({r["cell"]["depth"] for r in records}) < 2:
-        return threshold_setting(records, quantity)
+        return threshold_setting(records, quantity, seed=seed)
     depths = np.array([r["cell"]["depth"] for r in records], dtype=np.float64)
     betas = np.array(records[0]["betas"], dtype=np.float64)
     x = np.log10(depths)
@@ -89,39 +166,34 @@ def analyze_setting(records: Sequence[dict[str, Any]], quantity: str = "output_l
     point = np.stack([np.median(v, axis=1) for v in values], axis=-1)  # (n_betas, n_depths)
     slope = _slopes(x, point)
 
-    rng = np.random.default_rng(seeding.stream_seed(seed, (seeding.name_key("bootstrap"),)))
+    rng = _rng(seed)
     boot = np.empty((N_BOOTSTRAP, len(betas), len(depths)))
     for i, (v, r) in enumerate(zip(values, records)):
-        m = r["inputs_per_draw"]
-        n_draws = v.shape[1] // m
-        if n_draws >= 2:
-            grouped = v.reshape(len(betas), n_draws, m)
-            pick = rng.integers(0, n_draws, (N_BOOTSTRAP, n_draws))
-            resampled = grouped[:, pick].reshape(len(betas), N_BOOTSTRAP, -1)
-        else:
-            pick = rng.integers(0, v.shape[1], (N_BOOTSTRAP, v.shape[1]))
-            resampled = v[:, pick]
-        boot[:, :, i] = np.median(resampled, axis=-1).T
+        boot[:, :, i] = _bootstrap_medians(v, r["inputs_per_draw"], rng)
     boot_slopes = _slopes(x, boot)
     lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
-    # ±∞ slopes sort above every finite one; NaN (∞ − ∞: overflow at several depths) are left
-    # out, and a β whose every replicate is NaN gets no interval
-    capped = np.where(np.isinf(boot_slopes), 1e300, boot_slopes)
+    # reported interval: ±∞ slopes sort above every finite one; NaN (∞ − ∞: overflow at several
+    # depths) are left out, and a β whose every replicate is NaN gets no interval
+    capped = np.where(np.isinf(boot_slopes), _CAP, boot_slopes)
     all_nan = np.isnan(capped).all(axis=0)
-    capped[:, all_nan] = 1e300
+    capped[:, all_nan] = _CAP
     slope_lo, slope_hi = np.nanpercentile(capped, [lo_q, hi_q], axis=0)
+    # the label's interval: every overflowed replicate (±∞ or NaN) as +∞, an explosion
+    label_lo, label_hi = _percentile_interval(boot_slopes)
+    out = _critical_from(betas, slope, boot_slopes)
+    c_lo, c_hi = (-np.inf if out["interval"][0] is None else out["interval"][0],
+                  np.inf if out["interval"][1] is None else out["interval"][1])
 
     regimes = []
     for j, beta in enumerate(betas):
         regimes.append({
             "beta": float(beta),
-            "regime": regime_of(slope[j]),
+            "regime": regime_of(label_lo[j], label_hi[j], critical=bool(c_lo - 1e-9 <= beta <= c_hi + 1e-9)),
             "slope": _finite_or_none(slope[j]),
-            "slope_interval": [_finite_or_none(slope_lo[j]) if abs(slope_lo[j]) < 1e299 else None,
-                               _finite_or_none(slope_hi[j]) if abs(slope_hi[j]) < 1e299 else None],
+            "slope_interval": [_finite_or_none(slope_lo[j]) if abs(slope_lo[j]) < _CAP / 10 else None,
+                               _finite_or_none(slope_hi[j]) if abs(slope_hi[j]) < _CAP / 10 else None],
             "median_at_largest_depth": _finite_or_none(point[j, -1]),
         })
-    out = _critical_from(betas, slope, boot_slopes)
     out["regimes"] = regimes
     out["regime_basis"] = "trend"
     out["pairwise"] = [
@@ -147,18 +219,16 @@ def _critical_from(betas: np.ndarray, slope: np.ndarray, boot_slopes: np.ndarray
     }
 
 
-def threshold_setting(records: Sequence[dict[str, Any]], quantity: str = "output_log10") -> dict[str, Any]:
-    """Regimes per β of one law setting at a single depth, read from the median log10 ratio with
-    the thresholds of `rscale run` (no trend, hence no critical β): `regime_basis: "threshold"`."""
-    from resnet_scale_cli.experiments.cell import suggest_regime
-
+def threshold_setting(records: Sequence[dict[str, Any]], quantity: str = "output_log10", *,
+                      seed: int = 0) -> dict[str, Any]:
+    """Regimes per β of one law setting at a single depth: the median log10 ratio's bootstrap
+    interval against [−1, +1] (`single_depth_regimes`; no trend, hence no critical β):
+    `regime_basis: "threshold"`."""
     record = max(records, key=lambda r: r["cell"]["depth"])
-    values = _as_array(record["values"][quantity])
-    regimes = []
-    for beta, row in zip(record["betas"], values):
-        median = float(np.median(row))
-        regimes.append({"beta": float(beta), "regime": suggest_regime(median if np.isfinite(median) else None),
-                        "slope": None, "slope_interval": [None, None], "median_at_largest_depth": _finite_or_none(median)})
+    read = single_depth_regimes(record["values"][quantity], record.get("inputs_per_draw", 1), seed=seed)
+    regimes = [{"beta": float(beta), "regime": r["regime"], "slope": None, "slope_interval": [None, None],
+                "median_at_largest_depth": r["median"], "median_interval": r["median_interval"]}
+               for beta, r in zip(record["betas"], read)]
     return {"critical_beta": None, "interval": [None, None], "bound": None, "regimes": regimes,
             "regime_basis": "threshold", "pairwise": []}
 

@@ -4,8 +4,9 @@
   critical β of a (law, model, activation, ratio) and its basis — a theorem (paper, quantity,
   model), a first-order scaling argument, or none (then no line is drawn) — with, where the
   first-order formulas give one, a finite-(L, d) `Prediction` and its crossover depth L*.
-- `exact_identity_factor` / `exact_mean_square`: the exact second moment
-  E[ratio²] = (1 + c L^{-2β})^L − 1 of the output and gradient ratios (docs/science.md).
+- `exact_identity_factor` / `log10_exact_mean_square`: the exact second moment
+  E[ratio²] = (1 + c L^{-2β})^L − 1 of the output and gradient ratios (docs/science.md), in log10;
+  `mean_square` its Monte Carlo side, a log-mean-exp with its standard error where it is reliable.
 - `adjoint_bound_rate`: the rate of the memory-free backward's upper bounds (Sander, Ablin, Peyré,
   Props. 3–6): reverse Euler 1, reverse Heun min(1 + δ, 2) with Δ ∝ N^(−δ) by law.
 - `limit_rate_reference`: the rate at which a ResNet at its critical β approaches its
@@ -294,45 +295,145 @@ def exact_identity_refusal(law: str, model: str, activation: str, *, dist: str =
     return f"σ = {activation} has no closed-form E σ(x)² ∝ E x² (it holds for relu, leaky_relu and identity)"
 
 
-def exact_mean_square(factor: float, depth: int, beta: float) -> float:
-    """(1 + c L^{-2β})^L − 1, computed as expm1(L log1p(c L^{-2β}))."""
-    return math.expm1(depth * math.log1p(factor * float(depth) ** (-2.0 * beta)))
+LN10 = math.log(10.0)
 
 
-def mean_square(log10_values: Sequence[float | None], inputs_per_draw: int = 1) -> tuple[float | None, float | None, int]:
-    """Monte Carlo mean of ratio² = 10^{2 v} over the samples, its standard error and the number
-    of independent units: weight draws (the per-draw means of their `inputs_per_draw` inputs) when
-    there are two or more, else samples. (None, None, n) when a sample overflowed."""
+def _log_expm1(x: float) -> float:
+    """ln(e^x − 1) for x > 0 without forming e^x (finite for every finite x > 0)."""
+    if x > 1.0:
+        return x + math.log1p(-math.exp(-x))
+    return math.log(math.expm1(x))
+
+
+def log10_exact_mean_square(factor: float, depth: int, beta: float, *, minus_one: bool = True) -> float:
+    """log10 E[ratio²] = log10((1 + c L^{-2β})^L − 1), exact in log space for every L ≥ 1, β ≥ 0
+    (no power of e is formed: it stays finite far past 10^±308); with `minus_one=False`,
+    log10 (1 + c L^{-2β})^L = L log1p(c L^{-2β}) / ln 10 (the gain E‖J_L v‖² of `spectrum`)."""
+    u = math.log(factor) - 2.0 * float(beta) * math.log(depth)  # ln(c L^{-2β})
+    # ln x, x = L ln(1 + e^u): ln(1 + e^u) ≈ e^u (1 − e^u/2) when e^u is tiny, where exp(u) may underflow
+    ln_log1p = u + math.log1p(-0.5 * math.exp(u)) if u < -30.0 else math.log(math.log1p(math.exp(u)))
+    ln_x = math.log(depth) + ln_log1p
+    if not minus_one:
+        return math.exp(ln_x) / LN10
+    if ln_x < -30.0:  # e^x − 1 = x (1 + x/2 + …)
+        return (ln_x + 0.5 * math.exp(ln_x)) / LN10
+    return _log_expm1(math.exp(ln_x)) / LN10
+
+
+@dataclass(frozen=True)
+class MeanSquare:
+    """The Monte Carlo mean of ratio² = 10^{2v} over the units, in log space.
+
+    `log10_mean` is log10 of the mean (a log-mean-exp of 2v ln 10, finite for any finite v);
+    `log10_stderr` and `relative_stderr` (s.e./mean) are None where the standard error is not
+    available, with the reason in `stderr_note`: a single unit, a sample that overflowed, or
+    heavy tails — the natural logs of the units spread by s, and the mean of n lognormal values
+    has skewness (e^{s²} + 2) √(e^{s²} − 1)/√n: above `MAX_MEAN_SKEWNESS` the mean is far from
+    normal, usually below its expectation, and its s.e. understates the error."""
+
+    log10_mean: float | None
+    log10_stderr: float | None
+    relative_stderr: float | None
+    units: int
+    stderr_note: str | None = None
+
+    def z(self, log10_exact: float) -> float | None:
+        """(mean − exact)/s.e., computed relative to the larger of the two (no overflow, no
+        underflow of the s.e.); |z| capped at 10^300."""
+        if self.log10_mean is None or self.log10_stderr is None:
+            return None
+        top = max(self.log10_mean, log10_exact)
+        difference = 10.0 ** (self.log10_mean - top) - 10.0 ** (log10_exact - top)  # (mean − exact)/10^top
+        if difference == 0.0:
+            return 0.0
+        log10_z = math.log10(abs(difference)) + top - self.log10_stderr
+        return math.copysign(10.0 ** min(log10_z, Z_CAP_LOG10), difference)
+
+
+#: |z| is written at most 10^300 (a s.e. 10^300 times smaller than the gap: the JSON stays finite)
+Z_CAP_LOG10 = 300.0
+
+#: the largest skewness of a sample mean at which its s.e. and a normal z are reported
+MAX_MEAN_SKEWNESS = 1.0
+
+
+def mean_skewness(spread: float, n: int) -> float:
+    """Skewness γ/√n of the mean of n lognormal values whose logs have standard deviation s:
+    γ = (e^{s²} + 2) √(e^{s²} − 1) (inf past e^700)."""
+    s2 = spread * spread
+    if s2 > 700.0:
+        return math.inf
+    e = math.exp(s2)
+    return (e + 2.0) * math.sqrt(math.expm1(s2)) / math.sqrt(n)
+
+
+def mean_square(log10_values: Sequence[float | None], inputs_per_draw: int = 1) -> MeanSquare:
+    """Monte Carlo mean of ratio² = 10^{2 v} over the samples, in log space, and its standard
+    error. The units are weight draws (the per-draw means of their `inputs_per_draw` inputs) when
+    there are two or more, else samples."""
     v = np.array([np.nan if x is None else x for x in log10_values], dtype=np.float64)
-    if v.size == 0 or not np.all(np.isfinite(v)) or np.max(v) > 150:
-        return None, None, int(v.size)
-    sq = 10.0 ** (2 * v)
+    n = int(v.size)
+    if n == 0:
+        return MeanSquare(None, None, None, 0, "no samples")
+    bad = int(np.count_nonzero(~np.isfinite(v)))
+    if bad:
+        return MeanSquare(None, None, None, n, f"{bad} of {n} samples overflowed the float range: no mean")
+    ln_sq = 2.0 * LN10 * v  # ln ratio²
     m = max(1, int(inputs_per_draw))
-    n_draws = sq.size // m
-    units = sq.reshape(n_draws, m).mean(axis=1) if n_draws >= 2 and n_draws * m == sq.size else sq
-    se = float(units.std(ddof=1) / math.sqrt(units.size)) if units.size > 1 else None
-    return float(units.mean()), se, int(units.size)
+    n_draws = n // m
+    if n_draws >= 2 and n_draws * m == n:
+        block = ln_sq.reshape(n_draws, m)
+        top = block.max(axis=1, keepdims=True)
+        ln_units = (top + np.log(np.exp(block - top).mean(axis=1, keepdims=True)))[:, 0]
+    else:
+        ln_units = ln_sq
+    k = int(ln_units.size)
+    top = float(ln_units.max())
+    scaled = np.exp(ln_units - top)  # in (0, 1]: the units divided by the largest
+    mean = float(scaled.mean())
+    log10_mean = (top + math.log(mean)) / LN10
+    if k < 2:
+        return MeanSquare(log10_mean, None, None, k, "a single sample: no spread to estimate a standard error from")
+    spread = float(np.std(ln_units, ddof=1))
+    skew = mean_skewness(spread, k)
+    if skew > MAX_MEAN_SKEWNESS:
+        return MeanSquare(log10_mean, None, None, k,
+                          f"heavy tails: the natural logs of ratio² spread by s = {spread:.3g} over {k} units; under a "
+                          f"lognormal fit the mean's skewness is {skew:.3g} (> {MAX_MEAN_SKEWNESS:g}): a normal s.e. and "
+                          "z would mislead")
+    sd = float(scaled.std(ddof=1))
+    relative = sd / (mean * math.sqrt(k))
+    log10_se = (top + math.log(sd / math.sqrt(k))) / LN10 if sd > 0 else None
+    if log10_se is None:
+        return MeanSquare(log10_mean, None, None, k, "every unit is equal: zero spread")
+    return MeanSquare(log10_mean, log10_se, relative, k)
 
 
 def exact_comparison(law: str, model: str, activation: str, dist: str, depth: int, beta: float,
                      values: dict[str, Sequence[float | None]], inputs_per_draw: int) -> dict[str, Any] | None:
-    """The exact E[ratio²] beside the Monte Carlo mean ± s.e. for each ratio measured, or None
-    where the identity does not hold: {"factor", "output": {"exact", "mean", "stderr", "units",
-    "z"}, "gradient": {…} or None}."""
+    """The exact log10 E[ratio²] beside the Monte Carlo log10 mean ± s.e. for each ratio measured,
+    or None where the identity does not hold: {"factor", "output": {…}, "gradient": {…} or None}
+    (`moment_entry`)."""
     factor = exact_identity_factor(law, model, activation, dist=dist)
     if factor is None:
         return None
-    exact = exact_mean_square(factor, depth, beta)
+    log10_exact = log10_exact_mean_square(factor, depth, beta)
     out: dict[str, Any] = {"factor": factor}
     for q in ("output", "gradient"):
         key = q + "_log10"
         if key not in values or values[key] is None:
             out[q] = None
             continue
-        mean, se, units = mean_square(values[key], inputs_per_draw)
-        z = (mean - exact) / se if mean is not None and se else None
-        out[q] = {"exact": exact, "mean": mean, "stderr": se, "units": units, "z": z}
+        out[q] = moment_entry(log10_exact, mean_square(values[key], inputs_per_draw))
     return out
+
+
+def moment_entry(log10_exact: float, ms: MeanSquare) -> dict[str, Any]:
+    """One exact-moment block of the JSON: the exact value and the Monte Carlo mean in log10, the
+    s.e. (log10 and relative to the mean) or why it is not available, z where both exist."""
+    return {"log10_exact": log10_exact, "log10_mean": ms.log10_mean, "log10_stderr": ms.log10_stderr,
+            "relative_stderr": ms.relative_stderr, "stderr_note": ms.stderr_note, "units": ms.units,
+            "z": ms.z(log10_exact)}
 
 
 # ----------------------------------------------------------------------------- i.i.d. theorems

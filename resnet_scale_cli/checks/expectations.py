@@ -14,7 +14,7 @@ from resnet_scale_cli.laws import setting_label
 
 QUANTITIES = ("output", "gradient")
 STATS = ("median", "q05", "q95", "mean")
-REGIMES = ("identity", "stable", "explosion")
+REGIMES = ("identity", "stable", "explosion", "undetermined")
 STAT_QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
 VALID_STATS = {f"{q}.{s}" for q in STAT_QUANTITIES for s in STATS}
 COMMON_KEYS = frozenset({"type", "name", "quantity", "hurst", "lengthscale", "width"})
@@ -80,6 +80,11 @@ class ExpectationType:
         raise NotImplementedError
 
 
+def _ends(pair: list | None) -> str:
+    """A 95 % interval of a slope or median, '[-0.120, +0.034]'; an overflowed end reads +∞."""
+    return "[" + ", ".join("+∞" if v is None else f"{v:+.3f}" for v in pair) + "]"
+
+
 class RegimeExpectation(ExpectationType):
     """The regime at one β: from the depth trend (no `depth`), or read at one depth."""
 
@@ -93,6 +98,7 @@ class RegimeExpectation(ExpectationType):
             raise ctx.error(f"'regime' must be one of {', '.join(REGIMES)}, got {exp.get('regime')!r}",
                             "regime" if "regime" in exp else "type")
         opts["regime"] = exp["regime"]
+        opts["seed"] = ctx.sweep.base.seed  # the single-depth reading's bootstrap, as `run` seeds it
         if opts["depth"] is None and len(ctx.sweep.depths) < 2:
             opts["depth"] = ctx.sweep.depths[0]
 
@@ -106,15 +112,18 @@ class RegimeExpectation(ExpectationType):
             info = entry if o["quantity"] == "output" else entry["gradient"]
             reg = next(r for r in info["regimes"] if abs(r["beta"] - o["beta"]) < 1e-9)
             measured = reg["regime"]
-            detail = f"slope {reg['slope']:+.3f} decades per decade of L" if reg["slope"] is not None else "overflow"
+            detail = (f"slope {reg['slope']:+.3f} {_ends(reg['slope_interval'])} decades per decade of L"
+                      if reg["slope"] is not None else "overflow")
         else:
-            from resnet_scale_cli.experiments.cell import suggest_regime
+            from resnet_scale_cli.analysis.regimes import single_depth_regimes
 
             rec = find_cell(records, o["setting"], o["depth"])
-            res = rec["results"][beta_index(rec, o["beta"])]
-            stat = res[o["quantity"] + "_log10"]
-            measured = suggest_regime(None if stat is None or 2 * res["overflowed"] > res["samples"] else stat["median"])
-            detail = f"median log10 ratio {stat['median']:+.3f} at this depth" if stat else "overflow"
+            j = beta_index(rec, o["beta"])
+            (read,) = single_depth_regimes(rec["values"][o["quantity"] + "_log10"][j:j + 1], rec.get("inputs_per_draw", 1),
+                                           seed=o.get("seed", 0))
+            measured = read["regime"]
+            median = "+∞ (overflow)" if read["median"] is None else f"{read['median']:+.3f}"
+            detail = f"median log10 ratio {median} {_ends(read['median_interval'])} at this depth"
         passed = measured == o["regime"]
         message = (f"regime is {measured} ({detail})" if passed else
                    f"expected the {o['quantity']} ratio at β = {o['beta']:g} to be {o['regime']}, measured {measured} ({detail})")
@@ -289,20 +298,29 @@ class ExactIdentityExpectation(ExpectationType):
 
         rec = find_cell(records, o["setting"], o["depth"])
         j = beta_index(rec, o["beta"])
-        exact = theory.exact_mean_square(o["factor"], o["depth"], rec["betas"][j])
-        mean, se, units = theory.mean_square(rec["values"][o["quantity"] + "_log10"][j], rec["inputs_per_draw"])
+        log10_exact = theory.log10_exact_mean_square(o["factor"], o["depth"], rec["betas"][j])
+        ms = theory.mean_square(rec["values"][o["quantity"] + "_log10"][j], rec["inputs_per_draw"])
         z_max = float(norm.isf((1 - o["level"]) / 2))
-        if mean is None or not se:
-            z, passed = None, False
-            message = f"E[{o['quantity']} ratio²] not measurable: a sample overflowed or there is a single unit"
+        z = ms.z(log10_exact)
+        exact_text = f"log10 E = {log10_exact:.5g} (exact, (1 + {o['factor']:g} L^-2β)^L − 1)"
+        if z is None:
+            passed = False
+            message = (f"E[{o['quantity']} ratio²] not testable against the exact {exact_text}: "
+                       + (ms.stderr_note or "no standard error"))
+            bounds = [log10_exact, log10_exact]
         else:
-            z = (mean - exact) / se
             passed = abs(z) <= z_max
-            message = (f"mean {o['quantity']} ratio² {mean:.5g} ± {se:.2g} (s.e. over {units} draws) against the exact "
-                       f"(1 + {o['factor']:g} L^-2β)^L − 1 = {exact:.5g}: z = {z:+.2f}, "
+            message = (f"mean {o['quantity']} ratio² 10^{ms.log10_mean:.5g} (relative s.e. {ms.relative_stderr:.2g} over "
+                       f"{ms.units} draws) against {exact_text}: z = {z:+.2f}, "
                        + ("within" if passed else "outside") + f" ±{z_max:.2f} ({o['level']:.1%} two-sided)")
-        return {"measured": mean, "stderr": se, "exact": exact, "z": z, "bounds": [exact - z_max * se, exact + z_max * se]
-                if se else [exact, exact], "passed": passed, "message": message}
+            # the acceptance interval exact ± z_max · s.e., in log10 (its lower end may be ≤ 0: then -inf → None)
+            se_over_exact = 10.0 ** (ms.log10_stderr - log10_exact)
+            low = 1.0 - z_max * se_over_exact
+            bounds = [log10_exact + math.log10(low) if low > 0 else None,
+                      log10_exact + math.log10(1.0 + z_max * se_over_exact)]
+        return {"measured": ms.log10_mean, "log10_stderr": ms.log10_stderr, "relative_stderr": ms.relative_stderr,
+                "stderr_note": ms.stderr_note, "exact": log10_exact, "z": z, "bounds": bounds, "scale": "log10",
+                "passed": passed, "message": message}
 
 
 SPECTRUM_STATS = ("log10_sigma_max", "log10_sigma_min", "log10_condition", "mean_log10_sigma", "log10_deviation",
@@ -327,7 +345,8 @@ class SpectrumStatisticExpectation(StatisticExpectation):
 
 class SpectrumCriticalBetaExpectation(ExpectationType):
     """`rscale spectrum` checks: the critical β read from the depth trend of log10 σ_max
-    (`of = "sigma_max"`, the default) or of log10 cond (`of = "condition"`) within [min, max]."""
+    (`of = "sigma_max"`, the default), of log10 cond (`of = "condition"`) or of log10 σ_max(J_L − I)
+    (`of = "deviation"`, the reading of the spectrum's regimes) within [min, max]."""
 
     name = "spectrum_critical_beta"
     keys = COMMON_KEYS | {"min", "max", "of"}
@@ -336,8 +355,8 @@ class SpectrumCriticalBetaExpectation(ExpectationType):
 
     def check(self, ctx, exp, opts):
         of = exp.get("of", "sigma_max")
-        if of not in ("sigma_max", "condition"):
-            raise ctx.error(f"'of' must be sigma_max or condition, got {of!r}", "of")
+        if of not in ("sigma_max", "condition", "deviation"):
+            raise ctx.error(f"'of' must be sigma_max, condition or deviation, got {of!r}", "of")
         opts["of"] = of
 
     def default_name(self, o):
@@ -345,7 +364,7 @@ class SpectrumCriticalBetaExpectation(ExpectationType):
 
     def evaluate(self, records, critical, o, width):
         entry = find_critical(critical, o["setting"])
-        info = entry if o["of"] == "sigma_max" else entry["condition"]
+        info = entry[o["of"]]
         value = info["critical_beta"]
         passed = within(value, o["min"], o["max"])
         shown = (info["bound"] or "undetermined") if value is None else \

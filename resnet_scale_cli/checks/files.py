@@ -16,7 +16,7 @@ from resnet_scale_cli.checks.blocks import INSPECT_KEYS
 from resnet_scale_cli.checks.rates import RATE_COMMAND_KEYS, RATE_TYPES
 from resnet_scale_cli.checks.spectrum import SPECTRUM_KEYS
 from resnet_scale_cli.checks.expectations import EXPECTATIONS, QUANTITIES
-from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.errors import SpecError, did_you_mean
 from resnet_scale_cli.spec import RunSpec, _ALIASES
 
 SETTING_KEYS = ({f.name for f in dataclasses.fields(RunSpec)} | set(_ALIASES) | {"depth", "beta", "name", "description", "expect"}
@@ -101,7 +101,8 @@ def load_check(path: str, text: str | None = None) -> CheckFile:
         raise SpecError(f"{located.path}: invalid TOML: {exc}") from None
     for key in data:
         if key not in SETTING_KEYS:
-            raise located.error(f"unknown key {key!r} (settings take the keys of run/sweep/phase, plus name, description, [[expect]])", key)
+            raise located.error(f"unknown key {key!r}{did_you_mean(key, SETTING_KEYS)} (settings take the keys of "
+                                "run/sweep/phase, plus name, description, [[expect]])", key)
     raw = data.pop("expect", None)
     name = str(data.pop("name", Path(located.path).stem))
     data.pop("description", None)
@@ -176,7 +177,8 @@ def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
                         "needs command = \"spectrum\""), "type")
     for key in exp:
         if key not in etype.keys:
-            raise ctx.error(f"[[expect]] #{index + 1} ({kind}): unknown key {key!r}; allowed: " + ", ".join(sorted(etype.keys)), key)
+            raise ctx.error(f"[[expect]] #{index + 1} ({kind}): unknown key {key!r}{did_you_mean(key, etype.keys)}; allowed: "
+                            + ", ".join(sorted(etype.keys)), key)
     opts: dict[str, Any] = {}
     quantity = exp.get("quantity", "output")
     if quantity not in QUANTITIES:

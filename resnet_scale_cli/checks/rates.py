@@ -27,7 +27,7 @@ from typing import Any, Callable
 #: fields; listed so that parsing a check file does not import torch — a test keeps them in step)
 RATE_COMMAND_KEYS = {
     "adjoint": frozenset({"activation", "batch", "beta", "depths", "device", "dist", "dtype", "hurst", "law",
-                          "lengthscale", "model", "net", "samples", "seed", "width"}),
+                          "lengthscale", "memory_gb", "model", "net", "samples", "seed", "width"}),
     "limit": frozenset({"activation", "beta", "depths", "device", "dist", "dtype", "hurst", "law", "lengthscale",
                         "memory_gb", "model", "refinement", "samples", "seed", "width"}),
 }

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 from resnet_scale_cli.checks import baseline as baselines
 from resnet_scale_cli.checks.files import CheckFile, evaluate, load_check
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.outputs import output_file
 
 
 @dataclass
@@ -77,10 +78,8 @@ def run_checks(
         raise SpecError(f"--confidence must be in [0.5, 1), got {confidence}")
     if update_baseline and not baseline:
         raise SpecError("--update-baseline needs --baseline FILE")
-    junit_path = Path(junit) if junit else None
-    if junit_path and not junit_path.parent.is_dir():
-        raise SpecError(f"--junit: folder {str(junit_path.parent)!r} does not exist")
-    baseline_path = Path(baseline) if baseline else None
+    junit_path = output_file(junit, "--junit") if junit else None
+    baseline_path = (output_file(baseline, "--baseline") if update_baseline else Path(baseline)) if baseline else None
     stored = _stored_baseline(baseline_path, checks) if baseline_path and not update_baseline else None
     documents, new_entries = [], {}
     for c in checks:

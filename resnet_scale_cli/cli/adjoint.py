@@ -32,8 +32,10 @@ DType = Annotated[Optional[opt.choice_enum("dtypes")], typer.Option(  # type: ig
 
 
 @app.command()
-@opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "seed", "device")
+@opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "seed", "device", "memory_gb", spec=S,
+                   aliases={"depth": "depths"})
 @with_executor
+@opt.with_figure
 def adjoint(settings: dict[str, Any], executor: Any, net: Net = None, activation: Activation = None, depth: Depth = None, width: Width = None,
             samples: Samples = None, batch: Batch = None, beta: Beta = None, dtype: DType = None, config: opt.Config = None,
             out: opt.Out = None, resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None,
@@ -45,7 +47,7 @@ def adjoint(settings: dict[str, Any], executor: Any, net: Net = None, activation
     Example: rscale adjoint --net heunnet --law rbf --depth 16,32,64,128,256 --plot adjoint.png
     """
     from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_adjoint, tables_adjoint
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables_adjoint
     from resnet_scale_cli.settings import build_experiment_spec
 
     own = dict(net=net, activation=activation, depth=depth, width=width, samples=samples, batch=batch, beta=beta, dtype=dtype)
@@ -56,7 +58,7 @@ def adjoint(settings: dict[str, Any], executor: Any, net: Net = None, activation
         result = api.adjoint(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance,
                              executor=executor)
     if plot_path:
-        figures_adjoint.plot_adjoint([result.document], plot_path)
+        figures.save(result.figure(), plot_path)
     if json_out:
         return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
     console = consoles.make_console(stderr=False, no_color=no_color)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+import warnings
+from contextlib import contextmanager
+from typing import Annotated, Iterator
 
 import typer
 
@@ -51,8 +53,41 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+@contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """Nothing on stderr but rscale's own lines: Python, numpy and torch warnings are ignored in
+    this process, and the processes it starts (Dask workers) get `PYTHONWARNINGS=ignore`; torch's
+    C++ log (read when torch loads) keeps to errors (`TORCH_CPP_LOG_LEVEL=ERROR`).
+
+    Left as they are when RSCALE_DEBUG is set (the debugging path shows them) or when a filter
+    already turns warnings into errors (`-W error`, the test suite): those callers want them."""
+    if os.environ.get("RSCALE_DEBUG") or any(f[0] == "error" for f in warnings.filters):
+        yield
+        return
+    quiet = {"PYTHONWARNINGS": "ignore", "TORCH_CPP_LOG_LEVEL": os.environ.get("TORCH_CPP_LOG_LEVEL", "ERROR")}
+    before = {name: os.environ.get(name) for name in quiet}
+    os.environ.update(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: every usage or input error becomes one line and exit 2."""
+    """Console-script entry point: every usage or input error becomes one line and exit 2;
+    warnings never print (`quiet_warnings`)."""
+    with quiet_warnings():
+        code = _main(argv)
+    raise SystemExit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     import resnet_scale_cli.cli  # noqa: F401  (registers the commands)
 
     try:
@@ -70,4 +105,4 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("RSCALE_DEBUG"):
             raise
         code = _fail(f"internal error: {type(exc).__name__}: {exc} (set RSCALE_DEBUG=1 for the traceback)", EXIT_INTERNAL)
-    raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK

@@ -17,8 +17,9 @@ Junit = Annotated[Optional[str], typer.Option("--junit", help="Write a JUnit XML
 
 
 @app.command()
+@opt.conventions
 def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseline = False, confidence: Confidence = 0.99,
-          junit: Junit = None, seed: opt.Seed = None, device: opt.Device = None, json_out: opt.Json = False,
+          junit: Junit = None, seed: opt.Seed = None, device: opt.Device = None, threads: opt.Threads = None, json_out: opt.Json = False,
           quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Run check files: exit 0 when every expectation holds, 1 when one fails, 2 on bad input."""
     from resnet_scale_cli import api
@@ -30,6 +31,9 @@ def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseli
     if update_baseline and not baseline:
         raise SpecError("--update-baseline needs --baseline FILE")
     checks = api.load_checks(files, seed=seed, device=device.value if device else None)
+    from resnet_scale_cli.settings import apply_threads
+
+    apply_threads(threads)
     with consoles.progress_bar(api.total_layers(checks), "check: layers", not quiet) as advance:
         outcome = api.run_checks(checks, baseline=baseline, update_baseline=update_baseline, confidence=confidence,
                                  junit=junit, progress=advance)

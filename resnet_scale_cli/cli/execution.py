@@ -15,18 +15,20 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-#: the help panel of the three options (its own table: the other options' columns keep their widths)
-PANEL = "Cluster (Dask)"
+from resnet_scale_cli.settings import EXECUTION
+
+#: the help panel of the three options: where and how the command runs
+PANEL = EXECUTION
 
 Workers = Annotated[Optional[int], typer.Option(
-    "--workers", help='Run the cells on a local Dask cluster of N worker processes (pip install "rscale\\[distributed]").',
-    show_default=False, metavar="N", rich_help_panel=PANEL)]
+    "--workers", help='Run the cells on a local Dask cluster of N worker processes (pip install -e ".\\[distributed]" in the rscale checkout).',
+    show_default=False, metavar="INT", rich_help_panel=PANEL)]
 Scheduler = Annotated[Optional[str], typer.Option(
     "--scheduler", help="Run the cells on a running Dask cluster: its scheduler's address (tcp://host:8786).",
     show_default=False, metavar="ADDRESS", rich_help_panel=PANEL)]
 SchedulerFile = Annotated[Optional[str], typer.Option(
-    "--scheduler-file", help="Run the cells on the Dask cluster whose scheduler wrote PATH (dask-jobqueue, dask scheduler --scheduler-file).",
-    show_default=False, metavar="PATH", rich_help_panel=PANEL)]
+    "--scheduler-file", help="Run the cells on the Dask cluster whose scheduler wrote FILE (dask-jobqueue, dask scheduler --scheduler-file).",
+    show_default=False, metavar="FILE", rich_help_panel=PANEL)]
 
 _OPTIONS = {"workers": Workers, "scheduler": Scheduler, "scheduler_file": SchedulerFile}
 

@@ -19,14 +19,14 @@ HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", help="β of --
 def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any], json_out: bool, quiet: bool,
           no_color: bool, executor=None) -> None:
     """Shared body of `sweep` and `phase`: settings → `api.grid_study` → figures and output."""
+    from resnet_scale_cli.settings import GRID_DEFAULTS, build_sweep
+
+    depths, betas, defaults = GRID_DEFAULTS[command]
+    sweep, stored = build_sweep(config, settings | {k: v for k, v in outputs.items() if v is not None},
+                                depths=depths, betas=betas, defaults=defaults)  # before torch is imported
     from resnet_scale_cli import api
     from resnet_scale_cli.report import console as consoles, documents, figures, tables
-    from resnet_scale_cli.settings import build_sweep
     from resnet_scale_cli.sweep import progress_total
-
-    depths, betas, defaults = api.GRID_DEFAULTS[command]
-    sweep, stored = build_sweep(config, settings | {k: v for k, v in outputs.items() if v is not None},
-                                depths=depths, betas=betas, defaults=defaults)
     plan = figures.GridFigures.plan(command, sweep, stored)  # refuses bad figure settings before running
     with consoles.progress_bar(progress_total(sweep), f"{command}: layers", not quiet) as advance:
         study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance,
@@ -42,28 +42,28 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
 
 
 @app.command()
-@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
+@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED, command="sweep")
 @with_executor
+@opt.with_figure
 def sweep(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, plot_hist: PlotHist = None, hist_depth: HistDepth = None,
           hist_beta: HistBeta = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Measure a grid of depths × β (× Hurst indices or lengthscales); curves against L.
 
-    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1. With --out, each finished cell is saved
-    and --resume continues an interrupted sweep.
+    With --out, each finished cell is saved and --resume continues an interrupted sweep.
     """
     outputs = dict(out=out, resume=resume, plot=plot, plot_hist=plot_hist, hist_depth=hist_depth, hist_beta=hist_beta)
     _grid("sweep", settings, config, outputs, json_out, quiet, no_color, executor)
 
 
 @app.command()
-@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED)
+@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED, command="phase")
 @with_executor
+@opt.with_figure
 def phase(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Phase diagram: regimes and the critical β from the trend of the ratios over depth.
 
-    Defaults: --beta 0:1.3:27 --depth 100,300,1000,3000 --samples 24 --width 40, full model, ReLU.
     One law setting: β × L heatmap; several Hurst indices (--hurst 0.05:0.97:24): β × H heatmap
     with the critical-β curve; several widths (--width 8,40,200): critical β per width. A single
     depth (--depth 1000) reads regimes from the ±1 log-ratio thresholds instead of the trend.

@@ -25,22 +25,22 @@ Inputs = Annotated[Optional[str], typer.Option("--inputs", help="A .npy file of 
 Homogeneous = Annotated[Optional[Homogeneity], typer.Option("--homogeneous", help="Carry log-norms (f positively homogeneous): auto = checked on the draws. \\[default: auto]", show_default=False)]
 ProfilePoints = Annotated[Optional[int], typer.Option("--profile-points", help="Layer positions k/L of the profiles (at most 64). \\[default: 64]", show_default=False)]
 BatchingOpt = Annotated[Optional[Batching], typer.Option("--batching", help="torch.func.vmap over draws, or a per-draw loop; auto = vmap where it runs and agrees. \\[default: auto]", show_default=False)]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="torch intra-op threads while measuring. \\[default: torch's]", show_default=False)]
 PlotProfiles = Annotated[Optional[str], typer.Option("--plot-profiles", help="Write the depth coordinate check (profiles along k/L).", show_default=False)]
 
 
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "depth", "width", "beta", "samples", "draws", "gradients", "seed", "device",
-                   "dtype", "memory_gb", grid=("depth",))
+                   "dtype", "memory_gb", grid=("depth",), spec="resnet_scale_cli.experiments.inspect_block:InspectSpec",
+                   aliases={"depth": "depths", "beta": "betas"})
 @with_executor
+@opt.with_figure
 def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, init: InitOpt = None, input_shape: InputShape = None,
             inputs: Inputs = None, homogeneous: Homogeneous = None, profile_points: ProfilePoints = None,
-            batching: BatchingOpt = None, threads: Threads = None, config: opt.Config = None, out: opt.Out = None,
+            batching: BatchingOpt = None, config: opt.Config = None, out: opt.Out = None,
             resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, plot_profiles: PlotProfiles = None,
             quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Your residual block h + L^-β f(h) over depths × β: ratios, profiles, regimes, critical β.
 
-    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1 --samples 32 (others as `rscale run`).
     The document of `rscale phase --json`, plus the block's description and per-layer profiles.
     """
     from resnet_scale_cli import api
@@ -49,7 +49,7 @@ def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, ini
     from resnet_scale_cli.settings import build_experiment_spec
 
     own = dict(block=block, init=init, input_shape=input_shape, inputs=inputs, homogeneous=homogeneous,
-               profile_points=profile_points, batching=batching, threads=threads, out=out, resume=resume, plot=plot,
+               profile_points=profile_points, batching=batching, out=out, resume=resume, plot=plot,
                plot_profiles=plot_profiles)
     flags = settings | {name: getattr(value, "value", value) for name, value in own.items()}
     spec, outputs = build_experiment_spec(InspectSpec, config, flags, aliases={"depth": "depths", "beta": "betas"},

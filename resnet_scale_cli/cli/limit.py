@@ -29,8 +29,9 @@ Refinement = Annotated[Optional[int], typer.Option(
 
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "activation", "depth", "width", "seed", "device", "memory_gb",
-                   grid=("depth",))
+                   grid=("depth",), spec="resnet_scale_cli.experiments.limit:LimitSpec", aliases={"depth": "depths"})
 @with_executor
+@opt.with_figure
 def limit(settings: dict[str, Any], executor: Any, model: Model = None, beta: Beta = None, refinement: Refinement = None,
           samples: Samples = None, dtype: Dtype = None, config: opt.Config = None, out: opt.Out = None,
           resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
@@ -38,8 +39,7 @@ def limit(settings: dict[str, Any], executor: Any, model: Model = None, beta: Be
     """Distance between the ResNet and its continuous-depth limit (neural SDE, ODE or Young equation)
     driven by the same weights, against L, and the rate at which it closes.
 
-    Defaults: --law iid --model simple --depth 100,300,1000 --samples 32 --refinement 16 --dtype float64,
-    β = the law's critical β. Bad combinations (a β or model with no limit theorem) exit 2.
+    β defaults to the law's critical β. Bad combinations (a β or model with no limit theorem) exit 2.
     """
     from resnet_scale_cli.experiments.limit import LimitSpec
     from resnet_scale_cli.settings import build_experiment_spec
@@ -48,13 +48,13 @@ def limit(settings: dict[str, Any], executor: Any, model: Model = None, beta: Be
                         "refinement": refinement, "samples": samples, "out": out, "resume": resume, "plot": plot}
     spec, stored = build_experiment_spec(LimitSpec, config, flags, aliases={"depth": "depths"})
     from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_limit, tables_limit
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables_limit
     plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.LIMIT, spec), "limit: layers", not quiet) as advance:
         result = api.run_experiment(api.LIMIT, spec, out=stored.get("out"), resume=bool(stored.get("resume")),
                                     progress=advance, executor=executor)
     if plot_path:
-        figures_limit.plot_limit(plot_path, result.document)
+        figures.save(result.figure(), plot_path)
     if json_out:
         return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
     console = consoles.make_console(stderr=False, no_color=no_color)

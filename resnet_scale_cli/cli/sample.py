@@ -15,28 +15,29 @@ Paths = Annotated[int, typer.Option("--paths", help="Entry paths drawn per law s
 
 
 @app.command()
-@opt.with_settings("law", "dist", "lengthscale", "hurst", "fbm_backend", "depth", "width", "seed", "device", "dtype",
+@opt.with_settings("law", "dist", "lengthscale", "hurst", "fbm_backend", "depth", "width", "seed", "device", "dtype", "memory_gb",
                    grid=("hurst", "lengthscale"))
+@opt.with_figure
 def sample(settings: dict[str, Any], draws: Draws = None, lags: Lags = 10, paths: Paths = 3, config: opt.Config = None,
            json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Draw weights from a law; compare their autocovariance across depth with theory.
 
     --hurst (or --lengthscale) takes a list, e.g. --hurst 0.2,0.5,0.8: one row per value.
     """
-    from resnet_scale_cli import api
     from resnet_scale_cli.errors import SpecError
-    from resnet_scale_cli.report import console as consoles, figures, tables
     from resnet_scale_cli.settings import sample_sweep
 
     if lags < 0:
         raise SpecError(f"--lags must be at least 0, got {lags}")
     if paths < 1:
         raise SpecError(f"--paths must be at least 1, got {paths}")
-    sweep = sample_sweep(config, settings | {"samples": draws})
+    sweep = sample_sweep(config, settings | {"samples": draws})  # before torch is imported
+    from resnet_scale_cli import api
+    from resnet_scale_cli.report import console as consoles, figures, tables
     plot_path = figures.check_plot_path(plot) if plot else None
     result = api.sample(sweep, lags)
     if plot_path:
-        figures.plot_sample(plot_path, [(label, stats) for label, _, stats in result.settings], figures.sample_title(result), paths)
+        figures.save(result.figure(paths), plot_path)
     if json_out:
         from resnet_scale_cli.report.documents import dump_json
 

@@ -16,19 +16,18 @@ HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=F
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "beta", "width", "samples", "seed",
                    "device", "dtype", "memory_gb", grid=("depth", "hurst", "lengthscale", "width"),
-                   defaults={"depth": "100,300,1000", "samples": "32", "dtype": "float64"})
+                   spec="resnet_scale_cli.experiments.spectrum:SpectrumSpec", aliases={"depth": "depths", "beta": "betas"})
 @with_executor
+@opt.with_figure
 def spectrum(settings: dict[str, Any], executor: Any, hist_beta: HistBeta = None, config: opt.Config = None, out: opt.Out = None,
              resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
              no_color: opt.NoColor = False) -> None:
     """Singular values of J_L = ∂h_L/∂h_0 (σ_max, σ_min, condition, J_L − I) over depths × β, and
     the critical β from the trend of log σ_max. Exact in log far past the float range.
-
-    Defaults: --depth 100,300,1000 --beta 0.25,0.5,1 --samples 32 --width 40 --dtype float64, full model, ReLU.
     """
     from resnet_scale_cli import api
     from resnet_scale_cli.experiments.spectrum import SpectrumSpec
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_spectrum, tables_spectrum
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables_spectrum
     from resnet_scale_cli.settings import build_experiment_spec
 
     flags = settings | {"hist_beta": hist_beta, "out": out, "resume": resume, "plot": plot}
@@ -38,7 +37,7 @@ def spectrum(settings: dict[str, Any], executor: Any, hist_beta: HistBeta = None
         result = api.run_experiment(api.SPECTRUM, spec, out=stored.get("out"), resume=bool(stored.get("resume")),
                                     progress=advance, executor=executor)
     if plot_path:
-        figures_spectrum.plot_spectrum(plot_path, result.document, result.records)
+        figures.save(result.figure(), plot_path)
     if json_out:
         return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
     for renderable in tables_spectrum.spectrum_tables(result.document, plot_path):

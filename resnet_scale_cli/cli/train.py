@@ -14,8 +14,6 @@ from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.experiments import training_spec as ts
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ts.TrainSpec)}
-_SHOWN = {name: _DEFAULTS[name] for name in ("law", "dist", "hurst", "lengthscale", "model", "activation", "width",
-                                              "seed", "device", "dtype")} | {"depth": ",".join(map(str, _DEFAULTS["depths"]))}
 
 
 def _option(name: str, kind: Any, help: str, *flags: str) -> Any:
@@ -50,6 +48,10 @@ OPTIONS = {
     "backprop": _option("backprop", ts.BACKPROPS, "exact: stored activations; adjoint: memory-free, activations recovered by reverse Euler (reverse Heun for --net heunnet)."),
     "track_points": _option("track_points", int, "Log-spaced steps at which losses and norms are recorded."),
     "depth_seeds": _option("depth_seeds", ts.DEPTH_SEEDS, "Same draws at every depth (common), or independent."),
+    "limit_reference": _option("limit_reference", int, "R ≥ 2: also train a reference of depth R × the largest depth "
+                               "from the same path θ(s) and fit the rates of the trained nets' distance to it "
+                               "(weights, states); needs β = 1, gd with depth-scaled lr, law tied|rbf|iid, depths "
+                               "dividing R × max depth. \\[default: off]"),
 }
 
 
@@ -60,8 +62,10 @@ Compare = Annotated[Optional[list[str]], typer.Option(
 
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "model", "activation", "depth", "width", "seed", "device",
-                   "dtype", grid=("depth",), extra=OPTIONS, defaults=_SHOWN)
+                   "dtype", "memory_gb", grid=("depth",), extra=OPTIONS, spec=ts.TrainSpec,
+                   aliases={"depth": "depths"})
 @with_executor
+@opt.with_figure
 def train(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
           json_out: opt.Json = False, plot: opt.Plot = None, compare: Compare = None, quiet: opt.Quiet = False,
           no_color: opt.NoColor = False) -> None:

@@ -269,7 +269,8 @@ def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, t
         finite = torch.isfinite(rows).flatten(1).all(-1)
         rows = torch.where(finite.view(-1, 1, 1), rows, eye)
         q, u, f, inverted, loss = absorb(U[:, idx].reshape(D * n, d, d), F[:, idx].reshape(D * n, d), rows, e)
-        lost = loss.masked_fill(~finite, 0.0).view(D, n).amax(0).tolist()  # per group
+        # an exactly singular segment (a zero column: σ_min = 0, log2 = −∞) loses NaN bits: its state is bad
+        lost = loss.masked_fill(~finite | loss.isnan(), 0.0).view(D, n).amax(0).tolist()  # per group
         retry = False
         for g, loss_g in zip(groups, lost):
             if rerun and loss_g > target_bits and stop - k > 1:  # too long: shorten and rerun
@@ -282,7 +283,7 @@ def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, t
         if progress is not None:
             progress(stop - k)
         k = stop
-        bad[:, idx] |= (~finite | inverted).view(D, n)
+        bad[:, idx] |= (~finite | inverted | ~torch.isfinite(f).all(-1)).view(D, n)
         Q[:, idx], U[:, idx], F[:, idx] = q.view(D, n, d, d), u.view(D, n, d, d), f.view(D, n, d)
         x[:, S:].view(D, S, d, d)[:, idx] = q.mT.to(dtype).view(D, n, d, d)
         exps[:, S:].view(D, S, d)[:, idx] = 0
@@ -295,6 +296,8 @@ def jacobian_spectrum(net: Network, h0: torch.Tensor, scales: torch.Tensor, *, t
             due[g] = _next_due(k, segment[g], fixed_segment)
     if not net.state_homogeneous:  # σ' of an overflowed state is meaningless
         bad |= ~torch.isfinite(x[:, :S]).all(-1)
+    U = torch.where(bad[..., None, None], torch.eye(d, dtype=U.dtype, device=device), U)  # a bad state's factor
+    F = torch.where(bad[..., None], torch.zeros_like(F), F)  # may hold NaN (singular J): masked to NaN below
     log2_sigma, _ = log2_singular_values(U.reshape(D * S, d, d), F.reshape(D * S, d))
     log2_dev = _deviation(Q.reshape(D * S, d, d), U.reshape(D * S, d, d), F.reshape(D * S, d), log2_sigma)
     log2_sigma, log2_dev = log2_sigma.view(D, S, d), log2_dev.view(D, S, d)

@@ -4,7 +4,7 @@ graphs (issue 10, item 2): no per-layer Python on CUDA.
 The loop runs in blocks of `BLOCK` layers. A `Replay` holds static tensors — one block's
 weights (and σ' for the reverse pass), the row scales and the state (rows, exponents, and with
 delta carrying the base and the delta) — and, per block length, the block captured once: the
-same per-layer code as the eager loop (`recursion._forward_layer` / `_reverse_layer`) reading
+same per-layer code as the eager loop (`layers.forward_layer` / `reverse_layer`) reading
 and writing only those tensors. A pass copies its inputs in, then for each block copies that
 block's weights in and replays it, and clones its outputs out. On CUDA the capture is a CUDA
 graph (warmed up on a side stream, captured on the same stream); elsewhere (tests) the
@@ -35,14 +35,9 @@ from collections.abc import Callable
 
 import torch
 
-from resnet_scale_cli.dynamics.recursion import (
-    RENORM_EVERY,
-    Forward,
-    Network,
-    _forward_layer,
-    _reverse_layer,
-    fused,
-)
+from resnet_scale_cli.dynamics.layers import RENORM_EVERY, Forward, Network, fused
+from resnet_scale_cli.dynamics.layers import forward_layer as _forward_layer
+from resnet_scale_cli.dynamics.layers import reverse_layer as _reverse_layer
 
 ENV = "RSCALE_NO_CUDA_GRAPHS"
 ENABLED = True

@@ -27,9 +27,12 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from resnet_scale_cli.errors import SpecError
+
+if TYPE_CHECKING:
+    from resnet_scale_cli.resources import Need
 
 ERRORS = ("activation_error", "gradient_error", "input_gradient_error")
 QUANTITIES = ERRORS + ("smoothness_delta",)
@@ -59,6 +62,7 @@ class AdjointSpec:
     seed: int = 0
     device: str = "auto"
     dtype: str = "float64"
+    memory_gb: float = 2.0
 
     def __post_init__(self) -> None:
         from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
@@ -92,6 +96,8 @@ class AdjointSpec:
         beta = _real(self.beta, "--beta")
         if not (math.isfinite(beta) and beta >= 0.0):
             raise SpecError(f"--beta must be a finite number >= 0, got {self.beta}")
+        if _real(self.memory_gb, "--memory-gb") <= 0:
+            raise SpecError(f"--memory-gb must be positive, got {self.memory_gb}")
         if self.device != "auto":
             resolve_device(self.device)
 
@@ -110,6 +116,41 @@ class AdjointSpec:
 def weight_layers(spec: AdjointSpec, depth: int) -> int:
     """Weight layers of a net of depth N: N for `resnet`, N + 1 (θ_0..θ_N) for `heunnet`."""
     return depth + (1 if spec.net == "heunnet" else 0)
+
+
+def cell_bytes(spec: AdjointSpec, depth: int) -> int:
+    """The least memory of the cell at depth N (bytes; every draw runs at once): the weights
+    and the two passes' gradient buffers, 3·m·K·D·d² numbers (m = 2 for V and W of the full
+    model, else 1; K weight layers, D = samples); the N + 1 states the exact pass stores,
+    (N + 1)·D·R·d (R = batch); and STATE_COPIES rows of temporaries, D·R·d each."""
+    from resnet_scale_cli.resources import STATE_COPIES, itemsize
+
+    m = 2 if spec.model == "full" else 1
+    d, draws, rows = spec.width, spec.samples, spec.samples * spec.batch
+    weights = 3 * m * weight_layers(spec, depth) * draws * d * d
+    return (weights + (depth + 1 + STATE_COPIES) * rows * d) * itemsize(spec.dtype)
+
+
+def cell_need(spec: AdjointSpec, depth: int) -> "Need":
+    """`cell_bytes` with its description (`resources.check_need`)."""
+    from resnet_scale_cli.resources import Need, itemsize
+
+    full = spec.model == "full"
+    return Need(cell_bytes(spec, depth), f"--depth {depth} --width {spec.width} --samples {spec.samples}: the cell",
+                f"{'V and W' if full else 'V'} and both passes' gradients: 3·K·samples·d² numbers of "
+                f"{itemsize(spec.dtype)} bytes, plus the N + 1 stored states",
+                "--depth, --width, --samples or --batch" + (", or use --model simple" if full else ""))
+
+
+def preflight(spec: AdjointSpec) -> None:
+    """Refuse (`SpecError`) the first depth whose cell exceeds `--memory-gb` or the free memory."""
+    from resnet_scale_cli.resources import available_bytes, check_need
+    from resnet_scale_cli.spec import resolve_device
+
+    device = str(resolve_device(spec.device))
+    free = available_bytes(device)
+    for depth in spec.depths:
+        check_need(cell_need(spec, depth), memory_gb=spec.memory_gb, device=device, available=free)
 
 
 def _stream_key(spec: AdjointSpec, depth: int) -> tuple[int, ...]:

@@ -29,7 +29,6 @@ from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tan
 from resnet_scale_cli.spec import RunSpec
 
 QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
-IDENTITY_BELOW, EXPLOSION_ABOVE = -1.0, 1.0
 
 
 @dataclass
@@ -491,17 +490,6 @@ def measure_group(specs: list[RunSpec], progress: Callable[[int], None] | None =
     return out
 
 
-def suggest_regime(median_log10: float | None) -> str:
-    """Single-depth reading of a median log10 ratio: < −1 identity, > +1 explosion, else stable."""
-    if median_log10 is None:
-        return "explosion"
-    if median_log10 < IDENTITY_BELOW:
-        return "identity"
-    if median_log10 > EXPLOSION_ABOVE:
-        return "explosion"
-    return "stable"
-
-
 @dataclass
 class RunResult:
     spec: RunSpec
@@ -511,7 +499,12 @@ class RunResult:
 
 
 def statistics(spec: RunSpec, meas: Measurements) -> list[dict[str, Any]]:
-    """One summary per β: quantiles of each log10 ratio, sample and overflow counts, regime."""
+    """One summary per β: quantiles of each log10 ratio, sample and overflow counts, and the
+    single-depth regime of the output ratio with the 95 % bootstrap interval of its median
+    (`analysis.regimes.single_depth_regimes`, overflow as +∞, seeded from --seed)."""
+    from resnet_scale_cli.analysis.regimes import single_depth_regimes
+
+    read = single_depth_regimes(meas.values["output_log10"], spec.inputs_per_draw, seed=spec.seed)
     rows = []
     for j, beta in enumerate(meas.betas):
         row: dict[str, Any] = {"beta": float(beta), "depth": spec.depth}
@@ -519,8 +512,7 @@ def statistics(spec: RunSpec, meas: Measurements) -> list[dict[str, Any]]:
             row[q] = summarize(meas.values[q][j]) if q in meas.values else None
         row["samples"] = int(meas.overflowed.shape[1])
         row["overflowed"] = int(meas.overflowed[j].sum())
-        out = row["output_log10"]
-        row["regime"] = suggest_regime(None if out is None or row["overflowed"] * 2 > row["samples"] else out["median"])
+        row["regime"], row["median_interval"] = read[j]["regime"], read[j]["median_interval"]
         rows.append(row)
     return rows
 

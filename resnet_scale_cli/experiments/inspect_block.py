@@ -46,7 +46,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -57,9 +57,11 @@ from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments import inspect_block_stack as stk
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize
 
+if TYPE_CHECKING:
+    from resnet_scale_cli.resources import Need
+
 COMMAND = "inspect"
 QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
-IDENTITY_BELOW, EXPLOSION_ABOVE = -1.0, 1.0  # the single-depth reading of the built-in cells
 HOMOGENEOUS = ("auto", "yes", "no")
 MAX_PROFILE_POINTS = 64
 #: relative tolerance of the homogeneity check and of the vmap-against-loop comparison
@@ -288,11 +290,52 @@ def _inputs(spec: InspectSpec, shape: tuple[int, ...], draws: range, key, data: 
 
 
 # ----------------------------------------------------------------------------- the cell
+#: tensors of the states autograd saves per layer for the gradients: at least the block's input
+#: (LEAST_SAVED, what the refusal counts); about SAVED_PER_LAYER for a block of a few operations
+#: (what the draws per chunk allow for)
+LEAST_SAVED, SAVED_PER_LAYER = 1, 8
+
+
+def draw_bytes(spec: InspectSpec, depth: int, n_params: int, rows: int, state_numel: int,
+               saved: int = LEAST_SAVED) -> int:
+    """Memory of one draw at depth L (bytes): its parameter stack, L·P numbers (P the block's
+    parameters); with gradients, `saved` tensors of the states per layer, saved·L·R·s, else
+    STATE_COPIES rows of temporaries, STATE_COPIES·R·s (R rows = β × inputs per draw, s numbers
+    per input). With `saved` = LEAST_SAVED, the least it can need."""
+    from resnet_scale_cli.resources import STATE_COPIES, itemsize
+
+    states = (saved * depth if spec.gradients else STATE_COPIES) * rows * state_numel
+    return (depth * n_params + states) * itemsize(spec.dtype)
+
+
+def draw_need(spec: InspectSpec, depth: int, n_params: int, state_numel: int) -> "Need":
+    """The least memory of one draw (`draw_bytes`) with its description (`resources.check_need`)."""
+    from resnet_scale_cli.resources import Need, itemsize
+
+    rows = len(spec.betas) * spec.inputs_per_draw
+    saved = f", plus the {rows} states of every layer for the gradients" if spec.gradients else ", plus the states"
+    return Need(draw_bytes(spec, depth, n_params, rows, state_numel), f"--depth {depth} --width {spec.width}: one draw",
+                f"the block's L·P = {depth}·{n_params} parameters of {itemsize(spec.dtype)} bytes{saved}",
+                "--depth or --width" + (", or use --no-gradients" if spec.gradients else ""))
+
+
+def preflight(spec: InspectSpec) -> None:
+    """Refuse (`SpecError`) the first depth whose one draw exceeds `--memory-gb` or the free memory
+    (the block is built once per depth, one layer, to count its parameters)."""
+    from resnet_scale_cli.resources import available_bytes, check_need
+    from resnet_scale_cli.spec import resolve_device
+
+    device = str(resolve_device(spec.device))
+    free = available_bytes(device)
+    for depth in spec.depths:
+        setup = _setup(spec, depth, torch.device("cpu"), _dtype(spec))
+        need = draw_need(spec, depth, setup.layout.numel, math.prod(setup.shape))
+        check_need(need, memory_gb=spec.memory_gb, device=device, available=free)
+
+
 def _draw_chunk(spec: InspectSpec, depth: int, n_params: int, rows: int, state_numel: int) -> int:
-    """Draws per chunk: the parameter stack (L·P per draw) plus, with gradients, about 8 saved
-    tensors of the states per layer, within half the memory budget."""
-    itemsize = torch.finfo(_dtype(spec)).bits // 8
-    per_draw = depth * n_params * itemsize + (8 if spec.gradients else 0) * depth * rows * state_numel * itemsize
+    """Draws per chunk: as many as `draw_bytes` fit half the memory budget, at least one."""
+    per_draw = draw_bytes(spec, depth, n_params, rows, state_numel, SAVED_PER_LAYER)
     return max(1, min(spec.n_draws, int(spec.memory_gb * 2**29 // max(per_draw, 1))))
 
 
@@ -357,7 +400,9 @@ def progress_total(spec: InspectSpec) -> int:
 
 
 def grid_cells(spec: InspectSpec) -> list[dict[str, Any]]:
-    """The cells of the grid, one per depth: their coordinates as records carry them."""
+    """The cells of the grid, one per depth: their coordinates as records carry them. A depth
+    whose one draw does not fit is refused first (`preflight`)."""
+    preflight(spec)
     return [cell_id(spec, depth) for depth in spec.depths]
 
 
@@ -502,7 +547,7 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
         "cell": cell_id(spec, depth),
         "betas": [float(b) for b in betas],
         "inputs_per_draw": m,
-        "results": statistics(betas, depth, values, overflowed),
+        "results": statistics(betas, depth, values, overflowed, inputs_per_draw=m, seed=spec.seed),
         "values": {q: [[None if not np.isfinite(v) else float(v) for v in row] for row in arr] for q, arr in values.items()},
         "profiles": profiles,
         "info": info,
@@ -612,20 +657,13 @@ def _profiles(betas, depth: int, positions: list[int], parts: dict[str, list[np.
     return out
 
 
-def suggest_regime(median_log10: float | None) -> str:
-    """Single-depth reading of a median log10 ratio: < −1 identity, > +1 explosion, else stable
-    (the thresholds of the built-in cells)."""
-    if median_log10 is None:
-        return "explosion"
-    if median_log10 < IDENTITY_BELOW:
-        return "identity"
-    if median_log10 > EXPLOSION_ABOVE:
-        return "explosion"
-    return "stable"
+def statistics(betas, depth: int, values: dict[str, np.ndarray], overflowed: np.ndarray, *, inputs_per_draw: int = 1,
+               seed: int = 0) -> list[dict[str, Any]]:
+    """One row per β, the fields of the built-in cells' rows (quantiles, samples, overflow, and
+    the single-depth regime with its median's interval, `analysis.regimes.single_depth_regimes`)."""
+    from resnet_scale_cli.analysis.regimes import single_depth_regimes
 
-
-def statistics(betas, depth: int, values: dict[str, np.ndarray], overflowed: np.ndarray) -> list[dict[str, Any]]:
-    """One row per β, the fields of the built-in cells' rows (quantiles, samples, overflow, regime)."""
+    read = single_depth_regimes(values["output_log10"], inputs_per_draw, seed=seed)
     out = []
     for j, beta in enumerate(betas):
         row: dict[str, Any] = {"beta": float(beta), "depth": depth}
@@ -633,8 +671,7 @@ def statistics(betas, depth: int, values: dict[str, np.ndarray], overflowed: np.
             row[q] = summarize(values[q][j]) if q in values else None
         row["samples"] = int(overflowed.shape[1])
         row["overflowed"] = int(overflowed[j].sum())
-        o = row["output_log10"]
-        row["regime"] = suggest_regime(None if o is None or row["overflowed"] * 2 > row["samples"] else o["median"])
+        row["regime"], row["median_interval"] = read[j]["regime"], read[j]["median_interval"]
         out.append(row)
     return out
 

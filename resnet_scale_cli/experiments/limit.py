@@ -7,7 +7,7 @@ differential equation on t ∈ [0, 1] (SCIENCE.md §4):
 | law, β | limit | the ResNet is | reference H | theory rate r (distance ~ L^-r) |
 |---|---|---|---|---|
 | iid Gaussian, β = 1/2, simple/linear | SDE dH = dB σ(H), B a d×d Brownian motion, entry variance t/d | Euler–Maruyama, V_k = √L (B_{k/L} − B_{(k−1)/L}) | Euler–Maruyama on a grid r·L finer, the same B refined by Brownian bridges | 1/2 (theorem: an upper bound, Marion et al.; the order is sharp for this non-commutative noise) |
-| rbf, β = 1, every model | ODE dH/dt = f(H, θ(t)), θ the GP path | Euler (θ taken at the step's right end) | Euler on a grid r·L finer, θ(t) by cubic interpolation of the coarse values | 1 (theorem: an upper bound, Marion et al.; Sander et al. Prop. 1) |
+| rbf, β = 1, every model | ODE dH/dt = f(H, θ(t)), θ the GP path | Euler (θ taken at the step's right end) | Euler on a grid r·L finer, θ at the fine times drawn from the GP conditioned on the coarse values (`laws.rbf_bridge`) | 1 (theorem: an upper bound, Marion et al.; Sander et al. Prop. 1) |
 | tied, β = 1, every model | autonomous ODE dH/dt = f(H, θ) | Euler | Euler on a grid r·L finer | 1 (Euler's first order, a theorem) |
 | fbm, H > 1/2, β = H, simple/linear | Young equation dH = dB^H σ(H), entry variance t^{2H}/d | Euler, V_k = L^H (B^H_{k/L} − B^H_{(k−1)/L}) | Euler on a grid r·L finer; B^H sampled exactly on the fine grid and summed to the coarse one | 2H − 1 as L → ∞; between 2H − 1 and 1 at moderate L (see `limit_rate_reference`) |
 
@@ -19,11 +19,13 @@ does not converge for rough drivers).
 Measured per draw, at depth L: max_k ‖h_k − H(k/L)‖ / ‖h_0‖, ‖h_L − H(1)‖ / ‖h_0‖, and the
 reference's own change when its refinement doubles, max_k ‖H_{r/2}(k/L) − H_r(k/L)‖ / ‖h_0‖ —
 for a first-order reference (ODE) and for strong order 1/2 with orthogonal error increments (SDE)
-this change estimates the reference's own error. Everything is batched over draws (rows); only
-layers are looped over, and the fine path is produced block by block, so memory does not grow
-with r. The refinement noise is drawn in float32 (its rounding is far below anything measured)
-and the dynamics run in `--dtype` (float64 by default: over r·L steps float32 rounding reaches
-the size of an O(1/L) distance).
+this change estimates the reference's own error. For rbf weights the fine path's own
+approximation (its window and the coarse values' jitter, `BridgePlan.path_error`) is counted
+too: the reference is converged only when the distance is ≥ 10× both. Everything is batched over
+draws (rows); only layers are looped over, and the fine path is produced block by block, so
+memory does not grow with r. The Brownian-bridge noise is drawn in float32 (its rounding is far
+below anything measured), the GP refinement in float64, and the dynamics run in `--dtype`
+(float64 by default: over r·L steps float32 rounding reaches the size of an O(1/L) distance).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ LIMITS = {
             "Euler on a grid r·L finer; B^H sampled exactly on the fine grid, the ResNet's increments are its sums"),
     "rbf": ("ode", "dH/dt = f(H, θ(t)), θ(t) the Gaussian-process path",
             "Euler, θ_{k+1} = θ((k+1)/L) on the step from k/L to (k+1)/L",
-            "Euler on a grid r·L finer, θ(t) by cubic interpolation of the coarse values θ(k/L)"),
+            "Euler on a grid r·L finer, θ at the fine times drawn from the GP conditioned on the coarse values θ(k/L)"),
     "tied": ("ode", "dH/dt = f(H, θ), θ constant (autonomous)", "Euler", "Euler on a grid r·L finer"),
 }
 
@@ -97,7 +99,9 @@ class LimitSpec:
         if self.beta is None:
             object.__setattr__(self, "beta", critical_beta(self.law, self.hurst))
         object.__setattr__(self, "beta", float(self.beta))
-        object.__setattr__(self, "depths", tuple(sorted(set(self.depths))))
+        if len(set(self.depths)) != len(self.depths):
+            raise SpecError(f"--depth: repeated depth in {list(self.depths)}; give each value once")
+        object.__setattr__(self, "depths", tuple(sorted(self.depths)))
 
     @property
     def kind(self) -> str:
@@ -135,7 +139,7 @@ def _whole(value: Any, flag: str, minimum: int) -> int:
 
 def _real(value: Any, flag: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{flag}: expected a number, got {value!r}")
+        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
     return float(value)
 
 
@@ -220,52 +224,6 @@ def bridge_refine(increments: "torch.Tensor", noise: "torch.Tensor", std: float,
     return fine
 
 
-def cubic_coefficients(depth: int, refinement: int, k0: int, k1: int):
-    """Lagrange weights of the fine times of coarse steps k0..k1−1 on the coarse nodes.
-
-    The step from k/L to (k+1)/L has fine times (k + j/r)/L, j = 1..r; θ there is the cubic
-    through the 4 nodes nearest the step among θ(m/L), m = 1..L (index m − 1), extrapolated on
-    the first step. Returns (start (n,) node index of the first node, coefficients (n, r, 4)),
-    or fewer nodes when L < 4. At j = r the weight is exactly 1 on node k + 1.
-    """
-    import numpy as np
-
-    npts = min(4, depth)
-    k = np.arange(k0, k1)
-    start = np.clip(k - 1, 1, depth - npts + 1)  # first node m (time m/L)
-    x = k[:, None] + np.arange(1, refinement + 1)[None, :] / refinement  # (n, r), in units of 1/L
-    nodes = start[:, None] + np.arange(npts)[None, :]  # (n, npts)
-    coef = np.ones((k.size, refinement, npts))
-    for i in range(npts):
-        for m in range(npts):
-            if m != i:
-                coef[:, :, i] *= (x - nodes[:, None, m]) / (nodes[:, None, i] - nodes[:, None, m])
-    return start - 1, coef
-
-
-def interpolation_rms(depth: int, refinement: int, lengthscale: float) -> float:
-    """Largest RMS error, relative to the GP's unit standard deviation, of the cubic
-    interpolant of an RBF Gaussian process at the reference's fine times (closed form: the
-    variance of G(t) − Σ c_i G(t_i) from the kernel). Steps away from both ends are translates
-    of one another, so the first, second, last two and one interior step cover every case."""
-    import numpy as np
-
-    steps = sorted({k for k in (0, 1, 2, depth - 2, depth - 1) if 0 <= k < depth})
-    worst = 0.0
-    for k in steps:
-        start, coef = cubic_coefficients(depth, refinement, k, k + 1)
-        nodes = (start[0] + 1 + np.arange(coef.shape[-1])) / depth
-        t = (k + np.arange(1, refinement + 1) / refinement) / depth
-
-        def kern(a, b):
-            return np.exp(-((a[..., :, None] - b[..., None, :]) ** 2) / (2 * lengthscale**2))
-
-        c = coef[0]
-        var = 1.0 - 2 * (c * kern(t, nodes)).sum(-1) + np.einsum("ri,ij,rj->r", c, kern(nodes, nodes), c)
-        worst = max(worst, float(np.sqrt(np.clip(var, 0.0, None)).max()))
-    return worst
-
-
 class _Drive:
     """The coarse and fine driving terms of one chunk of draws, block by block.
 
@@ -274,6 +232,10 @@ class _Drive:
     (D, n, r/2, d, d) those of the reference and of its r/2 check; and (coarse, fine, half) of W
     (full model, value-driven laws only) or None. A step is h ← h + A σ(W h) (full), A σ(h)
     (simple), A h (linear). The fine blocks live in buffers reused from block to block.
+
+    rbf: the fine values are drawn from the GP conditioned on the coarse ones (`rbf_bridge`), with
+    each draw's prior noise and nugget drawn up front from its refinement stream (V's, then W's),
+    so a draw's fine path depends only on the seed and the cell.
     """
 
     def __init__(self, spec: LimitSpec, depth: int, draws: range, device, dtype) -> None:
@@ -291,6 +253,8 @@ class _Drive:
         self.n_draws = len(draws)
         self.fine_path = None
         self.V = self.W = None
+        self.plan = None
+        self.noise: dict[str, tuple["torch.Tensor", "torch.Tensor"]] = {}
         self._buffers: dict[str, "torch.Tensor"] = {}
         options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
         if law == "fbm":  # exact fGn on the fine grid (unit variance), float32, (D, rL, d²)
@@ -300,6 +264,21 @@ class _Drive:
             self.V = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_V], layer_major=True, **options)
             if spec.model == "full":
                 self.W = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_W], layer_major=True, **options)
+        if law == "rbf":
+            from resnet_scale_cli.laws.rbf_bridge import bridge_plan, draw_noise
+
+            self.plan = bridge_plan(depth, self.r, float(spec.lengthscale), BLOCK)
+            names = ("V", "W") if self.W is not None else ("V",)
+            for name in names:
+                z = torch.empty((self.plan.n_noise, self.n_draws, d * d), dtype=torch.float64, device=device)
+                xi = torch.empty((depth, self.n_draws, d * d), dtype=torch.float64, device=device)
+                self.noise[name] = (z, xi)
+            for i, g in enumerate(self.gens[REFINEMENT_NOISE]):
+                for name in names:
+                    z_i, xi_i = draw_noise(self.plan, d * d, g, scale=1.0 / math.sqrt(d), device=device)
+                    self.noise[name][0][:, i] = z_i
+                    self.noise[name][1][:, i] = xi_i
+            self.noise = {name: (z.view(z.shape[0], -1), xi.view(depth, -1)) for name, (z, xi) in self.noise.items()}
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype=None) -> "torch.Tensor":
         """A contiguous buffer of `shape`, reused while the shape stays (every block but the last)."""
@@ -339,26 +318,36 @@ class _Drive:
             if coarse_W is None:
                 return coarse, fine, half, None
             return coarse, fine, half, (coarse_W, *(coarse_W.unsqueeze(2).expand(D, n, m, d, d) for m in (r, r // 2)))
-        # rbf: θ at the fine times by cubic interpolation of the coarse values; steps of 1/(rL)
-        start, coef = cubic_coefficients(L, r, k0, k1)
-        fine = self._interpolate(self.V, start, coef * (scale / r), "fine")
-        half = self._interpolate(self.V, start, coef[:, 1::2] * (2 * scale / r), "half")
-        if coarse_W is None:
-            return coarse, fine, half, None
-        fine_W = self._interpolate(self.W, start, coef, "fine_W")
-        return coarse, fine, half, (coarse_W, fine_W, fine_W[:, :, 1::2])
+        # rbf: θ at the fine times from the GP conditioned on the coarse values; steps of 1/(rL)
+        from resnet_scale_cli.laws.rbf_bridge import block_operator
 
-    def _interpolate(self, weights, start, coef, name: str):
-        """Σ_i coef[:, :, i] · weights[start + i] (one batched product into a layer-major buffer),
-        returned draw-major: (D, n, m, d, d)."""
+        op = block_operator(self.plan, k0, k1)
+        fine = self._refine(op, self.V, "V", k0, k1)  # θ itself, layer-major (n, r, D, d, d)
+        draw_major = (2, 0, 1, 3, 4)
+        half = torch.mul(fine[:, 1::2], 2 * scale / r, out=self._buffer("half", (n, r // 2, D, d, d)))
+        fine.mul_(scale / r)
+        if coarse_W is None:
+            return coarse, fine.permute(draw_major), half.permute(draw_major), None
+        fine_W = self._refine(op, self.W, "W", k0, k1).permute(draw_major)
+        return coarse, fine.permute(draw_major), half.permute(draw_major), (coarse_W, fine_W, fine_W[:, :, 1::2])
+
+    def _refine(self, op, weights, name: str, k0: int, k1: int):
+        """θ at the fine times (k + j/r)/L of steps k0..k1−1, j = 1..r, for every draw and entry at
+        once: the conditional draws (one float64 product) and, at j = r, the coarse values
+        themselves. Layer-major (n, r, D, d, d) in `--dtype`, a reused buffer."""
         import torch
 
-        n, m, npts = coef.shape
-        out = self._buffer(name, (n, m, *weights.shape[1:]))
-        index = torch.as_tensor(start, device=self.device)[:, None] + torch.arange(npts, device=self.device)
-        nodes = weights[index].reshape(n, npts, -1)  # (n, npts, D·d²)
-        torch.bmm(torch.as_tensor(coef, dtype=weights.dtype, device=self.device), nodes, out=out.view(n, m, -1))
-        return out.permute(2, 0, 1, 3, 4)
+        from resnet_scale_cli.laws.rbf_bridge import refine_block
+
+        n, r = k1 - k0, self.r
+        coarse = weights.view(weights.shape[0], -1)  # (L, D·d²)
+        out = self._buffer(name, (n, r, *weights.shape[1:]))
+        flat = out.view(n, r, -1)
+        values = refine_block(op, coarse, *self.noise[name],
+                              out=self._buffer("refined", (n * (r - 1), coarse.shape[1]), torch.float64))
+        flat[:, :r - 1] = values.view(n, r - 1, -1)
+        flat[:, r - 1] = coarse[k0:k1]
+        return out
 
 
 def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model: str, act) -> None:
@@ -447,10 +436,16 @@ def _itemsize(dtype: str) -> int:
 
 def draw_bytes(spec: LimitSpec, depth: int) -> int:
     """Memory one draw needs: its coarse weights (V, and W for the full model) or, for fBm, its
-    fine path (float32), plus one block of fine step matrices (fine, half and noise)."""
+    fine path (float32), plus one block of fine step matrices (fine, half and noise); for rbf
+    also the refinement's prior noise and nugget (float64) and its float64 block."""
     size, d2, r = _itemsize(spec.dtype), spec.width**2, spec.refinement
-    weights = depth * d2 * 4 * r if spec.law == "fbm" else depth * d2 * size * (2 if spec.model == "full" else 1)
-    block = BLOCK * r * d2 * (2 * size + 4) * (2 if spec.model == "full" else 1)
+    matrices = 2 if spec.model == "full" else 1
+    weights = depth * d2 * 4 * r if spec.law == "fbm" else depth * d2 * size * matrices
+    block = BLOCK * r * d2 * (2 * size + 4) * matrices
+    if spec.law == "rbf":
+        n_noise = math.ceil(1.0 / spec.lengthscale + 13) * 4 + 2  # the prior's grid (rbf_bridge, δ = ℓ/4)
+        weights += (n_noise + depth) * d2 * 8 * matrices
+        block += (BLOCK * r + 2 * 64 + BLOCK) * d2 * 8  # the float64 product and its window of coarse values
     return weights + block
 
 
@@ -495,7 +490,7 @@ def measure_limit_cell(spec: LimitSpec, depth: int, progress: Callable[[int], No
     record["values"] = {q: [float(x) if np.isfinite(x) else None for x in v] for q, v in values.items()}
     info: dict[str, Any] = {"device": str(device), "draws_per_chunk": chunk}
     if spec.law == "rbf":
-        info["interpolation_rms"] = interpolation_rms(depth, spec.refinement, spec.lengthscale)
+        info.update(path_diagnostic(spec, depth))
     record["info"] = info
     return record
 
@@ -513,7 +508,7 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     results = []
     for r in records:
         ratio = _ratio(r["distance_max"], r["reference_change"])
-        extra = {"interpolation_rms": r["info"]["interpolation_rms"]} if "interpolation_rms" in r["info"] else {}
+        extra = {k: r["info"][k] for k in PATH_FIELDS if k in r["info"]}
         results.append({"depth": r["cell"]["depth"], **{q: r[q] for q in QUANTITIES}, "reference_ratio": ratio, **extra})
     theory = limit_rate_reference(spec.law, hurst=spec.hurst)
 
@@ -535,15 +530,59 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     _, equation, scheme, reference = LIMITS[spec.law]
     if spec.model == "linear":
         equation = equation.replace("σ(H)", "H")
+    discretized = bool(ratios) and min(ratios) >= CONVERGED_RATIO
+    verdict: dict[str, Any] = {"ratio_min": min(ratios) if ratios else None, "threshold": CONVERGED_RATIO,
+                               "converged": discretized, "expected_ratio": expected}
+    if spec.law == "rbf":
+        margins = [x["distance_max"]["median"] / x["path_error"] for x in results
+                   if x.get("distance_max") and x.get("path_error")]
+        path_ok = all(m >= CONVERGED_RATIO for m in margins)
+        verdict.update({"discretization_converged": discretized, "path_converged": path_ok,
+                        "path_ratio_min": min(margins) if margins else None, "converged": discretized and path_ok})
+    verdict["advice"] = _advice(spec, verdict)
     return {
         "limit": {"kind": spec.kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
         "results": results,
         "rate": rate("distance_max"),
         "rate_final": rate("distance_final"),
-        "reference": {"ratio_min": min(ratios) if ratios else None, "threshold": CONVERGED_RATIO,
-                      "converged": bool(ratios) and min(ratios) >= CONVERGED_RATIO, "expected_ratio": expected},
+        "reference": verdict,
         "info": {"device": records[0]["info"]["device"] if records else None},
     }
+
+
+#: per-depth fields of the rbf reference's path (`path_diagnostic`), copied into `results[]`
+PATH_FIELDS = ("path_error", "window_error", "window", "exact_conditioning", "jitter")
+
+
+def path_diagnostic(spec: LimitSpec, depth: int) -> dict[str, Any]:
+    """How far the rbf reference's fine path is from an exact conditional path of the jitter-free
+    GP (relative to the GP's standard deviation, per fine value): `window_error` (the windowed
+    conditioning, a Wasserstein-2 bound; 0 when every coarse value is used), `jitter` ε (the
+    coarse values carry a white nugget of variance ε, at one fine time in r), and `path_error` =
+    window_error + √ε/r. To first order the reference moves by at most about path_error·‖h_0‖."""
+    from resnet_scale_cli.laws.rbf_bridge import bridge_plan
+
+    plan = bridge_plan(depth, spec.refinement, float(spec.lengthscale), BLOCK)
+    return {"path_error": plan.path_error, "window_error": plan.window_error, "window": plan.window,
+            "exact_conditioning": plan.exact, "jitter": plan.jitter}
+
+
+def _advice(spec: LimitSpec, verdict: dict[str, Any]) -> str | None:
+    """What can make a reference that did not converge converge (None when it did)."""
+    if verdict["converged"] or verdict["ratio_min"] is None:
+        return None
+    notes = []
+    if verdict["ratio_min"] < CONVERGED_RATIO:
+        if spec.kind == "sde":
+            notes.append("for the SDE the ratio is ≈ √(r − 1) whatever L, so the rate is unaffected; "
+                         "--refinement 128 gives ≈ 11")
+        else:
+            notes.append("raise --refinement (the reference's own Euler error falls like 1/r)")
+    if verdict.get("path_converged") is False:
+        notes.append("the smallest distances are within 10× of the reference path's own error (the GP window and "
+                     "the weights' jitter, `path_error`), which --refinement does not lower: read the rate from "
+                     "depths whose distance is ≥ 10× path_error")
+    return "; ".join(notes)
 
 
 def _ratio(distance: dict[str, float] | None, change: dict[str, float] | None) -> float | None:

@@ -35,6 +35,8 @@ from resnet_scale_cli.errors import SpecError
 if TYPE_CHECKING:
     import torch
 
+    from resnet_scale_cli.resources import Need
+
 #: per-sample quantities of a record's "values" (log10 unless named otherwise)
 QUANTITIES = ("log10_sigma_max", "log10_sigma_min", "log10_condition", "mean_log10_sigma", "log10_rms_gain",
               "log10_deviation", "log10_rms_deviation", "lyapunov_top")
@@ -48,7 +50,7 @@ LN_2 = math.log(2.0)
 class SpectrumSpec:
     """Settings of `rscale spectrum`: a law (and a grid of its parameter), a model, grids of depths,
     β and widths, weight draws per cell (one input h_0 each), and the β of the histogram
-    (None: the critical β read from σ_max, else 0.5)."""
+    (None: the critical β read from σ_max(J_L − I), else 0.5)."""
 
     law: str = "iid"
     dist: str = "gaussian"
@@ -74,7 +76,9 @@ class SpectrumSpec:
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 object.__setattr__(self, name, (value,))
         validate(self)
-        object.__setattr__(self, "depths", tuple(sorted(set(self.depths))))
+        if len(set(self.depths)) != len(self.depths):
+            raise SpecError(f"--depth: repeated depth in {list(self.depths)}; give each value once")
+        object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
     @property
@@ -118,7 +122,7 @@ def _whole(value: Any, flag: str, minimum: int) -> None:
 
 def _real(value: Any, flag: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{flag}: expected a number, got {value!r}")
+        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
     return float(value)
 
 
@@ -173,21 +177,61 @@ def validate(spec: SpectrumSpec) -> None:
 # ----------------------------------------------------------------------------- cells
 def spectrum_cells(spec: SpectrumSpec) -> list[dict[str, Any]]:
     """Every cell in grid order (law setting, width, depth), keyed like `sweep`'s cells: the width
-    appears only when several are swept."""
+    appears only when several are swept. A cell whose one draw does not fit `--memory-gb` or the
+    free memory is refused first (`preflight`)."""
     several = len(spec.width) > 1
-    return [{**setting, **({"width": w} if several else {}), "depth": int(L)}
-            for setting in spec.settings() for w in spec.width for L in spec.depths]
+    cells = [{**setting, **({"width": w} if several else {}), "depth": int(L)}
+             for setting in spec.settings() for w in spec.width for L in spec.depths]
+    preflight(spec, cells)
+    return cells
 
 
 def _cell_width(spec: SpectrumSpec, cell: dict[str, Any]) -> int:
     return int(cell.get("width", spec.width[0]))
 
 
+#: float64 d × d matrices per state in the QR step: Q and U kept, the tangent columns, Q', R̂ and C·U
+QR_MATRICES = 6
+
+
+def draw_bytes(spec: SpectrumSpec, depth: int, width: int) -> int:
+    """The least memory of one draw at depth L, width d, with S = len(β) states (bytes):
+    its weights m·L·d² (m = 2 for V and W of the full model, else 1) in the spec's dtype; the
+    S·(d + 1) rows of d (states and their d tangents) of the engine pass, STATE_COPIES times;
+    and QR_MATRICES float64 d × d matrices per state for the QR re-orthonormalization."""
+    from resnet_scale_cli.resources import STATE_COPIES, itemsize
+
+    size, states = itemsize(spec.dtype), len(spec.betas)
+    weights = (2 if spec.model == "full" else 1) * depth * width * width * size
+    rows = STATE_COPIES * states * (width + 1) * width * size
+    return weights + rows + QR_MATRICES * states * width * width * 8
+
+
+def draw_need(spec: SpectrumSpec, cell: dict[str, Any]) -> "Need":
+    """`draw_bytes` of a cell with its description (`resources.check_need`)."""
+    from resnet_scale_cli.resources import Need, itemsize
+
+    d, full = _cell_width(spec, cell), spec.model == "full"
+    return Need(draw_bytes(spec, cell["depth"], d), f"--depth {cell['depth']} --width {d}: one weight draw",
+                f"{'V and W' if full else 'V'}: L·d² numbers of {itemsize(spec.dtype)} bytes each, the "
+                f"{len(spec.betas)}·(d + 1) tangent rows and {QR_MATRICES}·{len(spec.betas)} float64 d×d QR matrices",
+                "--depth or --width" + (", or use --model simple" if full else ""))
+
+
+def preflight(spec: SpectrumSpec, cells: list[dict[str, Any]]) -> None:
+    """Refuse (`SpecError`) the first cell whose one draw exceeds `--memory-gb` or the free memory."""
+    from resnet_scale_cli.resources import available_bytes, check_need
+
+    device = str(spec.torch_device())
+    free = available_bytes(device)
+    for cell in cells:
+        check_need(draw_need(spec, cell), memory_gb=spec.memory_gb, device=device, available=free)
+
+
 def draws_per_chunk(spec: SpectrumSpec, cell: dict[str, Any]) -> int:
-    """Draws whose weights fit the memory budget (the bound of `experiments.cell`)."""
-    itemsize = 4 if spec.dtype == "float32" else 8
-    d = _cell_width(spec, cell)
-    per_draw = cell["depth"] * d * d * itemsize * (2 if spec.model == "full" else 1)
+    """Draws run together: as many as fit half of the memory budget (the bound of
+    `experiments.cell`), at least one."""
+    per_draw = draw_bytes(spec, cell["depth"], _cell_width(spec, cell))
     return max(1, min(spec.samples, int(spec.memory_gb * 2**29 // per_draw)))
 
 
@@ -338,17 +382,16 @@ def exact_reference(spec: SpectrumSpec) -> dict[str, Any]:
 
 
 def _exact_comparison(factor: float | None, depth: int, beta: float, row_values: dict[str, list]) -> dict[str, Any] | None:
-    """Monte Carlo E‖J_L‖_F²/d and E‖J_L − I‖_F²/d beside the exact values (mean ± s.e., z)."""
-    from resnet_scale_cli.analysis.theory import exact_mean_square, mean_square
+    """Monte Carlo E‖J_L‖_F²/d and E‖J_L − I‖_F²/d beside the exact values, all in log10 (mean,
+    s.e. where reliable, z), so that the explosion regime never overflows."""
+    from resnet_scale_cli.analysis.theory import log10_exact_mean_square, mean_square, moment_entry
 
     if factor is None:
         return None
-    exact_dev = exact_mean_square(factor, depth, beta)
     out: dict[str, Any] = {"factor": factor}
-    for name, q, exact in (("gain", "log10_rms_gain", exact_dev + 1.0), ("deviation", "log10_rms_deviation", exact_dev)):
-        mean, se, units = mean_square(row_values[q], 1)
-        z = (mean - exact) / se if mean is not None and se else None
-        out[name] = {"exact": exact, "mean": mean, "stderr": se, "units": units, "z": z}
+    for name, q, minus_one in (("gain", "log10_rms_gain", False), ("deviation", "log10_rms_deviation", True)):
+        exact = log10_exact_mean_square(factor, depth, beta, minus_one=minus_one)
+        out[name] = moment_entry(exact, mean_square(row_values[q], 1))
     return out
 
 
@@ -369,9 +412,12 @@ def _slope(depths: list[int], medians: list[float | None]) -> float | None:
 
 def summarize_spectrum(spec: SpectrumSpec, records: list[dict[str, Any]]) -> dict[str, Any]:
     """The document's fields beyond `spec`, from the records alone: `cells` (one per setting,
-    depth and β), `critical` (regimes and the critical β read from the depth trend of log10
-    σ_max, as `phase` reads the output ratio, with `condition` read from log10 σ_max/σ_min),
-    `lyapunov` (trend in L of the top exponent estimate), `histograms`, `theory`."""
+    depth and β), `critical` (regimes and the critical β read from the depth trend of the
+    deviation log10 σ_max(J_L − I), as `phase` reads the output ratio: it grows with L below
+    the critical β and falls like L^{1/2−β} above it, so its labels run explosion → stable →
+    identity in β, whereas log σ_max tends to 0, not −∞, as J_L → I; the same reading of log10
+    σ_max under `sigma_max`, of log10 σ_max/σ_min under `condition`, and `deviation` repeating
+    the entry's own), `lyapunov` (trend in L of the top exponent estimate), `histograms`, `theory`."""
     from resnet_scale_cli.analysis.regimes import analyze_setting
 
     theory = exact_reference(spec)
@@ -390,9 +436,10 @@ def summarize_spectrum(spec: SpectrumSpec, records: list[dict[str, Any]]) -> dic
         group = sorted(group, key=lambda r: r["cell"]["depth"])
         setting = _setting_of(group[0]["cell"])
         entry = {**setting, "width": _cell_width(spec, group[0]["cell"]), "depths": [r["cell"]["depth"] for r in group],
-                 "quantity": "log10_sigma_max"}
-        entry.update(analyze_setting(group, "log10_sigma_max", seed=spec.seed))
-        for name, q in (("condition", "log10_condition"), ("deviation", "log10_deviation")):
+                 "quantity": "log10_deviation"}
+        entry.update(analyze_setting(group, "log10_deviation", seed=spec.seed))
+        entry["deviation"] = {"quantity": "log10_deviation", **{k: v for k, v in entry.items() if k in _READING}}
+        for name, q in (("sigma_max", "log10_sigma_max"), ("condition", "log10_condition")):
             entry[name] = {"quantity": q, **analyze_setting(group, q, seed=spec.seed)}
         entry.update(_theory_reference(spec, entry))
         critical.append(entry)
@@ -407,27 +454,32 @@ def summarize_spectrum(spec: SpectrumSpec, records: list[dict[str, Any]]) -> dic
             "info": {k: records[0]["info"][k] for k in ("device", "dtype")} if records else {}}
 
 
+#: the keys of one reading (`analysis.regimes.analyze_setting`)
+_READING = ("critical_beta", "interval", "bound", "regimes", "regime_basis", "pairwise")
+
+
 def _theory_reference(spec: SpectrumSpec, entry: dict[str, Any]) -> dict[str, Any]:
-    """The reference critical β of log σ_max, labelled by its basis."""
+    """The reference critical β of the deviation σ_max(J_L − I), labelled by its basis."""
     from resnet_scale_cli.analysis.theory import reference
 
     if exact_reference(spec)["holds"]:
         return {"theory_reference": 0.5, "theory_basis": {
             "kind": "first-order",
-            "statement": "E‖J_L v‖² = (1 + c L^{-2β})^L exactly (i.i.d. weights): ln of it ≈ c L^{1−2β} grows with L "
-                         "below β = 1/2, tends to 0 above; σ_max ≥ ‖J_L v‖, and its trend is read as that of one "
-                         "direction (not a theorem about σ_max)",
+            "statement": "E‖(J_L − I) v‖² = (1 + c L^{-2β})^L − 1 exactly (i.i.d. weights): it grows with L below "
+                         "β = 1/2, tends to e^c − 1 at 1/2 and falls like c L^{1−2β} above; σ_max(J_L − I) ≥ "
+                         "‖(J_L − I) v‖, and its trend is read as that of one direction (not a theorem about σ_max)",
             "source": "exact identity, docs/science.md"}}
     ref = reference(spec.law, "gradient", model=spec.model, activation=spec.activation,
                     hurst=float(entry.get("hurst", spec.hurst[0])), width=entry["width"], depths=entry["depths"])
     basis = ref.basis_dict()
-    basis["statement"] = f"the gradient ratio's reference (one direction of J_L): {basis['statement']}"
+    basis["statement"] = (f"the gradient ratio's reference (‖p_0 − p_L‖/‖p_L‖ = ‖(J_L − I)ᵀ p_L‖/‖p_L‖, one direction "
+                          f"of J_L − I): {basis['statement']}")
     return {"theory_reference": ref.value, "theory_basis": basis}
 
 
 def _histogram_entry(spec: SpectrumSpec, group: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
     """Histogram of log10 σ_i at the largest depth and the β nearest --hist-beta, else the
-    critical β read from σ_max, else 0.5."""
+    critical β read from σ_max(J_L − I), else 0.5."""
     record = group[-1]
     target = spec.hist_beta if spec.hist_beta is not None else entry.get("critical_beta")
     basis = "--hist-beta" if spec.hist_beta is not None else "critical β" if target is not None else "β = 0.5"

@@ -185,9 +185,10 @@ def checkpoint_path(directory: str | os.PathLike, depth: int) -> Path:
 
 
 def _fingerprint(spec: TrainSpec) -> dict[str, Any]:
-    """Settings a checkpoint must agree with to be resumed (all but the depth grid and device)."""
+    """Settings a checkpoint must agree with to be resumed (all but the depth grid, device and
+    memory budget)."""
     out = spec.to_dict()
-    for name in ("depths", "device"):
+    for name in ("depths", "device", "memory_gb"):
         out.pop(name)
     return out
 
@@ -242,9 +243,13 @@ class _CellRun:
         from resnet_scale_cli.laws import sample_weights
 
         spec, n = self.spec, max(rows, cols)
-        w = sample_weights(spec.law, self.layers, n, self._gens(purpose, self.device), layer_major=True,
-                           dist=spec.dist, lengthscale=law_lengthscale(spec, self.depth), hurst=spec.hurst,
-                           dtype=self.dtype, device=self.device)
+        fine = spec.reference_depth  # --limit-reference: one path on the reference's grid j/fine, sampled at k/L
+        layers, ell = (fine, spec.lengthscale) if fine else (self.layers, law_lengthscale(spec, self.depth))
+        w = sample_weights(spec.law, layers, n, self._gens(purpose, self.device), layer_major=True,
+                           dist=spec.dist, lengthscale=ell, hurst=spec.hurst, dtype=self.dtype, device=self.device)
+        if fine:
+            stride = fine // self.depth
+            w = w[stride - 1::stride]  # θ_k = θ(k/L), k = 1..L: fine layer stride·k
         w = w[:, :, :rows, :cols]
         if n != fan_in:
             w = w * math.sqrt(n / fan_in)
@@ -515,9 +520,14 @@ def measure_training_cell(spec: TrainSpec, depth: int, *, progress: Callable[[in
     if checkpoint_dir is not None:
         _whole(checkpoint_every, "--checkpoint-every", 1)
     start = time.perf_counter()
-    cell = _CellRun(spec, depth, data if data is not None else load_dataset(spec))
+    data = data if data is not None else load_dataset(spec)
+    cell = _CellRun(spec, depth, data)
     with torch.no_grad(), _threads(cell):
-        return _measure(cell, spec, depth, progress, checkpoint_dir, checkpoint_every, start)
+        _train(cell, progress, checkpoint_dir, checkpoint_every)
+        record = cell.record(time.perf_counter() - start, cell.resumed_from)
+        if spec.limit_reference is not None:
+            add_limit_distances(record, cell, reference_cell(spec, data, checkpoint_dir, checkpoint_every))
+    return record
 
 
 @contextlib.contextmanager
@@ -536,13 +546,14 @@ def _threads(cell: "_CellRun"):
         torch.set_num_threads(before)
 
 
-def _measure(cell: "_CellRun", spec: TrainSpec, depth: int, progress, checkpoint_dir, checkpoint_every: int,
-             start: float) -> dict[str, Any]:
-    path = checkpoint_path(checkpoint_dir, depth) if checkpoint_dir is not None else None
-    resumed_from = None
+def _train(cell: "_CellRun", progress, checkpoint_dir, checkpoint_every: int) -> None:
+    """Train the cell, from its checkpoint in `checkpoint_dir` when there is one (`cell.resumed_from`
+    is then the step it resumed from), checkpointing as it goes."""
+    path = checkpoint_path(checkpoint_dir, cell.depth) if checkpoint_dir is not None else None
+    cell.resumed_from = None
     if path is not None and path.exists():
         cell.load(load_checkpoint(path), path)
-        resumed_from = cell.step
+        cell.resumed_from = cell.step
         if progress is not None and cell.step:
             progress(cell.step)
     else:
@@ -551,7 +562,75 @@ def _measure(cell: "_CellRun", spec: TrainSpec, depth: int, progress, checkpoint
     cell.run(progress, save, checkpoint_every)
     if save is not None:
         save()
-    return cell.record(time.perf_counter() - start, resumed_from)
+
+
+# --------------------------------------------------------------------------- the trained limit
+#: the reference network of the last spec asked for, kept for the other depths of the same run
+_REFERENCE: dict[str, Any] = {}
+
+
+def reference_cell(spec: TrainSpec, data: Dataset, checkpoint_dir=None, checkpoint_every: int = 100) -> "_CellRun":
+    """The trained reference of `--limit-reference R`: the same networks (A, B, the same path θ(s)
+    sampled at j/(R·L_max)) trained at depth R·L_max. Trained once per process and settings (or read
+    back from its finished checkpoint `train-L<R·L_max>.pt` under `checkpoint_dir`); its progress is
+    not reported."""
+    key = json.dumps({**spec.to_dict(), "depths": None, "memory_gb": None, "reference_depth": spec.reference_depth})
+    if _REFERENCE.get("key") != key:
+        _REFERENCE.clear()
+        cell = _CellRun(spec, spec.reference_depth, data)
+        with torch.no_grad(), _threads(cell):
+            _train(cell, None, checkpoint_dir, checkpoint_every)
+        _REFERENCE.update(key=key, cell=cell)
+    return _REFERENCE["cell"]
+
+
+def sampled_states(cell: "_CellRun", h0: torch.Tensor, every: int) -> torch.Tensor:
+    """h_0, h_every, h_2·every, …, h_L of the cell's trained networks from h0 (S, n, d):
+    (L/every + 1, S, n, d), h_{k+1} = h_k + L^{-β} f(h_k, θ_{k+1})."""
+    model = cell.spec.model
+    sVt = (cell.V * cell.scale).mT.unbind(0)
+    Wt = cell.W.mT.unbind(0) if model == "full" else None
+    out, h = [h0], h0
+    for k in range(len(sVt)):
+        a = h if model == "linear" else cell.act.fn(torch.bmm(h, Wt[k]) if model == "full" else h)
+        h = torch.baddbmm(h, a, sVt[k])
+        if (k + 1) % every == 0:
+            out.append(h)
+    return torch.stack(out)
+
+
+LIMIT_WEIGHTS = ("max over k of ‖θ^L_k(T) − θ^ref(k/L, T)‖_F (V and W together), the reference of depth R·L_max "
+                 "trained from the same path θ(s)")
+LIMIT_STATES = ("max over k = 0..L and over the training inputs of ‖h^L_k − h^ref(k/L)‖ / ‖h_0‖ after training")
+
+
+def add_limit_distances(record: dict[str, Any], cell: "_CellRun", ref: "_CellRun") -> None:
+    """Per network, the trained depth-L net's distance to the trained reference at the same s = k/L:
+    `values.limit_weights` = max_k ‖θ^L_k − θ^ref_{s·k}‖_F (V, W together; s = R·L_max/L) and
+    `values.limit_states` = max_{k, x} ‖h^L_k(x) − h^ref_{s·k}(x)‖ / ‖h_0(x)‖ on the training inputs;
+    None where either network diverged. Also `values.limit_reference_final_loss`."""
+    stride = ref.depth // cell.depth
+    pick = slice(stride - 1, None, stride)
+    gap = (cell.V - ref.V[pick]).to(torch.float64).square().sum(dim=(2, 3))
+    if cell.full:
+        gap = gap + (cell.W - ref.W[pick]).to(torch.float64).square().sum(dim=(2, 3))
+    weights = gap.sqrt().amax(dim=0)  # (S,)
+    h0 = cell._h0(cell.data.x_train)
+    states = sampled_states(cell, h0, 1)
+    ref_states = sampled_states(ref, h0, stride)  # ref and cell share A, so the same h_0
+    norm = h0.to(torch.float64).norm(dim=-1).clamp_min(torch.finfo(torch.float64).tiny)  # (S, n)
+    rel = (states - ref_states).to(torch.float64).norm(dim=-1) / norm  # (L + 1, S, n)
+    states_max = rel.amax(dim=(0, 2))
+    alive = (cell.alive & ref.alive).cpu().numpy()
+    ref_loss = ref.history["train_loss"][-1]
+    record["values"].update(
+        limit_weights=[v if ok else None for v, ok in zip(_floats(weights), alive)],
+        limit_states=[v if ok else None for v, ok in zip(_floats(states_max), alive)],
+        limit_reference_final_loss=[v if ok else None for v, ok in zip(_floats(ref_loss), ref.alive.cpu().numpy())],
+    )
+    record["limit_weights"] = _summary(record["values"]["limit_weights"])
+    record["limit_states"] = _summary(record["values"]["limit_states"])
+    record["info"]["limit_reference_depth"] = ref.depth
 
 
 # --------------------------------------------------------------------------- theory and summary
@@ -715,7 +794,65 @@ def summarize_training(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[s
     }
     metric = ({"test_metric": records[0]["info"]["test_metric"], "loss": records[0]["info"]["loss"]} if records else None)
     return {"results": [result_row(r) for r in records], "exponent": exponent, "regime": pl_regime(spec),
-            "diverged": sum(r["diverged"] for r in records), "metric": metric}
+            "diverged": sum(r["diverged"] for r in records), "metric": metric, "limit": summarize_limit(spec, records)}
+
+
+LIMIT_PAPER = (f"theorem ({PAPER}: over a finite horizon the trained ResNet's weights and states are within O(1/L) of "
+               "the trained neural ODE's, for tied or smooth initialization, β = 1, σ with a Lipschitz derivative, "
+               "gradient flow)")
+
+
+def limit_theory(spec: TrainSpec) -> dict[str, Any]:
+    """The reference rate of the distance to the trained limit against L: 1 for tied and rbf
+    initialization under the theorem's conditions (β = 1 and gd are enforced by the flag), none for iid."""
+    smooth = spec.model == "linear" or spec.activation in SMOOTH_ACTIVATIONS
+    if spec.law == "iid":
+        return {"theory": None, "basis": None,
+                "note": "none for i.i.d. initialization: the sampled path has no limit θ(s) (contrast)"}
+    if not smooth:
+        return {"theory": None, "basis": None, "note": "no theorem: σ' is not Lipschitz"}
+    return {"theory": 1.0, "basis": LIMIT_PAPER, "note": None}
+
+
+def summarize_limit(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The `limit` block of `--limit-reference R` (None without it), from the records alone: per depth the
+    median and spread over networks of the two distances to the trained reference, and each distance's
+    rate r (distance ∝ L^(−r): the negated slope of `analysis.power_law_fit`, bootstrap over networks)."""
+    if spec.limit_reference is None:
+        return None
+    from resnet_scale_cli.analysis.rates import power_law_fit
+
+    records = sorted(records, key=lambda r: r["cell"]["depth"])
+    depths = [r["cell"]["depth"] for r in records]
+    theory = limit_theory(spec)
+
+    def rate(quantity: str) -> dict[str, Any] | None:
+        samples = [[v for v in r["values"].get(f"limit_{quantity}") or [] if v is not None] for r in records]
+        try:
+            fit = power_law_fit(depths, samples, seed=spec.seed, key=f"train-limit-{quantity}")
+        except ValueError:  # fewer than two depths, or a depth with no positive distance (e.g. tied, no training)
+            return None
+        lo, hi = fit["interval"]
+        inside = None if theory["theory"] is None else bool(-hi <= theory["theory"] <= -lo)
+        return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
+                **theory, "theory_in_interval": inside,
+                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
+                              "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
+
+    ref_loss = records[0]["values"].get("limit_reference_final_loss") if records else None
+    return {
+        "factor": spec.limit_reference,
+        "reference_depth": spec.reference_depth,
+        "initialization": {"tied": "one constant θ(s) = θ", "rbf": "one Gaussian-process path θ(s), the same at every depth",
+                           "iid": "one i.i.d. path on the reference's grid, subsampled (contrast: no limit)"}[spec.law],
+        "quantities": {"weights": LIMIT_WEIGHTS, "states": LIMIT_STATES},
+        "results": [{"depth": L, "weights": r.get("limit_weights"), "states": r.get("limit_states"),
+                     "values": {q: r["values"].get(f"limit_{q}") for q in ("weights", "states")}}
+                    for L, r in zip(depths, records)],
+        "reference": {"depth": spec.reference_depth, "final_loss": _summary(ref_loss) if ref_loss else None,
+                      "diverged": sum(v is None for v in ref_loss) if ref_loss else None},
+        "rates": {"weights": rate("weights"), "states": rate("states")},
+    }
 
 
 #: the contract's fields of a `results[]` entry, first; then the rest of the cell's record

@@ -91,7 +91,7 @@ def digits_dataset(n_train: int, n_test: int, data_gen: torch.Generator) -> Data
     order = torch.randperm(x_all.shape[0], generator=data_gen)
     train, test = order[:n_train], order[n_train:n_train + n_test]
     mean = x_all[train].mean(0)
-    std = x_all[train].std(0)
+    std = x_all[train].std(0, correction=1 if n_train > 1 else 0)  # one example: 0, no NaN, no warning
     std = torch.where(std > 0, std, torch.ones_like(std))  # constant border pixels stay 0
     x_all = (x_all - mean) / std
     return Dataset("digits", "classification", x_all[train], y_all[train], x_all[test], y_all[test], 10,

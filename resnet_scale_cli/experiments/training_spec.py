@@ -15,6 +15,8 @@ from resnet_scale_cli.errors import SpecError
 if TYPE_CHECKING:
     import torch
 
+    from resnet_scale_cli.resources import Need
+
 #: the nets (as `rscale adjoint`'s `dynamics.gradients.NETS`): ``resnet`` = Euler steps over N weight
 #: layers, ``heunnet`` = Heun steps over N + 1 weight layers θ_0..θ_N
 NETS = ("resnet", "heunnet")
@@ -31,7 +33,7 @@ DIGITS_SIZE = 1797
 SMOOTH_ACTIVATIONS = ("gelu", "tanh", "identity")
 
 __all__ = ["TrainSpec", "validate", "NETS", "DATASETS", "OPTIMIZERS", "BACKPROPS", "LR_SCALINGS", "V_INITS", "DEPTH_SEEDS",
-           "DIGITS_SIZE", "SMOOTH_ACTIVATIONS"]
+           "DIGITS_SIZE", "SMOOTH_ACTIVATIONS", "cell_bytes", "cell_need", "preflight"]
 
 
 def _choice(value: Any, choices, flag: str) -> None:
@@ -97,6 +99,8 @@ class TrainSpec:
     seed: int = 0
     device: str = "auto"
     dtype: str = "float32"
+    memory_gb: float = 2.0
+    limit_reference: int | None = None
 
     def __post_init__(self) -> None:
         from resnet_scale_cli.grids import parse_int_grid
@@ -104,6 +108,11 @@ class TrainSpec:
         if not isinstance(self.depths, tuple) or any(isinstance(v, bool) or not isinstance(v, int) for v in self.depths):
             object.__setattr__(self, "depths", parse_int_grid(self.depths, "--depth"))
         validate(self)
+
+    @property
+    def reference_depth(self) -> int | None:
+        """R · max(depths): the depth of the `limit_reference` network (None without one)."""
+        return None if self.limit_reference is None else self.limit_reference * max(self.depths)
 
     @property
     def hidden_width(self) -> int:
@@ -190,5 +199,83 @@ def validate(spec: TrainSpec) -> None:
     _whole(spec.track_points, "--track-points", 2)
     _whole(spec.samples, "--samples", 1)
     _whole(spec.seed, "--seed", 0)
+    if _real(spec.memory_gb, "--memory-gb") <= 0:
+        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
     if spec.device != "auto":
         resolve_device(spec.device)
+    if spec.limit_reference is not None:
+        _validate_limit_reference(spec)
+
+
+#: weight laws whose initialization is one function θ(s) sampled at s = k/L (fbm's fractional
+#: Gaussian noise is not: its values are increments, whatever L)
+LIMIT_LAWS = ("tied", "rbf", "iid")
+
+
+def _validate_limit_reference(spec: TrainSpec) -> None:
+    """`--limit-reference R`: the trained-limit comparison needs one path θ(s) sampled at k/L by every
+    depth (so each depth divides R · max(depths)), β = 1 and gradient flow (gd, depth-scaled rate)."""
+    R = _whole(spec.limit_reference, "--limit-reference", 2)
+    if spec.net != "resnet":
+        raise SpecError("--limit-reference applies to --net resnet (the HeunNet's layers sit at n/N, n = 0..N)")
+    if spec.law not in LIMIT_LAWS:
+        raise SpecError(f"--limit-reference needs --law {', '.join(LIMIT_LAWS)} (one path θ(s) sampled at s = k/L), "
+                        f"not {spec.law}")
+    if spec.beta != 1.0:
+        raise SpecError(f"--limit-reference needs --beta 1 (residual scale 1/L, the neural ODE's), got {spec.beta:g}")
+    if spec.optimizer != "gd" or spec.lr_scaling != "depth":
+        raise SpecError("--limit-reference needs --optimizer gd with --lr-scaling depth (gradient flow in rescaled time)")
+    if spec.depth_seeds != "common":
+        raise SpecError("--limit-reference needs --depth-seeds common (every depth samples one path θ(s))")
+    fine = R * max(spec.depths)
+    bad = [L for L in spec.depths if fine % L]
+    if bad:
+        raise SpecError(f"--limit-reference: every depth must divide R × max depth = {fine} (so that s = k/L lies on "
+                        f"the reference's grid), not {', '.join(map(str, bad))}")
+
+
+# --------------------------------------------------------------------------- memory
+def cell_bytes(spec: TrainSpec, depth: int) -> int:
+    """The least memory of the cell at depth L (bytes; the S = samples networks train at once).
+
+    Parameters P = K·S·(d·m + m·d for the full model's W) (K weight layers, m the hidden width),
+    held as θ, θ(0) and ∇θ (3P), plus Adam's two moments (2P); the states of the storing forward
+    pass (exact backprop, and the adjoint's step-0 check) for n rows per step (the batch size or
+    every example): the ResNet's workspace, h_k and p_k (2·(L + 1)·S·n·d), e_k (L·S·n·m), z_k (full
+    model) and σ(z_k) (not linear), L·S·n·m each; the HeunNet's states h_0..h_N, (L + 1)·S·n·d."""
+    from resnet_scale_cli.resources import itemsize
+
+    S, d, m = spec.samples, spec.width, spec.hidden_width
+    n = spec.batch_size or spec.n_examples
+    layers = depth + (1 if spec.net == "heunnet" else 0)
+    params = layers * S * d * m * (2 if spec.model == "full" else 1)
+    weights = params * (5 if spec.optimizer == "adam" else 3)
+    if spec.net == "heunnet":
+        states = (depth + 1) * S * n * d
+    else:
+        per_layer = 1 + (spec.model == "full") + (spec.model != "linear")
+        states = 2 * (depth + 1) * S * n * d + per_layer * depth * S * n * m
+    return (weights + states) * itemsize(spec.dtype)
+
+
+def cell_need(spec: TrainSpec, depth: int) -> "Need":
+    """`cell_bytes` with its description (`resources.check_need`)."""
+    from resnet_scale_cli.resources import Need, itemsize
+
+    hidden = f" --hidden {spec.hidden}" if spec.hidden is not None and spec.model == "full" else ""
+    copies = "θ, θ(0), ∇θ and Adam's two moments" if spec.optimizer == "adam" else "θ, θ(0) and ∇θ"
+    return Need(cell_bytes(spec, depth), f"--depth {depth} --width {spec.width}{hidden} --samples {spec.samples}: the cell",
+                f"{copies}: K·samples·d·m numbers of {itemsize(spec.dtype)} bytes per tensor, plus the stored states of "
+                f"{spec.batch_size or spec.n_examples} rows per layer",
+                "--depth, --width, --hidden, --samples or the rows per step (--n-examples, --batch-size)")
+
+
+def preflight(spec: TrainSpec) -> None:
+    """Refuse (`SpecError`) the first depth whose cell exceeds `--memory-gb` or the free memory."""
+    from resnet_scale_cli.resources import available_bytes, check_need
+    from resnet_scale_cli.spec import resolve_device
+
+    device = str(resolve_device(spec.device))
+    free = available_bytes(device)
+    for depth in spec.depths + ((spec.reference_depth,) if spec.reference_depth else ()):
+        check_need(cell_need(spec, depth), memory_gb=spec.memory_gb, device=device, available=free)

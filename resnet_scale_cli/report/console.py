@@ -3,16 +3,22 @@ honors NO_COLOR and drops styling off a terminal."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+#: width of output to a file or a pipe when COLUMNS is not set (tables fit it: `report.fit`)
+PIPE_WIDTH = 120
+
+
 def make_console(*, stderr: bool, no_color: bool = False):
-    """rich console; rich itself honors NO_COLOR and drops styling off a terminal."""
+    """rich console; rich itself honors NO_COLOR and drops styling off a terminal. Its width is
+    the terminal's, or COLUMNS when set, or PIPE_WIDTH off a terminal; tables fit that width."""
     from rich.console import Console
 
     console = Console(stderr=stderr, no_color=no_color or None, highlight=False)
-    if not console.is_terminal:
-        console.width = 120  # files and pipes: no wrapping at 80 columns
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = PIPE_WIDTH  # files and pipes: no wrapping at 80 columns, unless COLUMNS says
     return console
 
 

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import sys
 from typing import Any
 
-def versions() -> dict[str, str]:
+def versions() -> dict[str, Any]:
     import numpy
     import torch
 
     from resnet_scale_cli import __version__
 
-    return {"rscale": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version()}
+    return {"rscale": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
+            "cuda": torch.version.cuda, "provenance": provenance()}
+
+
+def provenance() -> dict[str, Any]:
+    """Where a result was made, as experiment trackers record it: the git commit of the rscale
+    source when it runs from a checkout (`git rev-parse HEAD`, 2 s timeout; null otherwise, never
+    an error), whether that checkout had uncommitted changes, the host name (the CUDA runtime
+    torch was built with sits beside it in `versions`), and the GPU's name when one is visible."""
+    import torch
+
+    commit, dirty = _git_state()
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"git_commit": commit, "git_dirty": dirty, "host": platform.node() or None, "gpu": gpu}
+
+
+@functools.lru_cache(maxsize=1)
+def _git_state() -> tuple[str | None, bool | None]:
+    import subprocess
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2]
+    if not (source / ".git").exists():  # an installed copy, not a checkout (never another repository's commit)
+        return None, None
+    try:
+        head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=2, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=2, check=True).stdout
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None, None
+    return (head or None), (bool(status.strip()) if head else None)
 
 
 

@@ -1,25 +1,32 @@
-"""matplotlib figures. The backend is Agg (files only); the format follows the extension."""
+"""matplotlib figures. Each `*_figure` function returns a `matplotlib.figure.Figure` (already
+detached from pyplot: nothing accumulates, a notebook shows the returned one once); `save` writes
+it at the resolution and size of the surrounding `figure_style` (the CLI's --dpi and --figsize).
+The backend is Agg (files only); the format follows the extension."""
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.settings import FIGURE_DPI
+from resnet_scale_cli.outputs import output_file
 
 FORMATS = (".png", ".pdf", ".svg")
 
 
 def check_plot_path(path: str | Path, flag: str = "--plot") -> Path:
-    """Refuse an extension we cannot write or a folder that does not exist (exit 2 upstream)."""
+    """Refuse an extension we cannot write; create missing parent folders (exit 2 upstream when
+    they cannot be)."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SpecError(f"{flag}: {str(path)!r} must end in {', '.join(FORMATS)}")
-    if not path.parent.exists() or not path.parent.is_dir():
-        raise SpecError(f"{flag}: folder {str(path.parent)!r} does not exist")
-    return path
+    return output_file(path, flag)
 
 
 def _pyplot():
@@ -31,20 +38,56 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+_STYLE: ContextVar[dict[str, Any]] = ContextVar("rscale_figure_style", default={})
+
+
+@contextmanager
+def figure_style(dpi: int | None = None, figsize: tuple[float, float] | None = None) -> Iterator[None]:
+    """Within the block, `save` writes figures at `dpi` dots per inch and `figsize` = (width,
+    height) in inches, where given (None keeps each figure's own size and 120 dpi)."""
+    token = _STYLE.set({"dpi": dpi, "figsize": figsize})
     try:
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    except OSError as exc:
-        raise SpecError(f"--plot: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        yield
     finally:
-        _pyplot().close(fig)
+        _STYLE.reset(token)
 
 
-def plot_sample(path: Path, panels: list[tuple[str, dict[str, Any]]], title: str, n_show: int = 3) -> None:
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """`pyplot.subplots`, with the figure closed in pyplot at once (it stays drawable and
+    savable; pyplot keeps no reference to it)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(nrows, ncols, **kwargs)
+    plt.close(fig)
+    return fig, axes
+
+
+def layout(fig: Any, **kwargs: Any) -> None:
+    """`fig.tight_layout(**kwargs)`, remembered so that `save` redoes it at another --figsize."""
+    fig.tight_layout(**kwargs)
+    fig._rscale_layout = kwargs
+
+
+def save(fig: Any, path: str | Path, flag: str = "--plot") -> Path:
+    """Write `fig` to `path` (format from the extension) at the current `figure_style`; the path."""
+    style, path = _STYLE.get(), Path(path)
+    if style.get("figsize"):
+        fig.set_size_inches(*style["figsize"])
+        if getattr(fig, "_rscale_layout", None) is not None:
+            with warnings.catch_warnings():  # a layout that no longer fits only warns: the figure is still written
+                warnings.simplefilter("ignore")
+                fig.tight_layout(**fig._rscale_layout)
+    try:
+        fig.savefig(path, dpi=style.get("dpi") or FIGURE_DPI, bbox_inches="tight")
+    except OSError as exc:
+        raise SpecError(f"{flag}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    return path
+
+
+
+def sample_figure(panels: list[tuple[str, dict[str, Any]]], title: str, n_show: int = 3):
     """One row per law setting. Left: entry paths √d (V_k)_{ij} against layer k.
     Right: autocovariance per lag, empirical (±2 s.e.) against theory."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.6 * len(panels)), squeeze=False)
+    fig, axes = new_figure(len(panels), 2, figsize=(11, 3.6 * len(panels)), squeeze=False)
     for (label, stats), (left, right) in zip(panels, axes):
         paths = stats["paths"]
         layers = np.arange(1, paths.shape[1] + 1)
@@ -64,17 +107,16 @@ def plot_sample(path: Path, panels: list[tuple[str, dict[str, Any]]], title: str
         right.set_title(f"{label}: autocovariance across depth")
         right.legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    _save(fig, path)
+    layout(fig)
+    return fig
 
 
-def plot_run_distributions(path: Path, betas: tuple[float, ...], values: dict[str, np.ndarray], title: str) -> None:
+def run_figure(betas: tuple[float, ...], values: dict[str, np.ndarray], title: str):
     """Distribution of log10 ratios over samples for each β: box (5–95 % whiskers) and points."""
-    plt = _pyplot()
     panels = [("output_log10", r"$\log_{10}\ \|h_L-h_0\|\,/\,\|h_0\|$"),
               ("gradient_log10", r"$\log_{10}\ \|p_0-p_L\|\,/\,\|p_L\|$")]
     panels = [p for p in panels if p[0] in values]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    fig, axes = new_figure(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     rng = np.random.default_rng(0)  # jitter of the points only
     positions = np.arange(len(betas))
     for ax, (key, label) in zip(axes[0], panels):
@@ -87,7 +129,7 @@ def plot_run_distributions(path: Path, betas: tuple[float, ...], values: dict[st
         ax.set_xlabel("β")
         ax.set_ylabel(label)
     fig.suptitle(title + " (box: quartiles, whiskers: 5–95 %)")
-    _save(fig, path)
+    return fig
 
 
 def describe_law(spec: Any) -> str:
@@ -118,7 +160,7 @@ QUANTITY_LABELS = {
     "output_log10": r"$\log_{10}\ \|h_L-h_0\|\,/\,\|h_0\|$",
     "gradient_log10": r"$\log_{10}\ \|p_0-p_L\|\,/\,\|p_L\|$",
 }
-REGIME_COLORS = {"identity": "tab:blue", "stable": "tab:green", "explosion": "tab:red"}
+REGIME_COLORS = {"identity": "tab:blue", "stable": "tab:green", "explosion": "tab:red", "undetermined": "tab:gray"}
 BASIS_LABELS = {"theorem": "theorem", "first-order": "first-order argument", "comparison": "built-in models, a comparison"}
 CLIP = 4.0
 
@@ -150,15 +192,40 @@ def _settings(records: list[dict[str, Any]]) -> list[str]:
     return seen
 
 
-def plot_depth_curves(path: Path, records: list[dict[str, Any]], title: str) -> None:
+def depth_scale(depths: Any) -> str:
+    """"linear" when the depths are evenly spaced (a grid like 10:1000:10, the paper's Figure 1),
+    else "log" (100,300,1000 or 10:1000:12:log): the axis on which the grid's points spread evenly.
+    Compares the spread of the steps in L and in log L."""
+    d = np.unique(np.asarray(depths, dtype=float))
+    if d.size < 3 or d[0] <= 0:
+        return "log"
+    steps, log_steps = np.diff(d), np.diff(np.log(d))
+    return "linear" if steps.std() / steps.mean() < log_steps.std() / log_steps.mean() else "log"
+
+
+def depth_axis(ax: Any, depths: Any) -> None:
+    """Put a depth axis on the scale where `depths` spread evenly (`depth_scale`)."""
+    if depth_scale(depths) == "log":
+        ax.set_xscale("log")
+        shown = sorted(set(int(v) for v in depths))
+        if len(shown) <= 8:  # few depths: a tick at each, written in full
+            ax.set_xticks(shown, [str(v) for v in shown])
+            ax.minorticks_off()
+    else:
+        ax.set_xlim(left=0)
+
+
+def depth_curves_figure(records: list[dict[str, Any]], title: str):
     """Median log10 ratio against L with 5–95 % bands, one panel per β, one curve per law
-    setting and width d; output solid, gradient dashed."""
+    setting and width d; output solid, gradient dashed. The depth axis is linear for an evenly
+    spaced grid and logarithmic otherwise (`depth_scale`)."""
     plt = _pyplot()
     betas = records[0]["betas"]
     n = len(betas)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    all_depths = sorted({r["cell"]["depth"] for r in records})
     settings = _settings(records)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     quantities = [q for q in ("output_log10", "gradient_log10") if q in records[0]["values"]]
@@ -176,7 +243,7 @@ def plot_depth_curves(path: Path, records: list[dict[str, Any]], title: str) -> 
                 name = ("output" if q == "output_log10" else "gradient") + (f", {label}" if len(settings) > 1 else "")
                 ax.plot(depths, med, style, marker="o", ms=3, color=color, label=name)
                 ax.fill_between(depths, lo, hi, color=color, alpha=0.15)
-        ax.set_xscale("log")
+        depth_axis(ax, all_depths)
         ax.axhline(0.0, color="grey", lw=0.6)
         ax.set_title(f"β = {beta:g}")
         ax.set_xlabel("depth L")
@@ -185,16 +252,16 @@ def plot_depth_curves(path: Path, records: list[dict[str, Any]], title: str) -> 
             ax.legend(fontsize=7)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].axis("off")
-    fig.suptitle(title + "\nsolid: log10 ‖h_L−h_0‖/‖h_0‖, dashed: log10 ‖p_0−p_L‖/‖p_L‖")
-    fig.tight_layout()
-    _save(fig, path)
+    solid = ", ".join(f"{style}: {QUANTITY_LABELS[q]}" for q, style in zip(quantities, ("solid", "dashed")))
+    fig.suptitle(f"{title}\n{solid}")
+    layout(fig)
+    return fig
 
 
-def plot_histogram(path: Path, record: dict[str, Any], beta_index: int, title: str) -> None:
+def histogram_figure(record: dict[str, Any], beta_index: int, title: str):
     """Distribution over samples of both ratios at one (L, β), like Figure 2 of the paper."""
-    plt = _pyplot()
     quantities = [q for q in ("output_log10", "gradient_log10") if q in record["values"]]
-    fig, axes = plt.subplots(1, len(quantities), figsize=(5.2 * len(quantities), 3.8), squeeze=False)
+    fig, axes = new_figure(1, len(quantities), figsize=(5.2 * len(quantities), 3.8), squeeze=False)
     for ax, q in zip(axes[0], quantities):
         data = np.array([v for v in record["values"][q][beta_index] if v is not None], dtype=float)
         ax.hist(10.0**data, bins=max(10, min(40, data.size // 4)), color="tab:blue", alpha=0.8)
@@ -202,8 +269,8 @@ def plot_histogram(path: Path, record: dict[str, Any], beta_index: int, title: s
         ax.set_ylabel("samples")
     beta = record["betas"][beta_index]
     fig.suptitle(f"{title}: L = {record['cell']['depth']}, β = {beta:g}, {len(record['values'][quantities[0]][beta_index])} samples")
-    fig.tight_layout()
-    _save(fig, path)
+    layout(fig)
+    return fig
 
 
 def _heatmap(ax, fig, x, y, z, ylog, ylabel, thresholds: bool = False):
@@ -259,11 +326,25 @@ def _pairwise_points(ax, info: dict[str, Any], y_of, label: bool = True) -> bool
     return bool(pairs)
 
 
-def plot_phase_depth(path: Path, records: list[dict[str, Any]], entry: dict[str, Any], title: str) -> None:
+def _shared_legend(fig: Any, axes: Any, extra: list[Any] = (), title: str | None = None, bottom: float = 0.0) -> None:
+    """One legend for all panels, below them (outside every axes: it hides no cell or marker);
+    entries with equal labels are drawn once."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    for handle in extra:
+        seen.setdefault(handle.get_label(), handle)
+    ncol = min(4, max(1, len(seen)))
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol, fontsize=7, title=title,
+               title_fontsize=7, bbox_to_anchor=(0.5, bottom), frameon=False)
+
+
+def phase_depth_figure(records: list[dict[str, Any]], entry: dict[str, Any], title: str):
     """β × L heatmaps of the median log10 ratios, regimes marked above, critical β drawn with
     the crossing of each pair of depths (faint) and the reference with its basis; at a single
-    depth the regimes come from the ±1 thresholds (labelled "single depth")."""
-    plt = _pyplot()
+    depth the regimes come from the ±1 thresholds (labelled "single depth"). Each panel's title
+    gives its critical β; one legend below the panels."""
     records = sorted(records, key=lambda r: r["cell"]["depth"])
     betas = np.array(records[0]["betas"])
     depths = np.array([r["cell"]["depth"] for r in records])
@@ -272,37 +353,39 @@ def plot_phase_depth(path: Path, records: list[dict[str, Any]], entry: dict[str,
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
 
-    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2 if depths.size > 1 else 3.6),
-                             squeeze=False)
+    height = 5.2 if depths.size > 1 else 3.6
+    room = 0.7  # inches below the panels for the legend
+    fig, axes = new_figure(1, len(quantities), figsize=(6.4 * len(quantities), height + room), squeeze=False)
     for ax, q in zip(axes[0], quantities):
         info = _info(entry, q)
         z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in records])
         bar = _heatmap(ax, fig, betas, depths, z, True, "depth L")
-        ax.set_title(("output ratio" if q == "output_log10" else "gradient ratio")
-                     + (f" (single depth L = {depths[0]})" if threshold else ""), pad=14)
-        bar.set_label(QUANTITY_LABELS[q] + f" (median, clipped at ±{CLIP:g})")
         crit, (lo, hi) = info["critical_beta"], info["interval"]
+        name = "output ratio" if q == "output_log10" else "gradient ratio"
+        found = f": critical β ≈ {crit:.3f}" if crit is not None else ": no critical β in the grid"
+        ax.set_title(name + (f" (single depth L = {depths[0]})" if threshold else found), pad=18)
+        bar.set_label(QUANTITY_LABELS[q] + f" (median, clipped at ±{CLIP:g})")
         if lo is not None or hi is not None:
             ax.axvspan(lo if lo is not None else betas[0], hi if hi is not None else betas[-1], color="black", alpha=0.15,
-                       label="95 % interval")
+                       label="critical β: 95 % interval")
         if crit is not None:
-            ax.axvline(crit, color="black", lw=1.6, label=f"critical β ≈ {crit:.3f} (trend over all depths)")
+            ax.axvline(crit, color="black", lw=1.6, label="critical β (trend over all depths)")
         _pairwise_points(ax, info, lambda p: float(np.sqrt(p["depths"][0] * p["depths"][1])))
         _reference_lines(ax, info)
         # regimes (trend, or the single-depth thresholds): a row of squares above the heatmap
         top = blended_transform_factory(ax.transData, ax.transAxes)
-        marks = [(reg["beta"], REGIME_COLORS[reg["regime"]]) for reg in info["regimes"] if reg["regime"]]
+        marks = [(reg["beta"], REGIME_COLORS.get(reg["regime"], "tab:gray")) for reg in info["regimes"] if reg["regime"]]
         if marks:
             ax.scatter([b for b, _ in marks], [1.03] * len(marks), c=[c for _, c in marks], marker="s", s=28,
                        transform=top, clip_on=False)
-        handles, labels = ax.get_legend_handles_labels()
-        handles += [Line2D([], [], marker="s", ls="", color=c, label=n) for n, c in REGIME_COLORS.items()]
-        basis = "single depth: median log10 ratio < −1, > +1" if threshold else "trend over L"
-        ax.legend(handles=handles, fontsize=7, loc="lower left", title=f"regime squares above ({basis})",
-                  title_fontsize=7)
-    fig.suptitle(title, y=1.02)
-    fig.tight_layout()
-    _save(fig, path)
+    shown = {reg["regime"] for q in quantities for reg in _info(entry, q)["regimes"] if reg["regime"]}
+    squares = [Line2D([], [], marker="s", ls="", color=c, label=f"regime above: {n}") for n, c in REGIME_COLORS.items()
+               if n in shown or n != "undetermined"]
+    basis = "single depth: median log10 ratio < −1, > +1" if threshold else "the trend over L"
+    _shared_legend(fig, axes[0], squares, title=f"regime squares above the panels: from {basis}")
+    fig.suptitle(title)
+    layout(fig, rect=(0, room / (height + room), 1, 1))
+    return fig
 
 
 def _fine_references(entries: list[dict[str, Any]], parameter: str, q: str, base: Any) -> tuple[np.ndarray, np.ndarray, str]:
@@ -319,8 +402,8 @@ def _fine_references(entries: list[dict[str, Any]], parameter: str, q: str, base
     return fine, values, ", ".join(kinds)
 
 
-def plot_phase_param(path: Path, records: list[dict[str, Any]], entries: list[dict[str, Any]], parameter: str,
-                     title: str, base: Any) -> None:
+def phase_param_figure(records: list[dict[str, Any]], entries: list[dict[str, Any]], parameter: str, title: str,
+                       base: Any):
     """β × H (or ℓ, or d) heatmaps at the largest depth (and largest width) with one critical-β
     curve per width d, the crossing of each pair of depths (faint), the reference with its basis
     and the first-order prediction where one applies (dotted, one per d)."""
@@ -342,7 +425,7 @@ def plot_phase_param(path: Path, records: list[dict[str, Any]], entries: list[di
     symbol = "width d" if parameter == "width" else parameter_symbol(parameter)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     curves = [None] if parameter == "width" else widths
-    fig, axes = plt.subplots(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
+    fig, axes = new_figure(1, len(quantities), figsize=(6.4 * len(quantities), 5.2), squeeze=False)
     for ax, q in zip(axes[0], quantities):
         z = np.array([[r["results"][j][q]["median"] if r["results"][j][q] else np.inf for j in range(len(betas))] for r in top])
         bar = _heatmap(ax, fig, betas, params, z, parameter in ("lengthscale", "width"), symbol, thresholds=threshold)
@@ -389,8 +472,8 @@ def plot_phase_param(path: Path, records: list[dict[str, Any]], entries: list[di
     basis = ("; single depth: regimes from the ±1 contours (dotted)" if threshold else
              f"; critical β from the trend over L ∈ {{{', '.join(str(d) for d in depths)}}}")
     fig.suptitle(title + basis)
-    fig.tight_layout()
-    _save(fig, path)
+    layout(fig)
+    return fig
 
 
 def describe_law_cell(cell: dict[str, Any], base: Any) -> str:
@@ -420,27 +503,56 @@ class GridFigures:
         return cls(command, sweep, plot, hist, hist_depth, outputs.get("hist_beta"))
 
     def draw(self, study: Any) -> list[Path]:
-        """Draw the planned figures of a measured grid; the paths written."""
+        """Draw and save the planned figures of a measured grid; the paths written."""
         from resnet_scale_cli.report.documents import histogram_record, nearest_beta
 
-        sweep, records, written = self.sweep, study.records, []
-        entries = study.document["critical"]
-        title = grid_title(sweep)
+        written = []
         if self.plot:
-            if self.command == "sweep":
-                plot_depth_curves(self.plot, records, title)
-            elif len(sweep.settings()) > 1 and entries:
-                plot_phase_param(self.plot, records, entries, sweep.parameter, title, sweep.base)
-            elif getattr(sweep, "width_axis", False) and entries:
-                plot_phase_param(self.plot, records, entries, "width", title, sweep.base)
-            elif entries:
-                plot_phase_depth(self.plot, list(records), entries[0], title)
-            else:
-                raise SpecError("--plot of a phase diagram needs measured cells")
-            written.append(self.plot)
+            written.append(save(grid_figure(self.command, self.sweep, study.records, study.document["critical"]),
+                                self.plot))
         if self.hist:
-            record = histogram_record(records, self.hist_depth, self.hist_beta)
+            record = histogram_record(study.records, self.hist_depth, self.hist_beta)
             j = nearest_beta(record, self.hist_beta)
-            plot_histogram(self.hist, record, j, describe_law_cell(record["cell"], sweep.base))
-            written.append(self.hist)
+            figure = histogram_figure(record, j, describe_law_cell(record["cell"], self.sweep.base))
+            written.append(save(figure, self.hist, "--plot-hist"))
         return written
+
+
+def grid_figure(command: str, sweep: Any, records: list[dict[str, Any]], entries: list[dict[str, Any]]):
+    """The --plot figure of `sweep` (curves against L) or `phase` (β × L heatmap for one law
+    setting; β × H, ℓ or d with critical-β curves for several)."""
+    title = grid_title(sweep)
+    if command == "sweep":
+        return depth_curves_figure(records, title)
+    if len(sweep.settings()) > 1 and entries:
+        return phase_param_figure(records, entries, sweep.parameter, title, sweep.base)
+    if getattr(sweep, "width_axis", False) and entries:
+        return phase_param_figure(records, entries, "width", title, sweep.base)
+    if entries:
+        return phase_depth_figure(list(records), entries[0], title)
+    raise SpecError("--plot of a phase diagram needs measured cells")
+
+
+def experiment_figure(command: str, document: dict[str, Any], records: list[dict[str, Any]]):
+    """The --plot figure of an experiment's result (train: its smoothness figure)."""
+    if command == "limit":
+        from resnet_scale_cli.report.figures_limit import limit_figure
+
+        return limit_figure(document)
+    if command == "spectrum":
+        from resnet_scale_cli.report.figures_spectrum import spectrum_figure
+
+        return spectrum_figure(document, records)
+    if command == "adjoint":
+        from resnet_scale_cli.report.figures_adjoint import adjoint_figure
+
+        return adjoint_figure([document])
+    if command == "train":
+        from resnet_scale_cli.report.figures_train import smoothness_figure
+
+        return smoothness_figure([document])
+    if command == "inspect":
+        from resnet_scale_cli.report.figures_inspect import inspect_title
+
+        return phase_depth_figure(list(records), document["critical"][0], inspect_title(document["spec"]))
+    raise SpecError(f"no figure for {command!r}")

@@ -1,15 +1,15 @@
-"""Figures of `rscale adjoint` (matplotlib imported inside; Agg backend, files only): the errors
-of the memory-free backward against depth N on log-log axes, one line per document (net, law),
-with the measured fit and the paper's bound rate (labelled "bound"), and the peak memory."""
+"""Figures of `rscale adjoint` (matplotlib imported inside; Agg backend): the errors of the
+memory-free backward against depth N on log-log axes, one line per document (net, law), with the
+measured fit and the paper's bound rate (labelled "bound"), and the peak memory."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-PANELS = (("activation_error", "activation recovery max_n ‖x̃_n − x_n‖/‖x_n‖"),
-          ("gradient_error", "‖∇̃_θ − ∇_θ‖/‖∇_θ‖"),
-          ("input_gradient_error", "‖∇̃_x − ∇_x‖/‖∇_x‖"))
+PANELS = (("activation_error", r"activations: $\mathrm{max}_n\, \|\tilde x_n - x_n\| / \|x_n\|$"),
+          ("gradient_error", r"weight gradient: $\|\tilde\nabla_\theta - \nabla_\theta\| / \|\nabla_\theta\|$"),
+          ("input_gradient_error", r"input gradient: $\|\tilde\nabla_x - \nabla_x\| / \|\nabla_x\|$"))
 
 
 def label(document: dict[str, Any]) -> str:
@@ -20,14 +20,20 @@ def label(document: dict[str, Any]) -> str:
 
 
 def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write `adjoint_figure(documents)` to `path`."""
+    from resnet_scale_cli.report.figures import save
+
+    return save(adjoint_figure(documents), path)
+
+
+def adjoint_figure(documents: list[dict[str, Any]]):
     """Three error panels (median, 5–95 % band, dotted fit c·N^−rate, dashed slope of the bound
     anchored at the smallest depth) and a memory panel (exact solid, memory-free dashed)."""
     import numpy as np
 
-    from resnet_scale_cli.report.figures import _pyplot, _save
+    from resnet_scale_cli.report.figures import layout, new_figure
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
+    fig, axes = new_figure(1, 4, figsize=(19, 4.6))
     for i, doc in enumerate(documents):
         color = f"C{i}"
         rows = doc["results"]
@@ -50,7 +56,7 @@ def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
             if rate["bound"] is not None:
                 first = int(np.argmax(keep))
                 ax.plot(depths, med[first] * (depths / depths[first]) ** -rate["bound"], "--", color=color, lw=1,
-                        alpha=0.7, label=f"bound N^-{rate['bound']:g} (slope only)")
+                        alpha=0.7, label=rf"bound $N^{{-{rate['bound']:g}}}$ (slope only)")
             ax.set_title(title, fontsize=10)
         mem = axes[3]
         mem.plot(depths, [r["memory_bytes"]["exact"] for r in rows], "o-", color=color, label=f"{label(doc)}: exact")
@@ -63,10 +69,8 @@ def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("relative error (median, 5–95 %)")
-    axes[3].set_title("peak memory of the backward (bytes)", fontsize=10)
-    method = documents[0]["info"]["memory_method"] if documents else ""
-    fig.suptitle(f"memory-free backpropagation against depth (dotted: measured fit; dashed: the paper's upper-bound "
-                 f"rate, labelled bound). Memory: {method}", fontsize=10)
-    path = Path(path)
-    _save(fig, path)
-    return path
+    axes[3].set_title("peak memory of the backward", fontsize=10)
+    axes[3].set_ylabel("bytes")
+    fig.suptitle("Memory-free backpropagation against depth N (dotted: fit; dashed: the bound's slope)", fontsize=11)
+    layout(fig)
+    return fig

@@ -1,5 +1,5 @@
 """Figures of `inspect`: the phase diagram of a user's block (`--plot`, the β × L heatmaps of
-`report.figures.plot_phase_depth`, as `rscale phase` draws them) and its depth coordinate check
+`report.figures.phase_depth_figure`, as `rscale phase` draws them) and its depth coordinate check
 (`--plot-profiles`).
 
 The coordinate check: one panel per profile quantity (‖h_k‖/‖h_0‖, ‖L^-β f(h_k)‖/‖h_0‖, ‖p_k‖/‖p_L‖), log10 medians
@@ -22,19 +22,17 @@ QUANTITIES = (("state_log10", r"$\log_{10}\,\|h_k\|/\|h_0\|$"),
 STYLES = ("-", "--", ":", "-.")
 
 
-def plot_inspect_profiles(path: str | Path, profiles: Sequence[dict[str, Any]], title: str,
-                          betas: Sequence[float] | None = None) -> Path:
-    """Write the profiles of `run_inspect(...)["profiles"]` (or the records' `profiles` with
-    their cell) to `path` (.png, .pdf or .svg). `betas` picks a subset (default: all)."""
-    from resnet_scale_cli.report.figures import _pyplot, _save
+def profiles_figure(profiles: Sequence[dict[str, Any]], title: str, betas: Sequence[float] | None = None):
+    """The depth coordinate check of a document's `profiles` (or the records' `profiles` with
+    their cell). `betas` picks a subset (default: all)."""
+    from resnet_scale_cli.report.figures import _pyplot, layout, new_figure
 
     plt = _pyplot()
-    path = Path(path)
     chosen = sorted({p["beta"] for p in profiles}) if betas is None else list(betas)
     depths = sorted({p["depth"] for p in profiles})
     colours = plt.get_cmap("viridis")
     present = [(key, label) for key, label in QUANTITIES if any(p.get(key) for p in profiles)]
-    fig, axes = plt.subplots(1, len(present), figsize=(5.2 * len(present), 4.0), squeeze=False)
+    fig, axes = new_figure(1, len(present), figsize=(5.2 * len(present), 4.0), squeeze=False)
     for ax, (key, label) in zip(axes[0], present):
         for i, beta in enumerate(chosen):
             colour = colours(i / max(1, len(chosen) - 1))
@@ -56,9 +54,8 @@ def plot_inspect_profiles(path: str | Path, profiles: Sequence[dict[str, Any]], 
         labels.append(f"L = {depth}")
     fig.legend(handles, labels, loc="center right", fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 0.88, 0.95))
-    _save(fig, path)
-    return path
+    layout(fig, rect=(0, 0, 0.88, 0.95))
+    return fig
 
 
 def inspect_title(spec: dict[str, Any]) -> str:
@@ -94,14 +91,12 @@ class InspectFigures:
         return cls(plot, profiles)
 
     def draw(self, records: list[dict[str, Any]], document: dict[str, Any]) -> list[Path]:
-        """Draw the planned figures from a run's records and document; the paths written."""
-        from resnet_scale_cli.report.figures import plot_phase_depth
+        """Draw and save the planned figures from a run's records and document; the paths written."""
+        from resnet_scale_cli.report.figures import phase_depth_figure, save
 
         title, written = inspect_title(document["spec"]), []
         if self.plot is not None:
-            plot_phase_depth(self.plot, list(records), document["critical"][0], title)
-            written.append(self.plot)
+            written.append(save(phase_depth_figure(list(records), document["critical"][0], title), self.plot))
         if self.profiles is not None:
-            plot_inspect_profiles(self.profiles, document["profiles"], title)
-            written.append(self.profiles)
+            written.append(save(profiles_figure(document["profiles"], title), self.profiles, "--plot-profiles"))
         return written

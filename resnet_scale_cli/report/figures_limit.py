@@ -4,12 +4,11 @@ matplotlib is imported inside the function."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resnet_scale_cli.report.figures import _pyplot, _save
+from resnet_scale_cli.report.figures import new_figure
 
 
 def _short(basis: str) -> str:
@@ -17,15 +16,14 @@ def _short(basis: str) -> str:
     return basis.split(" (")[0].split(";")[0]
 
 
-def plot_limit(path: Path, document: dict[str, Any]) -> None:
+def limit_figure(document: dict[str, Any]):
     """max_k distance (median, 5–95 % band) and final distance against L, the reference's own
     change, the fitted line L^(−estimate) and the theory line(s) L^(−theory) through the fit's centre."""
     from resnet_scale_cli.report.tables_limit import limit_title
 
-    plt = _pyplot()
     results, rate = document["results"], document["rate"]
     depths = np.array([r["depth"] for r in results], dtype=float)
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = new_figure(figsize=(7, 4.8))
 
     def series(name: str, **style: Any) -> np.ndarray:
         med = np.array([r[name]["median"] if r[name] else np.nan for r in results])
@@ -58,4 +56,4 @@ def plot_limit(path: Path, document: dict[str, Any]) -> None:
     ax.set_title(f"{limit_title(document['spec'])}\n{document['limit']['equation']}", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(True, which="both", alpha=0.3)
-    _save(fig, path)
+    return fig

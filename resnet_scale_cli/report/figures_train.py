@@ -1,12 +1,16 @@
 """Figures of `rscale train`, from its JSON document (`--json`, `<out>/summary.json`,
 `run_training`); matplotlib is imported inside the functions.
 
-- `plot_smoothness`: max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, log-log, one curve per
+Each `*_figure` function returns a matplotlib Figure; `plot_training` saves all three.
+
+- `smoothness_figure`: max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ against L, log-log, one curve per
   document (initialization), with the L^{-1} reference labelled by its basis — the
   implicit-regularization paper's smoothness figure.
-- `plot_weight_entries`: a few weight entries against k/L at snapshot steps from before to after
+- `weights_figure`: a few weight entries against k/L at snapshot steps from before to after
   training — the paper's weights-across-depth figure.
-- `plot_loss_curves`: train and test loss and max_k ‖Δθ_k(t)‖ against the training step.
+- `loss_figure`: train and test loss and max_k ‖Δθ_k(t)‖ against the training step.
+- `limit_figure` (runs with `--limit-reference`, written as <stem>_limit): the distances of the
+  trained nets to the trained reference against L, with their fitted rates.
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ def _plt():
     return _pyplot()
 
 
-def _write(fig, path: str | Path) -> Path:
-    from resnet_scale_cli.report.figures import _save
+def _new(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    from resnet_scale_cli.report.figures import new_figure
 
-    path = Path(path)
-    _save(fig, path)
-    return path
+    return new_figure(*args, **kwargs)
+
+
+def _layout(fig: Any) -> Any:
+    from resnet_scale_cli.report.figures import layout
+
+    layout(fig)
+    return fig
 
 
 def _label(doc: dict[str, Any]) -> str:
@@ -57,13 +66,11 @@ def _short_basis(basis: str) -> str:
     return f"{head.strip()}, {source.strip()}" if source else head.strip()
 
 
-def plot_smoothness(documents: dict[str, Any] | Sequence[dict[str, Any]], path: str | Path, *,
-                    title: str | None = None) -> Path:
+def smoothness_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, title: str | None = None):
     """max_{k,t} ‖Δθ‖ (median over seeds, 5–95 % band) against L for each document, log-log,
     with the L^{-1} reference where a document states it (labelled by its basis)."""
-    plt = _plt()
     docs = [documents] if isinstance(documents, dict) else list(documents)
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = _new(figsize=(5.2, 3.8))
     reference = None
     for doc in docs:
         rows = [r for r in doc["results"] if r["max_weight_increment"] is not None]
@@ -93,8 +100,7 @@ def plot_smoothness(documents: dict[str, Any] | Sequence[dict[str, Any]], path: 
     ax.set_title(title or "Smoothness of the trained weights across depth", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _write(fig, path)
+    return _layout(fig)
 
 
 def _row(document: dict[str, Any], depth: int | None) -> dict[str, Any]:
@@ -108,8 +114,8 @@ def _row(document: dict[str, Any], depth: int | None) -> dict[str, Any]:
     raise ValueError(f"no result at depth {depth}; depths: {[r['depth'] for r in rows]}")
 
 
-def plot_weight_entries(document: dict[str, Any], path: str | Path, *, depth: int | None = None,
-                        tensor: str = "V", title: str | None = None) -> Path:
+def weights_figure(document: dict[str, Any], *, depth: int | None = None, tensor: str = "V",
+                   title: str | None = None):
     """Entries (i, j) of V_k (or W_k) of the first seed against k/L, one panel per entry, one
     curve per snapshot step (from before training, light, to after, dark)."""
     plt = _plt()
@@ -121,7 +127,7 @@ def plot_weight_entries(document: dict[str, Any], path: str | Path, *, depth: in
     entries = snaps["entries"]
     cols = min(2, len(entries))
     rows = (len(entries) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = _new(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
     cmap = plt.get_cmap("viridis")
     steps = snaps["steps"]
     for e, (i, j) in enumerate(entries):
@@ -137,8 +143,7 @@ def plot_weight_entries(document: dict[str, Any], path: str | Path, *, depth: in
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, title="step", title_fontsize=7)
     fig.suptitle(title or f"Weights across depth before and after training (L = {cell['depth']})", fontsize=10)
-    fig.tight_layout()
-    return _write(fig, path)
+    return _layout(fig)
 
 
 def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
@@ -149,12 +154,12 @@ def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
     return np.array(out)
 
 
-def plot_loss_curves(document: dict[str, Any], path: str | Path, *, title: str | None = None) -> Path:
+def loss_figure(document: dict[str, Any], *, title: str | None = None):
     """Median over seeds of the train (solid) and test (dashed) loss, and of max_k ‖Δθ_k(t)‖,
     against the step (t + 1 on a log axis), one colour per depth."""
     plt = _plt()
     cells = document["results"]
-    fig, (ax_loss, ax_inc) = plt.subplots(1, 2, figsize=(9.0, 3.6))
+    fig, (ax_loss, ax_inc) = _new(1, 2, figsize=(9.0, 3.6))
     cmap = plt.get_cmap("plasma")
     for c, cell in enumerate(sorted(cells, key=lambda r: r["depth"])):
         h = cell["history"]
@@ -177,8 +182,54 @@ def plot_loss_curves(document: dict[str, Any], path: str | Path, *, title: str |
         ax.grid(True, which="both", alpha=0.3)
     ax_loss.legend(fontsize=7)
     fig.suptitle(title or "Training curves (median over seeds)", fontsize=10)
-    fig.tight_layout()
-    return _write(fig, path)
+    return _layout(fig)
+
+
+def limit_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, title: str | None = None):
+    """The distances of `--limit-reference` runs to their trained reference against L, log-log (median
+    over networks, 5–95 % band): weights (left) and hidden states (right), one curve per document,
+    each labelled with its fitted rate, with the dashed line of that fit (slope −rate)."""
+    docs = [d for d in ([documents] if isinstance(documents, dict) else list(documents)) if d.get("limit")]
+    if not docs:
+        raise ValueError("no document with a `limit` block (run with --limit-reference)")
+    fig, axes = _new(1, 2, figsize=(9.0, 3.6))
+    labels = {"weights": r"$\max_k\,\|\theta^L_k(T)-\theta^{ref}(k/L,T)\|_F$",
+              "states": r"$\max_{k,x}\,\|h^L_k-h^{ref}(k/L)\|/\|h_0\|$"}
+    depths: set[int] = set()
+    for ax, quantity in zip(axes, ("weights", "states")):
+        for doc in docs:
+            rows = [r for r in doc["limit"]["results"] if r.get(quantity) and r[quantity]["median"] > 0]
+            if not rows:
+                continue
+            L = np.array([r["depth"] for r in rows], dtype=float)
+            depths.update(int(x) for x in L)
+            med = np.array([r[quantity]["median"] for r in rows])
+            lo = np.array([r[quantity]["q05"] for r in rows])
+            hi = np.array([r[quantity]["q95"] for r in rows])
+            fit = doc["limit"]["rates"].get(quantity)
+            name = _label({**doc, "exponent": None})
+            if fit is not None:
+                name += f": rate {fit['estimate']:.2f} [{fit['interval'][0]:.2f}, {fit['interval'][1]:.2f}]"
+            line, = ax.loglog(L, med, "o-", lw=1.8, label=name)
+            ax.fill_between(L, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+            if fit is not None:  # the fitted power law through the medians' geometric mean
+                c = np.mean(np.log10(med) + fit["estimate"] * np.log10(L))
+                ax.loglog(L, 10 ** (c - fit["estimate"] * np.log10(L)), "--", color=line.get_color(), lw=1.0)
+        ax.set_xlabel("depth L")
+        ax.set_ylabel(labels[quantity])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    if depths:
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        for ax in axes:
+            ax.set_xticks(sorted(depths))
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+    ref = docs[0]["limit"]["reference_depth"]
+    fig.suptitle(title or f"Distance of the trained ResNet to the trained reference (depth {ref}); dashed: fitted rates",
+                 fontsize=10)
+    return _layout(fig)
 
 
 def read_documents(paths: Sequence[str | Path], flag: str = "--compare") -> list[dict[str, Any]]:
@@ -205,15 +256,17 @@ def read_documents(paths: Sequence[str | Path], flag: str = "--compare") -> list
 def figure_paths(path: str | Path) -> dict[str, Path]:
     """The three files `--plot <stem>.<ext>` writes: <stem>_smoothness, <stem>_weights, <stem>_loss."""
     path = Path(path)
-    return {name: path.with_name(f"{path.stem}_{name}{path.suffix}") for name in ("smoothness", "weights", "loss")}
+    return {name: path.with_name(f"{path.stem}_{name}{path.suffix}") for name in ("smoothness", "weights", "loss", "limit")}
 
 
 def plot_training(document: dict[str, Any], path: str | Path, *, others: Sequence[dict[str, Any]] = ()) -> list[Path]:
     """All three figures of one document (plus `others`, e.g. runs with other initializations,
     on the smoothness plot), at the paths of `figure_paths(path)`."""
+    from resnet_scale_cli.report.figures import save
+
     paths = figure_paths(path)
     return [
-        plot_smoothness([document, *others], paths["smoothness"]),
-        plot_weight_entries(document, paths["weights"]),
-        plot_loss_curves(document, paths["loss"]),
-    ]
+        save(smoothness_figure([document, *others]), paths["smoothness"]),
+        save(weights_figure(document), paths["weights"]),
+        save(loss_figure(document), paths["loss"]),
+    ] + ([save(limit_figure([document, *others]), paths["limit"])] if document.get("limit") else [])

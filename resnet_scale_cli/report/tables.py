@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
+from resnet_scale_cli.report.fit import Table
 
 from resnet_scale_cli.laws import LAWS, parameter_symbol, setting_label
 
@@ -21,18 +21,30 @@ def _stat(cell: dict[str, float] | None) -> str:
 
 
 
-REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red"}
+REGIME_STYLE = {"identity": "cyan", "stable": "green", "explosion": "red", "undetermined": "yellow"}
 
 
 
-def exact_table(rows: list[tuple[list[str], dict[str, Any]]], keys: list[str], title: str) -> Table | None:
-    """The exact E[ratio²] beside its Monte Carlo mean ± s.e. (one row per (cell, β) where the
-    identity holds; `keys` name the leading columns), or None when it holds nowhere."""
+def _moment_cells(e: dict[str, Any] | None) -> list[str]:
+    """The mean ± s.e. and z cells of one exact-moment block (log10; s.e. relative to the mean)."""
+    if e is None:
+        return ["—", "—"]
+    if e["log10_mean"] is None:
+        return ["not available", "—"]
+    se = "" if e["relative_stderr"] is None else f" ± {100 * e['relative_stderr']:.2g} %"
+    return [f"{e['log10_mean']:.4f}{se}", "—" if e["z"] is None else f"{e['z']:+.2f}"]
+
+
+def exact_table(rows: list[tuple[list[str], dict[str, Any]]], keys: list[str], title: str) -> list[Any] | None:
+    """The exact log10 E[ratio²] beside the log10 of its Monte Carlo mean ± s.e. (one row per
+    (cell, β) where the identity holds; `keys` name the leading columns), then one line per reason
+    a standard error is not available; None when the identity holds nowhere."""
     rows = [(lead, ex) for lead, ex in rows if ex is not None]
     if not rows:
         return None
-    caption = (f"exact E(ratio²) = (1 + c L^-2β)^L − 1, c = {rows[0][1]['factor']:g} (docs/science.md); Monte Carlo "
-               "mean of ratio² ± s.e. over weight draws; z = (mean − exact)/s.e.")
+    caption = (f"log10 E(ratio²): exact = log10((1 + c L^-2β)^L − 1), c = {rows[0][1]['factor']:g} (docs/science.md); "
+               "Monte Carlo: log10 of the mean of ratio² over weight draws ± its relative s.e.; "
+               "z = (mean − exact)/s.e. where the s.e. is available")
     if len(rows) > MAX_TABLE_ROWS:
         caption += f"; first {MAX_TABLE_ROWS} of {len(rows)} rows shown (all in --json)"
     table = Table(title=title, caption=caption)
@@ -40,19 +52,21 @@ def exact_table(rows: list[tuple[list[str], dict[str, Any]]], keys: list[str], t
         table.add_column(key, justify="right")
     table.add_column("exact", justify="right")
     for q in ("output", "gradient"):
-        table.add_column(f"{q}: mean ± s.e.", justify="right", no_wrap=True)
+        table.add_column(f"{q}: mean ± s.e.", justify="right")
         table.add_column("z", justify="right")
+    notes: dict[str, list[str]] = {}
     for lead, ex in rows[:MAX_TABLE_ROWS]:
-        cells = list(lead) + [f"{ex['output']['exact']:.5g}" if ex.get("output") else "—"]
+        first = ex.get("output") or ex.get("gradient")
+        cells = list(lead) + [f"{first['log10_exact']:.4f}" if first else "—"]
         for q in ("output", "gradient"):
             e = ex.get(q)
-            if e is None or e["mean"] is None:
-                cells += ["—" if e is None else "overflow", "—"]
-                continue
-            se = "" if e["stderr"] is None else f" ± {e['stderr']:.2g}"
-            cells += [f"{e['mean']:.5g}{se}", "—" if e["z"] is None else f"{e['z']:+.2f}"]
+            cells += _moment_cells(e)
+            if e is not None and e["stderr_note"]:
+                notes.setdefault(e["stderr_note"].split(":")[0], []).append(f"{' '.join(lead)} {q}")
         table.add_row(*cells)
-    return table
+    lines = [f"s.e. not available ({reason}) for {len(where)} of the rows: {', '.join(where[:4])}"
+             + (f" and {len(where) - 4} more" if len(where) > 4 else "") for reason, where in notes.items()]
+    return [table, *lines]
 
 
 def run_table(result, title: str):
@@ -63,7 +77,8 @@ def run_table(result, title: str):
     from resnet_scale_cli.report.documents import exact_identity
 
     table = Table(title=title, caption="output = log10 ‖h_L−h_0‖/‖h_0‖, gradient = log10 ‖p_0−p_L‖/‖p_L‖: "
-                  "median [5 %, 95 %] over samples; regime read at this single depth")
+                  "median [5 %, 95 %] over samples; regime at this single depth: the output median's 95 % bootstrap "
+                  "interval (shown) wholly above +1 explosion, below −1 identity, inside ±1 stable, else undetermined")
     table.add_column("β", justify="right")
     table.add_column("output", justify="right", no_wrap=True)
     table.add_column("gradient", justify="right", no_wrap=True)
@@ -73,12 +88,13 @@ def run_table(result, title: str):
     for row in result.results:
         regime = row["regime"]
         table.add_row(f"{row['beta']:g}", _stat(row["output_log10"]), _stat(row["gradient_log10"]),
-                      str(row["samples"]), str(row["overflowed"]), f"[{REGIME_STYLE[regime]}]{regime}[/]")
+                      str(row["samples"]), str(row["overflowed"]),
+                      f"[{REGIME_STYLE[regime]}]{regime}[/] {_ends(row.get('median_interval'))}")
     meas, m = result.measurements, result.measurements.info["inputs_per_draw"]
     exact = exact_table([([f"{row['beta']:g}"], exact_identity(result.spec, row["beta"],
                                                                {q: v[j] for q, v in meas.values.items()}, m))
                          for j, row in enumerate(result.results)], ["β"], "exact second moment")
-    return table if exact is None else Group(table, exact)
+    return table if exact is None else Group(table, *exact)
 
 
 
@@ -98,6 +114,11 @@ def sample_table(stats: dict[str, Any], title: str) -> Table:
 
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:+.{digits}f}"
+
+
+def _ends(pair: list | None) -> str:
+    """The 95 % interval of a single-depth median, '[+0.41, +1.22]' (an overflowed end +∞)."""
+    return "" if not pair else "[" + ", ".join("+∞" if v is None else f"{v:+.2f}" for v in pair) + "]"
 
 
 
@@ -175,26 +196,29 @@ def regimes_table(entry: dict[str, Any], base) -> Table:
              + f"; theory reference {reference_text(entry)}"
              + (f", gradient {reference_text(grad)}" if grad and "theory_basis" in grad else ""))
     if threshold:
-        caption = (f"single depth L = {entry['depths'][-1]}: no trend, regimes read from the median log10 ratio "
-                   "(< −1 identity, > +1 explosion, else stable), as `rscale run` does")
+        caption = (f"single depth L = {entry['depths'][-1]}: no trend, regimes read against the ±1 thresholds from the "
+                   "95 % bootstrap interval of the median log10 ratio (wholly above +1 explosion, below −1 identity, "
+                   "inside ±1 stable, else undetermined), as `rscale run` does")
     else:
         caption = (f"slope of the median log10 ratio against log10 L over L ∈ {entry['depths']} [95 % bootstrap "
-                   "interval]; regime: slope > 0.05 explosion, < −0.05 identity, else stable")
+                   "interval]; regime: interval wholly above +0.05 explosion, below −0.05 identity; within ±0.05, or "
+                   "holding 0 at a β inside the critical-β interval, stable; else undetermined")
         pairs = entry.get("pairwise") or []
         if len(pairs) > 1:
             caption += "; crossing per pair of depths: " + ", ".join(
                 f"{p['depths'][0]}–{p['depths'][1]}: {_critical_text(p)}" for p in pairs)
     table = Table(title=title, caption=caption)
     table.add_column("β", justify="right")
-    table.add_column("output slope", justify="right", no_wrap=True)
+    shown = "median [95 %]" if threshold else "slope"
+    table.add_column(f"output {shown}", justify="right", no_wrap=True)
     table.add_column("regime")
     if grad:
-        table.add_column("gradient slope", justify="right", no_wrap=True)
+        table.add_column(f"gradient {shown}", justify="right", no_wrap=True)
         table.add_column("regime")
     table.add_column(f"median output at L = {entry['depths'][-1]}", justify="right")
     def slope(reg: dict[str, Any]) -> str:
         if threshold:
-            return "— (single depth)"
+            return _ends(reg.get("median_interval")) or "—"
         return f"{_fmt(reg['slope'])} [{_fmt(reg['slope_interval'][0], 2)}, {_fmt(reg['slope_interval'][1], 2)}]"
 
     for j, reg in enumerate(entry["regimes"]):
@@ -294,7 +318,7 @@ def grid_tables(study, title: str) -> list:
         exact = exact_table(list(zip(rows, (c.get("exact_mean_square") for c in document["cells"]))), keys,
                             "exact second moment")
         if exact is not None:
-            out.append(exact)
+            out.extend(exact)
     if len(critical) <= 3:
         out.extend(regimes_table(entry, sweep.base) for entry in document["critical"])
     if len(critical) > 1:

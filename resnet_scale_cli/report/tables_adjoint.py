@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
+from resnet_scale_cli.report.fit import Table
 
 LABELS = {"activation_error": "activations", "gradient_error": "∇_θ", "input_gradient_error": "∇_x"}
 CAPTION = ("errors of the memory-free backward, median [5 %, 95 %] over draws: activations max_n ‖x̃_n − x_n‖/‖x_n‖, "

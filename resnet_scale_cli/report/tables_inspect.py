@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
+from resnet_scale_cli.report.fit import Table
 
 from resnet_scale_cli.report.tables import MAX_TABLE_ROWS, _fmt, cells_table, regimes_table
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
+from resnet_scale_cli.report.fit import Table
 
 
 def limit_title(spec: dict[str, Any]) -> str:
@@ -30,20 +30,37 @@ def _interval(pair: list[float]) -> str:
 
 def distances_table(document: dict[str, Any]) -> Table:
     limit = document["limit"]
+    path_note = ("; path error = bound on the reference path's distance from an exact conditional GP path "
+                 "(window, jitter), relative to the GP's s.d." if any("path_error" in row for row in document["results"])
+                 else "")
     table = Table(title=escape(f"limit: {limit_title(document['spec'])}"),
                   caption=escape(f"limit {limit['equation']}; reference: {limit['reference']}. Distances relative to "
                                  "‖h_0‖, median [5 %, 95 %] over draws; change = the reference's own change when r "
-                                 "doubles from r/2"))
+                                 f"doubles from r/2{path_note}"))
     table.add_column("L", justify="right")
     table.add_column("max_k ‖h_k − H(k/L)‖", justify="right", no_wrap=True)
     table.add_column("‖h_L − H(1)‖", justify="right", no_wrap=True)
     table.add_column("reference change", justify="right", no_wrap=True)
     table.add_column("distance / change", justify="right")
+    paths = any("path_error" in row for row in document["results"])
+    if paths:
+        table.add_column("path error", justify="right", no_wrap=True)
     for row in document["results"]:
         ratio = row["reference_ratio"]
-        table.add_row(str(row["depth"]), _distance(row["distance_max"]), _distance(row["distance_final"]),
-                      _distance(row["reference_change"]), "—" if ratio is None else f"{ratio:.1f}")
+        cells = [str(row["depth"]), _distance(row["distance_max"]), _distance(row["distance_final"]),
+                 _distance(row["reference_change"]), "—" if ratio is None else f"{ratio:.1f}"]
+        if paths:
+            cells.append(_path(row))
+        table.add_row(*cells)
     return table
+
+
+def _path(row: dict[str, Any]) -> str:
+    """'3.1e-06 (w 32)' or '1.0e-06 (exact)': the bound on the reference path's own error."""
+    if row.get("path_error") is None:
+        return "—"
+    how = "exact" if row.get("exact_conditioning") else f"w {row['window']}"
+    return f"{row['path_error']:.1e} ({how})"
 
 
 def rates_table(document: dict[str, Any]) -> Table:
@@ -70,13 +87,16 @@ def reference_line(document: dict[str, Any]) -> str:
     if ref["ratio_min"] is None:
         return "reference: no change measured"
     expected = "" if ref["expected_ratio"] is None else f"; expected ≈ {ref['expected_ratio']:.3g} at every L"
+    path = ("" if ref.get("path_ratio_min") is None
+            else f"; smallest distance / path error {ref['path_ratio_min']:.3g}")
     if ref["converged"]:
-        return (f"reference converged: every distance is ≥ {ref['threshold']:g}× the reference's own change "
-                f"(smallest ratio {ref['ratio_min']:.3g}{expected})")
-    note = (" — for the SDE the ratio is ≈ √(r − 1) whatever L, so the rate is unaffected; "
-            "--refinement 128 gives ≈ 11" if document["limit"]["kind"] == "sde" else "; raise --refinement")
+        also = " and the reference path's own error" if path else ""
+        return (f"reference converged: every distance is ≥ {ref['threshold']:g}× the reference's own change{also} "
+                f"(smallest ratio {ref['ratio_min']:.3g}{expected}{path})")
+    advice = ref.get("advice")
+    note = f" — {advice}" if advice else ""
     return (f"[yellow]reference not converged to {ref['threshold']:g}×[/]: smallest distance / change "
-            f"{ref['ratio_min']:.3g}{escape(expected)}{escape(note)}")
+            f"{ref['ratio_min']:.3g}{escape(expected)}{escape(path)}{escape(note)}")
 
 
 def limit_tables(document: dict[str, Any], figure=None) -> list[Any]:

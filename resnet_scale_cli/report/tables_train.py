@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
-from rich.table import Table
+from resnet_scale_cli.report.fit import Table
 
 
 def _stat(cell: dict[str, float] | None, fmt: str = ".3g") -> str:
@@ -88,5 +88,33 @@ def train_footer(document: dict[str, Any]) -> str:
     return "\n".join(escape(line) for line in lines)
 
 
+def limit_table(document: dict[str, Any]) -> Table:
+    """`--limit-reference`: per depth, the distances to the trained reference, then the rates."""
+    limit = document["limit"]
+    table = Table(title=escape(f"distance to the trained reference of depth {limit['reference_depth']} at s = k/L"),
+                  caption=escape("median [5 %, 95 %] over networks; weights: max_k ‖θ^L_k − θ^ref(k/L)‖_F, "
+                                 "states: max_{k,x} ‖h^L_k − h^ref(k/L)‖/‖h_0‖"))
+    for name in ("L", "weights", "states"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in limit["results"]:
+        table.add_row(str(row["depth"]), _stat(row.get("weights")), _stat(row.get("states")))
+    return table
+
+
+def limit_footer(document: dict[str, Any]) -> str:
+    lines = []
+    for quantity, fit in document["limit"]["rates"].items():
+        if fit is None:
+            lines.append(f"rate of the {quantity} distance: no fit (a zero distance or fewer than two depths)")
+            continue
+        lo, hi = fit["interval"]
+        theory = (f"theory {fit['theory']:g} ({'inside' if fit['theory_in_interval'] else 'OUTSIDE'} the interval)"
+                  if fit.get("theory") is not None else f"no theory ({fit.get('note')})")
+        lines.append(f"rate of the {quantity} distance (∝ L^-rate): {fit['estimate']:.3f} [{lo:.3f}, {hi:.3f}] "
+                     f"({fit['level']:.0%} bootstrap over networks); {theory}")
+    return "\n".join(escape(line) for line in lines)
+
+
 def train_tables(document: dict[str, Any]) -> list:
-    return [train_table(document), train_footer(document)]
+    extra = [limit_table(document), limit_footer(document)] if document.get("limit") else []
+    return [train_table(document), train_footer(document), *extra]

@@ -1,5 +1,5 @@
 """`DaskExecutor`: a grid's tasks on a Dask cluster (`--workers N`, `--scheduler ADDRESS`,
-`--scheduler-file PATH`); the optional extra `pip install "rscale[distributed]"`.
+`--scheduler-file PATH`); the optional extra, installed from a checkout with `pip install -e ".[distributed]"`.
 
 Dask is imported inside functions only: `rscale --help` stays free of it (and of torch). Each
 task is one cell, or one group of cells that `run_grid` measures in one pass (the law settings
@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterator, Sequence
 from resnet_scale_cli.errors import SpecError
 
 #: the one line printed when dask is missing
-MISSING_EXTRA = ('--workers/--scheduler/--scheduler-file need Dask: pip install "rscale[distributed]" '
-                 '(installs dask[distributed])')
+MISSING_EXTRA = ('--workers/--scheduler/--scheduler-file need Dask: pip install -e ".[distributed]" in the rscale '
+                 'checkout (installs dask[distributed])')
 
 #: seconds to wait for a scheduler named by --scheduler or --scheduler-file
 CONNECT_TIMEOUT = 20

@@ -1,5 +1,6 @@
 """The results store of a grid: `<out>/results.jsonl`, one line per finished cell (written whole,
-flushed and fsynced), and `<out>/<settings file>` with the settings it was made with.
+flushed and fsynced), and `<out>/<settings file>` with the settings it was made with. The tidy
+table `<out>/results.parquet` (`report.frames`) and the summary are written atomically at the end.
 
 `resume` keeps the complete lines, drops (and truncates away) a torn last line left by a kill,
 and refuses settings other than those stored. Summaries are written atomically.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.outputs import output_folder
 
 RESULTS, SUMMARY, SETTINGS = "results.jsonl", "summary.json", "sweep.json"
 
@@ -51,10 +53,7 @@ class ResultStore:
         self.out = out
         self.path = out / RESULTS
         self.key = key
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SpecError(f"--out: cannot create {str(out)!r}: {exc.strerror or exc}") from None
+        output_folder(out, "--out")
         stored = out / SETTINGS
         if self.path.exists() and self.path.stat().st_size and not resume:
             raise SpecError(f"--out {out}: holds results already; add --resume to continue them or choose another folder")
@@ -94,5 +93,27 @@ def write_atomic(path: Path, text: str) -> None:
     with open(tmp, "w") as handle:
         handle.write(text)
         handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a results.jsonl (a torn last line left by a kill is left out)."""
+    return _read_results(Path(path))[0]
+
+
+def write_parquet(path: Path, frame: Any, metadata: dict[str, Any] | None = None) -> None:
+    """Write a `pandas.DataFrame` as parquet whole or not at all (temporary file, fsync, rename);
+    `metadata` is stored as JSON under the schema metadata key "rscale"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"rscale": json.dumps(metadata, allow_nan=False).encode()})
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)

@@ -1,5 +1,8 @@
-"""Regimes and critical β read from synthetic depth trends whose slopes are known exactly: the
-threshold τ = 0.05 decade per decade, the crossing by interpolation, the grid-bound cases."""
+"""Regimes and critical β read from synthetic depth trends whose slopes (and, for noiseless data,
+whose bootstrap intervals: zero width) are known exactly: the band ±τ = 0.05 decade per decade,
+the interval rule (explosion / identity only for an interval beyond the band, stable for one
+inside it or holding 0 at a β inside the critical-β interval, else undetermined), the crossing
+by interpolation, the grid-bound cases, and the single-depth reading against ±1 decade."""
 
 import numpy as np
 import pytest
@@ -84,12 +87,78 @@ def test_analyze_groups_cells_by_law_setting_and_reads_both_ratios():
     assert entries[1]["gradient"]["critical_beta"] == pytest.approx(0.7)
 
 
-def test_regime_of_a_slope_exactly_at_tau_is_stable():
-    """The documented rule: s > τ explosion, s < −τ identity, else stable (τ = 0.05)."""
+@pytest.mark.parametrize("low, high, critical, regime", [
+    (0.0501, 0.9, False, "explosion"), (-0.9, -0.0501, False, "identity"),
+    (0.05, 0.9, False, "undetermined"), (-0.9, -0.05, False, "undetermined"),  # an end on the band's edge
+    (-0.05, 0.05, False, "stable"), (0.01, 0.04, False, "stable"),  # inside the band: flat, confidently
+    (-0.2, 0.3, True, "stable"), (-0.2, 0.3, False, "undetermined"),  # holds 0: stable only near β_c
+    (0.0, 0.3, True, "stable"), (0.01, 0.3, True, "undetermined"),  # 0 excluded: not the critical trend
+    (float("inf"), float("inf"), False, "explosion"),
+])
+def test_regime_of_reads_the_interval_against_the_band(low, high, critical, regime):
+    """The documented rule with τ = 0.05: low > τ explosion, high < −τ identity, [low, high]
+    inside [−τ, τ] stable, else stable only when it holds 0 and β is in the critical interval."""
     from resnet_scale_cli.analysis.regimes import regime_of
 
-    assert regime_of(0.05) == "stable" and regime_of(-0.05) == "stable"
-    assert regime_of(float("nan")) == "explosion" and regime_of(float("inf")) == "explosion"
+    assert regime_of(low, high, critical=critical) == regime
+
+
+def test_regime_of_at_one_depth_uses_the_plus_minus_one_band():
+    from resnet_scale_cli.analysis.regimes import regime_of
+
+    band = (-1.0, 1.0)
+    assert [regime_of(lo, hi, band=band) for lo, hi in ((1.01, 2.0), (-3.0, -1.01), (-1.0, 1.0), (0.5, 1.5), (-2.0, 0.0))] \
+        == ["explosion", "identity", "stable", "undetermined", "undetermined"]
+
+
+def _two_samples(records, j, slope, spread):
+    """Cell values at β index j: two samples slope·log10 L ± spread at every depth. A bootstrap
+    median is then −spread, 0 or +spread around slope·log10 L (probabilities 1/4, 1/2, 1/4), and
+    over L = 10², 10³, 10⁴ the replicate slope is slope + (e₃ − e₁)/2, whose extremes slope ∓ spread
+    each come with probability 1/16 > 2.5 %: the 95 % interval is exactly [slope − spread, slope + spread]."""
+    for r in records:
+        log_depth = np.log10(r["cell"]["depth"])
+        r["values"]["output_log10"][j] = [slope * log_depth - spread, slope * log_depth + spread]
+
+
+@pytest.mark.parametrize("spread, regime", [(0.005, "explosion"), (0.04, "undetermined")])
+def test_a_positive_slope_whose_interval_reaches_into_the_band_is_undetermined(spread, regime):
+    """Slope 0.06 at β = 0.45 (slopes 0.5 − β elsewhere): with the interval [0.055, 0.065] it is
+    an explosion; with [0.02, 0.10] it excludes 0 (not the critical trend) but reaches below τ:
+    undetermined — the point slope alone (> τ) read explosion."""
+    betas = (0.2, 0.45, 0.9)
+    records = _records(lambda b: 0.5 - b, betas, samples=2)
+    _two_samples(records, 1, 0.06, spread)
+    got = analyze_setting(records)["regimes"]
+    assert got[1]["slope_interval"] == [pytest.approx(0.06 - spread), pytest.approx(0.06 + spread)]
+    assert [r["regime"] for r in got] == ["explosion", regime, "identity"]
+
+
+def test_a_flat_trend_away_from_the_critical_beta_is_undetermined():
+    """A slope curve that falls through 0 at β = 0.45 (slopes +0.3, −0.3, exact) and comes back
+    to a trend [−0.2, +0.2] at β = 0.9, as log σ_max does in the identity regime: that interval
+    holds 0 but β = 0.9 lies outside the critical interval [0.45, 0.45]: undetermined, not stable."""
+    slopes = {0.3: 0.3, 0.6: -0.3, 0.9: 0.0}
+    records = _records(lambda b: slopes[b], tuple(slopes), samples=2)
+    _two_samples(records, 2, 0.0, 0.2)
+    got = analyze_setting(records)
+    assert got["interval"] == [pytest.approx(0.45)] * 2
+    assert got["regimes"][2]["slope_interval"] == [pytest.approx(-0.2), pytest.approx(0.2)]
+    assert [r["regime"] for r in got["regimes"]] == ["explosion", "identity", "undetermined"]
+
+
+def test_a_slope_interval_holding_zero_at_the_critical_beta_is_stable():
+    """Slopes 0.6 − β at β = 0.3, 0.6, 0.9, the one at β = 0.6 with the interval [−0.5, +0.5]
+    (`_two_samples`): replicate slopes there are positive and negative, so the crossing's interval
+    holds 0.6, and β = 0.6 reads stable although its interval reaches far beyond ±τ."""
+    betas = (0.3, 0.6, 0.9)
+    records = _records(lambda b: 0.6 - b, betas, samples=2)
+    _two_samples(records, 1, 0.0, 0.5)
+    got = analyze_setting(records)
+    lo, hi = got["regimes"][1]["slope_interval"]
+    assert lo < -0.05 and hi > 0.05
+    assert got["interval"][0] <= 0.6 <= got["interval"][1]
+    assert [r["regime"] for r in got["regimes"]] == ["explosion", "stable", "identity"]
 
 
 def test_bootstrap_is_reproducible_for_a_seed_and_changes_with_it():
@@ -138,14 +207,16 @@ def test_a_single_depth_reads_the_requested_ratio():
 
 
 def test_a_few_overflowed_samples_move_the_median_not_the_regime():
-    """One overflowed sample of five per cell counts as +∞ (not NaN): the median is the third
-    smallest value, slope(β)·log10 L exactly (offsets −0.2, −0.1, 0, +0.1 and the overflow)."""
+    """One overflowed sample of nine per cell counts as +∞ (not NaN): the median is the fifth
+    smallest value, slope(β)·log10 L exactly (offsets −0.2 … +0.15 in steps of 0.05 and the
+    overflow). A bootstrap median is +∞ only when five of nine picks are the overflow
+    (P = 0.14 %), so the intervals stay finite and beyond ±τ: explosion and identity."""
     betas = (0.3, 0.7)
     records = _records(lambda b: 0.5 - b, betas)
+    offsets = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15)
     for r in records:
         log_depth = np.log10(r["cell"]["depth"])
-        r["values"]["output_log10"] = [[(0.5 - b) * log_depth + o for o in (-0.2, -0.1, 0.0, 0.1)] + [None]
-                                       for b in betas]
+        r["values"]["output_log10"] = [[(0.5 - b) * log_depth + o for o in offsets] + [None] for b in betas]
     got = analyze_setting(records)
     assert [g["slope"] for g in got["regimes"]] == pytest.approx([0.2, -0.2], abs=1e-12)
     assert [g["regime"] for g in got["regimes"]] == ["explosion", "identity"]
@@ -299,3 +370,36 @@ def test_bootstrap_intervals_equal_an_independent_percentile_bootstrap(crossing,
     for g, p in zip(got["pairwise"], pairs, strict=True):
         assert _same(g["critical_beta"], p["critical"]) and g["bound"] == _bound(p["critical"]), (g, p)
         assert all(map(_same, g["interval"], p["interval"])), (g, p)
+
+
+# ---- the single-depth reading: the median's bootstrap interval against ±1 decade ----
+
+@pytest.mark.parametrize("median, regime", [(1.5, "explosion"), (1.05, "undetermined"), (0.5, "stable"),
+                                            (-1.05, "undetermined"), (-1.5, "identity")])
+def test_a_single_depth_reads_the_median_interval_against_plus_minus_one(median, regime):
+    """Two samples m ± 0.1 per β: a bootstrap median is m − 0.1, m or m + 0.1 (probabilities 1/4,
+    1/2, 1/4), so the 95 % interval is exactly [m − 0.1, m + 0.1]; wholly beyond +1 (−1) it reads
+    explosion (identity), inside [−1, +1] stable, astride an edge undetermined."""
+    from resnet_scale_cli.analysis.regimes import single_depth_regimes
+
+    (got,) = single_depth_regimes([[median - 0.1, median + 0.1]])
+    assert got["median"] == pytest.approx(median)
+    assert got["median_interval"] == [pytest.approx(median - 0.1), pytest.approx(median + 0.1)]
+    assert got["regime"] == regime
+    records = _records(lambda b: 0.0, (0.5,), samples=2)[:1]
+    records[0]["values"]["output_log10"] = [[median - 0.1, median + 0.1]]
+    (entry,) = analyze_setting(records)["regimes"]
+    assert entry["regime"] == regime and entry["median_interval"] == got["median_interval"]
+
+
+def test_a_single_depth_resamples_whole_draws_and_writes_overflow_as_null():
+    """Two draws of two inputs, each {−1.5, +2.5} decades. Resampling whole draws keeps one of each
+    per draw, so every replicate median is 0.5 and the interval has zero width (stable); read as
+    four independent samples the medians would reach −1.5 and +2.5 (undetermined). A β with 3 of 4
+    samples overflowed has median +∞ (null) and interval [+∞, +∞]: explosion."""
+    from resnet_scale_cli.analysis.regimes import single_depth_regimes
+
+    got = single_depth_regimes([[-1.5, 2.5, -1.5, 2.5], [None, None, 0.0, float("nan")]], inputs_per_draw=2)
+    assert got[0] == {"regime": "stable", "median": 0.5, "median_interval": [0.5, 0.5]}
+    assert single_depth_regimes([[-1.5, 2.5, -1.5, 2.5]], inputs_per_draw=1)[0]["regime"] == "undetermined"
+    assert got[1] == {"regime": "explosion", "median": None, "median_interval": [None, None]}

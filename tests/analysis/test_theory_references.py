@@ -147,7 +147,7 @@ def test_exact_identity_factor_and_refusals():
     for args in (("iid", "full", "tanh"), ("iid", "full", "gelu"), ("iid", "simple", "relu"), ("rbf", "full", "relu"),
                  ("fbm", "full", "relu"), ("tied", "linear", "relu")):
         assert f(*args) is None and theory.exact_identity_refusal(*args)
-    assert theory.exact_mean_square(0.5, 200, 0.5) == pytest.approx((1 + 1 / 400) ** 200 - 1, rel=1e-12)
+    assert 10 ** theory.log10_exact_mean_square(0.5, 200, 0.5) == pytest.approx((1 + 1 / 400) ** 200 - 1, rel=1e-12)
 
 
 def relu_output_correlation(g):
@@ -175,25 +175,76 @@ def test_first_order_sum_past_the_exact_lags_against_a_direct_sum(H):
 
 
 def test_mean_square_units_are_draw_means_or_samples():
-    """ratio² = 10^{2v}: squares 1..6. Three draws of two inputs: units are the draw means
-    1.5, 3.5, 5.5 (s.e. 2/√3); one draw of six inputs, or inputs not dividing the samples:
-    the six samples are the units (s.e. √3.5/√6)."""
-    v = [0.5 * math.log10(s) for s in range(1, 7)]
-    mean, se, units = theory.mean_square(v, 2)
-    assert (mean, units) == (pytest.approx(3.5, rel=1e-12), 3) and se == pytest.approx(2 / math.sqrt(3), rel=1e-12)
+    """ratio² = 10^{2v}: squares 10..15. Three draws of two inputs: units are the draw means
+    10.5, 12.5, 14.5 (s.e. 2/√3); one draw of six inputs, or inputs not dividing the samples:
+    the six samples are the units (s.e. √3.5/√6). All returned in log10."""
+    v = [0.5 * math.log10(s) for s in range(10, 16)]
+    got = theory.mean_square(v, 2)
+    assert got.units == 3 and 10 ** got.log10_mean == pytest.approx(12.5, rel=1e-12)
+    assert 10 ** got.log10_stderr == pytest.approx(2 / math.sqrt(3), rel=1e-12)
+    assert got.relative_stderr == pytest.approx(2 / math.sqrt(3) / 12.5, rel=1e-12) and got.stderr_note is None
     for per_draw in (6, 4, 1):
-        mean, se, units = theory.mean_square(v, per_draw)
-        assert (mean, units) == (pytest.approx(3.5, rel=1e-12), 6)
-        assert se == pytest.approx(math.sqrt(3.5) / math.sqrt(6), rel=1e-12)
-    assert theory.mean_square([0.0], 1) == (1.0, None, 1)
-    assert theory.mean_square([0.1, None, 0.2], 1) == (None, None, 3)
-    assert theory.mean_square([0.1, 151.0], 1) == (None, None, 2)
-    assert theory.mean_square([], 1) == (None, None, 0)
+        got = theory.mean_square(v, per_draw)
+        assert got.units == 6 and 10 ** got.log10_mean == pytest.approx(12.5, rel=1e-12)
+        assert 10 ** got.log10_stderr == pytest.approx(math.sqrt(3.5) / math.sqrt(6), rel=1e-12)
+    single = theory.mean_square([0.0], 1)
+    assert (single.log10_mean, single.log10_stderr, single.units) == (0.0, None, 1) and "single" in single.stderr_note
+    overflowed = theory.mean_square([0.1, None, 0.2], 1)
+    assert overflowed.log10_mean is None and overflowed.units == 3 and "1 of 3" in overflowed.stderr_note
+    assert theory.mean_square([], 1).log10_mean is None
+
+
+def test_mean_square_stays_exact_far_past_the_float_range():
+    """Log ratios of 10^150 … 10^400 (ratio² past 10^308): the log-mean-exp equals the mean
+    written out with mpmath at 50 digits, the s.e. too, and nothing is inf or NaN."""
+    import mpmath
+
+    mpmath.mp.dps = 50
+    for shift in (150.0, 400.0, -400.0):
+        v = [shift + x for x in (0.0, 0.01, 0.02, 0.015, 0.005, 0.03)]
+        got = theory.mean_square(v, 1)
+        sq = [mpmath.mpf(10) ** (2 * mpmath.mpf(x)) for x in v]
+        mean = sum(sq) / len(sq)
+        sd = mpmath.sqrt(sum((s - mean) ** 2 for s in sq) / (len(sq) - 1))
+        assert got.log10_mean == pytest.approx(float(mpmath.log10(mean)), abs=1e-12)
+        assert got.log10_stderr == pytest.approx(float(mpmath.log10(sd / mpmath.sqrt(len(sq)))), abs=1e-9)
+        assert got.relative_stderr == pytest.approx(float(sd / mpmath.sqrt(len(sq)) / mean), rel=1e-9)
+
+
+def test_mean_square_refuses_a_standard_error_under_heavy_tails():
+    """Natural logs of ratio² spread by s: the mean of n lognormal values has skewness
+    (e^{s²} + 2)√(e^{s²} − 1)/√n — 0.34 at s = 0.3, n = 8 (s.e. reported), 1.30 at s = 0.8
+    (withheld, z neither); the same s = 0.8 over 32 units gives 0.65 (reported)."""
+    base = np.array([-1.5, -1.0, -0.5, -0.1, 0.1, 0.5, 1.0, 1.5])
+    for s_target, reps, available in ((0.3, 1, True), (0.8, 1, False), (0.8, 4, True)):
+        z = np.tile(base, reps)
+        ln_sq = z / z.std(ddof=1) * s_target
+        got = theory.mean_square(list(ln_sq / (2 * math.log(10))), 1)
+        assert (got.log10_stderr is not None) is available, got
+        if not available:
+            assert got.stderr_note.startswith("heavy tails") and got.z(0.0) is None
+
+
+@pytest.mark.parametrize("factor, depth, beta", [(0.5, 200, 0.5), (0.5, 4000, 0.1), (0.5, 2000, 0.0), (1.0, 5000, 0.1),
+                                                 (0.5, 10**7, 0.0), (0.5, 1000, 5.0), (1.0, 10, 200.0), (0.5, 1, 0.0),
+                                                 (0.50005, 3000, 0.05)])
+def test_log10_exact_mean_square_against_mpmath(factor, depth, beta):
+    """log10((1 + c L^{-2β})^L − 1) at 60 digits with mpmath: from 10^-400 (β = 200) to
+    10^(1.7·10^6) (β = 0, L = 10^7), where the float formula overflows; the gain without − 1 too."""
+    import mpmath
+
+    mpmath.mp.dps = 60
+    c, L, b = mpmath.mpf(factor), mpmath.mpf(depth), mpmath.mpf(beta)
+    ln_gain = L * mpmath.log1p(c * L ** (-2 * b))  # 60 digits of ln (1 + c L^{-2β})^L, even at 10^-400
+    assert theory.log10_exact_mean_square(factor, depth, beta) == pytest.approx(
+        float(mpmath.log10(mpmath.expm1(ln_gain))), rel=1e-12)
+    assert theory.log10_exact_mean_square(factor, depth, beta, minus_one=False) == pytest.approx(
+        float(ln_gain / mpmath.log(10)), rel=1e-12, abs=1e-300)
 
 
 def test_exact_comparison_by_hand():
     """iid, full ReLU, d-free exact E[ratio²] = (1 + ½ L^{-2β})^L − 1 beside the Monte Carlo mean
-    of each ratio measured, its s.e. over draws and z = (mean − exact)/s.e."""
+    of each ratio measured, its s.e. over draws and z = (mean − exact)/s.e., in log10."""
     depth, beta = 100, 0.5
     exact = (1 + 0.5 / 100) ** 100 - 1
     out_sq, grad_sq = [0.5, 0.7, 0.4, 0.9], [1.0, 0.2, 0.6, 0.8]
@@ -204,13 +255,28 @@ def test_exact_comparison_by_hand():
     for q, sq in (("output", out_sq), ("gradient", grad_sq)):
         units = np.array(sq).reshape(2, 2).mean(1)
         se = units.std(ddof=1) / math.sqrt(2)
-        assert got[q] == {"exact": pytest.approx(exact, rel=1e-12), "mean": pytest.approx(units.mean(), rel=1e-12),
-                          "stderr": pytest.approx(se, rel=1e-12), "units": 2,
-                          "z": pytest.approx((units.mean() - exact) / se, rel=1e-12)}
+        assert got[q] == {"log10_exact": pytest.approx(math.log10(exact), rel=1e-12),
+                          "log10_mean": pytest.approx(math.log10(units.mean()), rel=1e-12),
+                          "log10_stderr": pytest.approx(math.log10(se), rel=1e-12),
+                          "relative_stderr": pytest.approx(se / units.mean(), rel=1e-12), "stderr_note": None,
+                          "units": 2, "z": pytest.approx((units.mean() - exact) / se, rel=1e-10)}
     only_output = theory.exact_comparison("iid", "full", "relu", "gaussian", depth, beta,
                                           {"output_log10": values["output_log10"]}, 2)
     assert only_output["gradient"] is None and only_output["output"]["units"] == 2
     assert theory.exact_comparison("iid", "full", "tanh", "gaussian", depth, beta, values, 2) is None
+
+
+def test_z_in_the_explosion_regime_is_finite_and_right():
+    """Mean 10^350·(1 ± …) against an exact 10^350·1.05: z computed relative to the larger value
+    equals the same z computed at 10^0 (scale-free), where floats suffice."""
+    base = [0.0, 0.02, 0.04, 0.01, 0.03, 0.05, 0.015, 0.025]
+    small, big = theory.mean_square(base, 1), theory.mean_square([x + 350.0 for x in base], 1)
+    exact = math.log10(1.05 * 10 ** small.log10_mean)
+    assert big.z(exact + 700.0) == pytest.approx(small.z(exact), rel=1e-9)
+    assert math.isfinite(big.z(exact + 700.0))
+    tiny_se = theory.MeanSquare(log10_mean=-10.0, log10_stderr=-11.0, relative_stderr=0.1, units=2)
+    assert tiny_se.z(300.0) == -1e300  # the gap is 10^311 s.e.: capped, finite, negative
+    assert tiny_se.z(-10.0 + math.log10(1.2)) == pytest.approx(-2.0, rel=1e-9)
 
 
 def test_predictions_are_attached_wherever_the_formula_applies():

@@ -254,9 +254,10 @@ def test_a_small_check_runs_end_to_end_with_baseline_junit_and_progress(tmp_path
     check = load_check("tiny.toml", TINY)
     with pytest.raises(SpecError, match="--confidence"):
         run_checks([check], confidence=1.0)
+    (tmp_path / "file").write_text("a regular file where a folder would go")
     with pytest.raises(SpecError, match="--junit"):
-        run_checks([check], junit=str(tmp_path / "no" / "r.xml"))
-    baseline, junit, steps = tmp_path / "b.json", tmp_path / "r.xml", []
+        run_checks([check], junit=str(tmp_path / "file" / "r.xml"))
+    baseline, junit, steps = tmp_path / "b.json", tmp_path / "reports" / "r.xml", []  # reports/ is created
     start = time.perf_counter()
     run = run_checks([check], baseline=str(baseline), update_baseline=True, junit=str(junit), progress=steps.append)
     wall = time.perf_counter() - start

@@ -25,10 +25,11 @@ def _stat(values):
 
 
 def _record(output_log10, gradient_log10=None, *, depth=100, beta=0.5, overflowed=0):
-    """One cell at (L, β) with per-sample log10 ratios and the statistics `run` would report."""
-    values = {"output_log10": [list(output_log10)]}
-    results = {"beta": beta, "depth": depth, "output_log10": _stat(output_log10), "samples": len(output_log10),
-               "overflowed": overflowed}
+    """One cell at (L, β) with per-sample log10 ratios and the statistics `run` would report;
+    `overflowed` more samples are written as None, as the store writes an overflow."""
+    values = {"output_log10": [list(output_log10) + [None] * overflowed]}
+    results = {"beta": beta, "depth": depth, "output_log10": _stat(output_log10),
+               "samples": len(output_log10) + overflowed, "overflowed": overflowed}
     if gradient_log10 is not None:
         values["gradient_log10"] = [list(gradient_log10)]
         results["gradient_log10"] = _stat(gradient_log10)
@@ -54,32 +55,48 @@ def test_statistic_reads_the_named_statistic():
 
 
 # ----------------------------------------------------------------------------- regime
-@pytest.mark.parametrize("median, regime", [(-1.2, "identity"), (-0.9, "stable"), (0.9, "stable"), (1.1, "explosion")])
+@pytest.mark.parametrize("median, regime", [(-1.2, "identity"), (-0.9, "stable"), (0.9, "stable"), (1.2, "explosion"),
+                                           (1.05, "undetermined"), (-1.05, "undetermined")])
 def test_regime_at_one_depth_reads_the_median_against_plus_minus_one_decade(median, regime):
+    """Three samples m − 0.1, m, m + 0.1: a bootstrap median is m − 0.1 (two picks or more of the
+    lowest) with probability 7/27, and m + 0.1 likewise, far above 2.5 % of 400 replicates, so the
+    median's 95 % interval is [m − 0.1, m + 0.1]: inside [−1, +1] stable, wholly beyond ±1
+    explosion or identity, astride an edge undetermined."""
     rec = _record([median - 0.1, median, median + 0.1])
-    for expected in ("identity", "stable", "explosion"):
+    for expected in ("identity", "stable", "explosion", "undetermined"):
         got = _evaluate("regime", [rec], [], regime=expected)
         assert got["measured"] == regime and got["passed"] is (expected == regime)
 
 
 def test_regime_at_one_depth_with_most_samples_overflowed_is_explosion():
-    rec = _record([-2.0, -2.0, -2.0], overflowed=2)
+    """16 of 20 samples overflowed (+∞): a bootstrap median is finite only when 10 of 20 draws pick
+    a finite sample, P(Bin(20, 0.2) ≥ 10) = 0.26 %, so the whole interval lies above +1."""
+    rec = _record([-2.0] * 4, overflowed=16)
     assert _evaluate("regime", [rec], [], regime="explosion")["passed"]
 
 
+def test_regime_at_one_depth_with_a_few_overflowed_is_undetermined():
+    """2 of 3 samples overflowed: a bootstrap median is finite (−2) with probability 7/27 > 2.5 %,
+    so the median's interval runs from −2 to +∞ and straddles the band: undetermined."""
+    got = _evaluate("regime", [_record([-2.0], overflowed=2)], [], regime="explosion")
+    assert got["measured"] == "undetermined" and not got["passed"] and "+∞" in got["message"]
+
+
 def test_regime_at_one_depth_with_a_minority_overflowed_reads_the_median():
-    """2 of 5 samples overflowed: not a majority, the median −2 decides (identity)."""
-    rec = _record([-2.0] * 5, overflowed=2)
+    """1 of 9 samples overflowed: a bootstrap median is +∞ only when 5 of 9 draws pick it,
+    P(Bin(9, 1/9) ≥ 5) = 0.14 %, so the interval is [−2, −2] and the median −2 decides (identity)."""
+    rec = _record([-2.0] * 8, overflowed=1)
     got = _evaluate("regime", [rec], [], regime="identity")
     assert got["measured"] == "identity" and got["passed"]
 
 
 def test_regime_from_the_depth_trend_reads_the_analysis_for_the_quantity_asked():
-    critical = [{"law": "iid", "regimes": [{"beta": 0.5, "regime": "stable", "slope": 0.01}],
-                 "gradient": {"regimes": [{"beta": 0.5, "regime": "identity", "slope": -0.2}]}}]
+    critical = [{"law": "iid", "regimes": [{"beta": 0.5, "regime": "stable", "slope": 0.01, "slope_interval": [-0.02, 0.04]}],
+                 "gradient": {"regimes": [{"beta": 0.5, "regime": "identity", "slope": -0.2,
+                                           "slope_interval": [-0.3, -0.1]}]}}]
     assert _evaluate("regime", [], critical, regime="stable", depth=None, setting=SETTING)["passed"]
     got = _evaluate("regime", [], critical, regime="stable", depth=None, setting=SETTING, quantity="gradient")
-    assert not got["passed"] and got["measured"] == "identity" and "slope -0.200" in got["message"]
+    assert not got["passed"] and got["measured"] == "identity" and "slope -0.200 [-0.300, -0.100]" in got["message"]
 
 
 # ----------------------------------------------------------------------------- critical β
@@ -103,11 +120,14 @@ def test_critical_beta_of_the_gradient_and_outside_the_grid():
     assert not got["passed"] and "above grid" in got["message"]
 
 
-@pytest.mark.parametrize("of", ["sigma_max", "condition"])
+@pytest.mark.parametrize("of", ["sigma_max", "condition", "deviation"])
 def test_spectrum_critical_beta_reads_the_ratio_it_names_and_says_within_or_outside(of):
-    info = {"critical_beta": 0.5, "interval": [0.4, 0.6], "bound": None}
-    critical = [{"law": "iid", **info, "condition": {"critical_beta": 0.9, "interval": [0.8, 1.0], "bound": None}}]
-    value = 0.5 if of == "sigma_max" else 0.9
+    """The spectrum's entry is the deviation's reading; σ_max and cond sit under their names."""
+    info = {"critical_beta": 0.7, "interval": [0.6, 0.8], "bound": None}
+    critical = [{"law": "iid", **info, "deviation": info,
+                 "sigma_max": {"critical_beta": 0.5, "interval": [0.4, 0.6], "bound": None},
+                 "condition": {"critical_beta": 0.9, "interval": [0.8, 1.0], "bound": None}}]
+    value = {"sigma_max": 0.5, "condition": 0.9, "deviation": 0.7}[of]
     for lo, hi, passed in ((value - 0.05, value + 0.05, True), (value + 0.05, value + 0.1, False)):
         got = _evaluate("spectrum_critical_beta", [], critical, of=of, min=lo, max=hi, setting=SETTING)
         assert got["measured"] == value and got["passed"] is passed

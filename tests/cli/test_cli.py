@@ -30,7 +30,7 @@ BAD_INPUTS = [
     ["run", "--draws", "3", "--samples", "10"],
     ["run", "--probes", "0"],
     ["run", "--config", "/nonexistent/settings.toml"],
-    ["run", "--plot", "/nonexistent/dir/fig.png"],
+    ["run", "--plot", f"{__file__}/fig.png"],  # a regular file where a folder would go (missing folders are made)
     ["run", "--plot", "figure.txt"],
     ["run", "--unknown-flag"],
     ["sample", "--law", "fbm", "--hurst", "1"],
@@ -77,7 +77,9 @@ def test_run_json_contract(capsys, cli):
         for key in ("output_log10", "gradient_log10"):
             assert set(row[key]) >= {"median", "q05", "q95", "mean"}
             assert row[key]["q05"] <= row[key]["median"] <= row[key]["q95"]
-        assert row["regime"] in ("identity", "stable", "explosion")
+        assert row["regime"] in ("identity", "stable", "explosion", "undetermined")
+        lo, hi = row["median_interval"]
+        assert lo <= hi
 
 
 def test_config_file_and_flag_override(capsys, tmp_path, cli):

@@ -20,8 +20,8 @@ def call(capsys, *args):
 
 def test_single_depth_phase_reads_regimes_from_thresholds(capsys, tmp_path):
     """`rscale phase --hurst 0.7 --depth 1000` (smaller samples and width here): exit 0, JSON
-    `regime_basis: "threshold"` for both ratios, regimes equal to the ±1 reading of each cell's
-    median, no critical β, a figure written."""
+    `regime_basis: "threshold"` for both ratios, regimes equal to the documented reading of each
+    median's interval against ±1, no critical β, a figure written."""
     figure = tmp_path / "single.png"
     code, out, err = call(capsys, "phase", "--hurst", "0.7", "--depth", "1000", *SMALL, "--json", "--plot", str(figure))
     assert code == 0, err
@@ -32,9 +32,14 @@ def test_single_depth_phase_reads_regimes_from_thresholds(capsys, tmp_path):
     assert entry["theory_reference"] == 0.7 and entry["theory_basis"]["kind"] == "first-order"
     for info, quantity in ((entry, "output_log10"), (entry["gradient"], "gradient_log10")):
         for reg, cell in zip(info["regimes"], doc["cells"]):
-            median = cell[quantity]["median"]
-            expected = "identity" if median < -1 else "explosion" if median > 1 else "stable"
+            lo, hi = (float("inf") if v is None else v for v in reg["median_interval"])
+            assert lo <= cell[quantity]["median"] <= hi  # no overflow here: the median of the samples
+            expected = ("explosion" if lo > 1 else "identity" if hi < -1 else "stable" if -1 <= lo and hi <= 1
+                        else "undetermined")
             assert (reg["beta"], reg["regime"]) == (cell["beta"], expected)
+    # one reading: the phase entry's output regimes are the cells' (what `rscale run` prints)
+    assert [(r["regime"], r["median_interval"]) for r in entry["regimes"]] == [
+        (c["regime"], c["median_interval"]) for c in doc["cells"]]
     assert [r["regime"] for r in entry["regimes"]][0] == "explosion"  # β = 0 at L = 1000
     assert figure.stat().st_size > 0
 

@@ -38,8 +38,10 @@ def test_json_contract(cli):
         assert set(c["exact_mean_square"]) == {"factor", "gain", "deviation"}
     (crit,) = doc["critical"]
     assert {"critical_beta", "interval", "bound", "regimes", "regime_basis", "pairwise", "condition", "deviation",
-            "theory_reference", "theory_basis", "quantity"} <= set(crit)
-    assert crit["quantity"] == "log10_sigma_max" and crit["depths"] == [10, 20]
+            "sigma_max", "theory_reference", "theory_basis", "quantity"} <= set(crit)
+    assert crit["quantity"] == "log10_deviation" and crit["depths"] == [10, 20]
+    for reg in crit["regimes"]:
+        assert reg["regime"] in ("explosion", "stable", "identity", "undetermined") and len(reg["slope_interval"]) == 2
     assert {"histograms", "lyapunov", "theory", "versions", "elapsed_seconds"} <= set(doc)
 
 

@@ -16,8 +16,6 @@ from resnet_scale_cli.experiments.limit import (
     LimitSpec,
     _Drive,
     bridge_refine,
-    cubic_coefficients,
-    interpolation_rms,
     measure_limit_cell,
     run_limit,
     solve,
@@ -96,28 +94,6 @@ def test_fbm_fine_increments_sum_to_exact_fgn_at_the_coarse_scale():
     assert abs(np.mean(v**2) - 1.0) <= 4 * math.sqrt(2 / (n * depth)) * 3  # long memory: loose factor 3
     lag1 = np.mean(v[:, 1:] * v[:, :-1])
     assert abs(lag1 - 0.5 * (2 ** (2 * hurst) - 2)) <= 0.05
-
-
-# ----------------------------------------------------------------------------- smooth weights
-def test_cubic_coefficients_reproduce_cubics_and_hit_the_nodes():
-    depth, r = 12, 5
-    start, coef = cubic_coefficients(depth, r, 0, depth)
-    nodes = start[:, None] + 1 + np.arange(4)  # node m at time m/L
-    times = np.arange(depth)[:, None] + np.arange(1, r + 1)[None, :] / r
-    for poly in (lambda t: 1 + 0 * t, lambda t: t, lambda t: t**3 - 2 * t**2 + 0.5):
-        values = (coef * poly(nodes)[:, None, :]).sum(-1)
-        np.testing.assert_allclose(values, poly(times), rtol=1e-10, atol=1e-10)
-    last = coef[:, -1, :]  # j = r: exactly the node k + 1 (the ResNet's own weight)
-    assert np.all(last[np.arange(depth), np.arange(depth) + 1 - (start + 1)] == 1.0)
-    assert np.count_nonzero(last) == depth
-
-
-def test_interpolation_error_of_the_gp_path_shrinks_like_the_fourth_power_of_the_spacing():
-    """Cubic interpolation of a smooth GP: RMS error ≈ √105 (Δ/ℓ)⁴ |Π(t − t_i)| / (4! Δ⁴) by Taylor
-    (E G''''(t)² = 105/ℓ⁸), largest on the extrapolated first step where |Π| = 4! Δ⁴."""
-    coarse, fine = interpolation_rms(100, 8, 0.1), interpolation_rms(200, 8, 0.1)
-    assert 0.5 * math.sqrt(105) * 1e-4 < coarse < 1.5 * math.sqrt(105) * 1e-4
-    assert 2**4 / 1.5 < coarse / fine < 2**4 * 1.5
 
 
 # ----------------------------------------------------------------------------- the solver
@@ -253,7 +229,7 @@ def test_records_are_reproducible_and_independent_of_draw_chunking():
     assert set(a) == {"cell", "distance_max", "distance_final", "reference_change", "reference_change_final",
                       "values", "info"}
     assert a["cell"] == {"depth": 10} and set(a["distance_max"]) == {"median", "q05", "q95", "mean"}
-    assert 0 < a["info"]["interpolation_rms"]
+    assert 0 < a["info"]["path_error"] and a["info"]["window"] >= 8  # rbf: the GP refinement's diagnostic
 
 
 def test_summary_comes_from_the_records_alone():
@@ -275,7 +251,9 @@ def test_spec_defaults_and_the_critical_beta():
     assert LimitSpec(law="fbm", hurst=0.7).beta == 0.7
     assert LimitSpec(law="rbf", model="full").beta == LimitSpec(law="tied").beta == 1.0
     assert LimitSpec(law="fbm", hurst=0.5, beta=0.5).kind == "sde" and LimitSpec(law="fbm", hurst=0.6).kind == "young"
-    assert LimitSpec(depths=[300, 100, 300]).depths == (100, 300)
+    assert LimitSpec(depths=[300, 100]).depths == (100, 300)
+    with pytest.raises(SpecError, match="repeated depth"):
+        LimitSpec(depths=[300, 100, 300])
     d = spec.to_dict()
     assert d["depths"] == [100, 300, 1000] and d["refinement"] == 16 and d["beta"] == 0.5
 

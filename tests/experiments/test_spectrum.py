@@ -173,8 +173,10 @@ def test_spec_validation_names_the_flag():
 
 
 def test_run_spectrum_document_and_critical_beta():
-    """iid full ReLU over three depths: a critical β read from log σ_max with an interval, cells
-    per (depth, β), the exact identity beside each, histogram data."""
+    """iid full ReLU over three depths: regimes and a critical β read from the deviation
+    log σ_max(J_L − I) with an interval (explosion, stable, identity at β = 0.1, 0.5, 1), the
+    σ_max and condition readings beside, cells per (depth, β), the exact identity beside each,
+    histogram data."""
     spec = SpectrumSpec(depths=(20, 60, 180), betas=(0.1, 0.5, 1.0), width=(4,), samples=8, device="cpu")
     doc = run_spectrum(spec)
     assert doc["command"] == "spectrum" and len(doc["cells"]) == 9
@@ -184,11 +186,13 @@ def test_run_spectrum_document_and_critical_beta():
         assert c["log10_sigma_max"]["median"] >= c["mean_log10_sigma"]["median"] >= c["log10_sigma_min"]["median"]
         assert c["exact_mean_square"]["factor"] == 0.5
     (crit,) = doc["critical"]
-    assert crit["quantity"] == "log10_sigma_max" and crit["regime_basis"] == "trend"
-    assert crit["regimes"][0]["regime"] == "explosion" and crit["regimes"][-1]["regime"] != "explosion"
-    # log σ_max → 0 at large β (J_L → I); the deviation σ_max(J_L − I) → 0 reads the identity regime
-    assert crit["deviation"]["regimes"][-1]["regime"] == "identity"
+    assert crit["quantity"] == "log10_deviation" and crit["regime_basis"] == "trend"
+    assert [r["regime"] for r in crit["regimes"]] == ["explosion", "stable", "identity"]
+    assert crit["deviation"]["regimes"] == crit["regimes"] and crit["deviation"]["quantity"] == "log10_deviation"
+    # log σ_max → 0 at large β (J_L → I): its trend never reads identity there
+    assert crit["sigma_max"]["quantity"] == "log10_sigma_max" and crit["sigma_max"]["regimes"][-1]["regime"] != "identity"
     assert crit["critical_beta"] is not None and 0.1 < crit["critical_beta"] < 1.0
+    assert crit["interval"][0] <= crit["critical_beta"] <= crit["interval"][1]
     assert crit["theory_reference"] == 0.5 and crit["theory_basis"]["kind"] == "first-order"
     (hist,) = doc["histograms"]
     assert sum(hist["counts"]) == 8 * 4 and len(hist["edges"]) == len(hist["counts"]) + 1

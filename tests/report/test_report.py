@@ -34,10 +34,12 @@ def test_tables_render_every_row(small_run):
     assert text.count("\n") >= 2 + len(small_run.results) and "regime" in text
 
 
-@pytest.mark.parametrize("path,message", [("x.jpg", "must end in"), ("/no/such/folder/x.png", "does not exist")])
-def test_plot_paths_are_checked_before_any_work(path, message):
+@pytest.mark.parametrize("path,message", [("x.jpg", "must end in"), ("file/x.png", "is a file, not a folder"),
+                                          ("file/sub/x.png", "is a file, not a folder")])
+def test_plot_paths_are_checked_before_any_work(path, message, tmp_path):
+    (tmp_path / "file").write_text("a regular file where a folder would go")
     with pytest.raises(SpecError, match=message):
-        figures.check_plot_path(path)
+        figures.check_plot_path(tmp_path / path)
 
 
 def test_dump_json_prints_one_document(capsys):

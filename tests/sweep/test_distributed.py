@@ -42,7 +42,7 @@ def test_missing_extra_exits_2_with_one_line_naming_it(cli, monkeypatch, tmp_pat
     for flag in (["--workers", "2"], ["--scheduler", "tcp://127.0.0.1:8786"]):
         code, out, err = cli(*TINY, "--out", str(tmp_path / "o"), *flag)
         assert code == 2 and out == "" and err.count("\n") == 1
-        assert 'pip install "rscale[distributed]"' in err
+        assert 'pip install -e ".[distributed]"' in err
     assert not (tmp_path / "o" / RESULTS).exists()
 
 

@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_grid_syntax():
     assert parse_float_grid("0.25,0.5,1", "--beta") == (0.25, 0.5, 1.0)
     assert parse_float_grid("0:1.3:27", "--beta")[:3] == (0.0, 0.05, 0.1) and len(parse_float_grid("0:1.3:27", "b")) == 27
-    assert parse_float_grid("1,0.5,1", "--beta") == (0.5, 1.0)
+    with pytest.raises(SpecError, match="1 is given twice"):  # a repeated value is refused, not merged
+        parse_float_grid("1,0.5,1", "--beta")
     assert parse_int_grid("10:1000:10", "--depth") == (10, 120, 230, 340, 450, 560, 670, 780, 890, 1000)
     assert parse_int_grid("10:1000:3:log", "--depth") == (10, 100, 1000)
-    assert parse_int_grid("100,100,30", "--depth") == (30, 100)
+    with pytest.raises(SpecError, match="100 is given twice"):
+        parse_int_grid("100,100,30", "--depth")
     for bad in ("1:0:3", "0:1", "0:1:0", "a,b", "0:1:2.5", "", "0:10:3:log"):
         with pytest.raises(SpecError, match="--beta"):
             parse_float_grid(bad, "--beta")
