@@ -12,11 +12,13 @@ class SpecError(ValueError):
 
 class DryRun(Exception):
     """Raised by the spec builders under `--dry-run` once the spec is valid: `document` is the
-    resolved spec (under the flags' names), printed instead of measuring."""
+    resolved spec (under the flags' names), printed instead of measuring; `spec` the spec itself
+    (its cells, memory and time are added by the command line, `estimates.plan`)."""
 
-    def __init__(self, document: dict) -> None:
+    def __init__(self, document: dict, spec: object = None) -> None:
         super().__init__("dry run")
         self.document = document
+        self.spec = spec
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -63,6 +63,18 @@ def check_need(need: Need, *, memory_gb: float | None, device: str, available: i
                         f"{available / GB:.3g} GB free on {device}; reduce {need.reduce}")
 
 
+#: float64 L × L matrices the RBF sampler holds at once: the kernel, kernel + jitter, its Cholesky
+#: factor (cached) and that factor in the draw's dtype (`laws.rbf`)
+RBF_KERNEL_MATRICES = 4
+
+
+def law_bytes(law: str, depth: int) -> int:
+    """Memory a law's sampler holds for paths of length L besides the paths themselves: the RBF
+    Gaussian process's L × L kernel and Cholesky factor (RBF_KERNEL_MATRICES · 8 · L² bytes);
+    nothing for iid, tied and fBm (whose FFTs are chunked within the weights' size)."""
+    return RBF_KERNEL_MATRICES * 8 * depth * depth if law == "rbf" else 0
+
+
 def cell_minimum_bytes(spec: "RunSpec") -> int:
     """The least memory one cell can run in: one draw's weights, its rows, a checkpoint segment."""
     size = itemsize(spec.dtype)
@@ -73,14 +85,15 @@ def cell_minimum_bytes(spec: "RunSpec") -> int:
     states = STATE_COPIES * rows * spec.width * size
     segment = math.isqrt(spec.depth) + 1
     records = segment * rows * spec.width * size if spec.gradients else 0
-    return weights + states + records
+    return weights + states + records + law_bytes(spec.law, spec.depth)
 
 
 def cell_need(spec: "RunSpec") -> Need:
     """`cell_minimum_bytes` with its description (a cell of `run`, `sweep`, `phase`)."""
     full = spec.model == "full"
     return Need(cell_minimum_bytes(spec), f"--depth {spec.depth} --width {spec.width}: one weight draw",
-                f"{'V and W' if full else 'V'}: L·d² numbers of {itemsize(spec.dtype)} bytes each, plus the states",
+                f"{'V and W' if full else 'V'}: L·d² numbers of {itemsize(spec.dtype)} bytes each, plus the states"
+                + (", and the RBF kernel's L × L matrices" if spec.law == "rbf" else ""),
                 "--depth or --width" + (", or use --model simple" if full else ""))
 
 
@@ -89,7 +102,8 @@ def sample_need(spec: "RunSpec") -> Need:
     transposed copy and their float64 copy for the statistics: draws·L·d²·(2·itemsize + 8)."""
     size = itemsize(spec.dtype)
     numbers = spec.samples * spec.depth * spec.width**2
-    return Need(numbers * (2 * size + 8), f"--depth {spec.depth} --width {spec.width} --draws {spec.samples}",
+    return Need(numbers * (2 * size + 8) + law_bytes(spec.law, spec.depth),
+                f"--depth {spec.depth} --width {spec.width} --draws {spec.samples}",
                 "the draws·L·d² entry paths of V, a transposed copy and a float64 copy", "--depth, --width or --draws")
 
 

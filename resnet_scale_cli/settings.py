@@ -236,7 +236,7 @@ def _finish(spec: Any, outputs: dict[str, Any] | None = None, aliases: dict[str,
     if invocation.dry_run:
         threads = invocation.threads if invocation.threads is not None else default_threads()
         resolved = flag_view(spec, aliases) | {"threads": threads}
-        raise DryRun({"dry_run": True, "spec": resolved, "outputs": dict(outputs or {})})
+        raise DryRun({"dry_run": True, "spec": resolved, "outputs": dict(outputs or {})}, spec)
     apply_threads(invocation.threads)
 
 

@@ -47,8 +47,13 @@ def cli(capsys) -> Callable[..., tuple[int, str, str]]:
     return call
 
 
+#: warnings are errors in the children too, as in process (pyproject's filterwarnings): a warning
+#: that would reach a user's stderr fails the test (exit 3) instead of passing unseen
+CHILD_WARNINGS = ["-W", "error", "-W", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"]
+
+
 def rscale_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "resnet_scale_cli", *args]
+    return [sys.executable, *CHILD_WARNINGS, "-m", "resnet_scale_cli", *args]
 
 
 @pytest.fixture

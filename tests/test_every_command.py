@@ -93,6 +93,8 @@ WIDTHS = st.integers(1, 4)
 SEEDS = st.one_of(st.just(0), st.integers(0, 2**31 - 1))
 #: RBF's Cholesky factor of the L × L kernel grows as L² in memory and L³ in time: its depths stay small
 RBF_DEPTH = 400
+#: the PyPI fbm sampler (a reference) draws one path at a time, in O(L²) near H = 1: its depths stay small
+FBM_PACKAGE_DEPTH = 128
 
 
 @st.composite
@@ -113,16 +115,22 @@ def law_flags(draw, lists: bool = False, backend: bool = False) -> tuple[str, li
     return law, flags
 
 
-def _depth(draw, law: str, lmax: int, lmin: int = 1) -> int:
-    top = min(lmax, RBF_DEPTH) if law == "rbf" else lmax
+def _depth(draw, flags: list[str], lmax: int, lmin: int = 1) -> int:
+    """A depth in [lmin, lmax], the ends included; smaller for the laws whose sampler is quadratic in L."""
+    top = lmax
+    if "rbf" in flags:
+        top = min(top, RBF_DEPTH)
+    if "--fbm-backend" in flags and flags[flags.index("--fbm-backend") + 1] == "fbm":
+        top = min(top, FBM_PACKAGE_DEPTH)
+    top = max(top, lmin)
     return draw(st.one_of(st.sampled_from(sorted({lmin, max(lmin, 2), top})), st.integers(lmin, top)))
 
 
-def _depths(draw, law: str, lmax: int, lmin: int = 1, min_size: int = 1, max_size: int = 3) -> str:
+def _depths(draw, flags: list[str], lmax: int, lmin: int = 1, min_size: int = 1, max_size: int = 3) -> str:
     values = draw(st.lists(st.just(None), min_size=min_size, max_size=max_size))
     chosen: set[int] = set()
     for _ in values:
-        chosen.add(_depth(draw, law, lmax, lmin))
+        chosen.add(_depth(draw, flags, lmax, lmin))
     while len(chosen) < min_size:
         chosen.add(max(chosen) + 1 if chosen else lmin)
     return ",".join(map(str, sorted(chosen)))
@@ -161,7 +169,7 @@ def _samples_and_draws(draw, most: int = 3) -> list[str]:
 def run_argv(draw, lmax: int) -> list[str]:
     law, flags = draw(law_flags(backend=True))
     return ["run", *flags, "--model", draw(st.sampled_from(MODELS)), "--activation", draw(st.sampled_from(ACTIVATIONS)),
-            "--depth", str(_depth(draw, law, lmax)), "--width", str(draw(WIDTHS)), "--beta", _betas(draw),
+            "--depth", str(_depth(draw, flags, lmax)), "--width", str(draw(WIDTHS)), "--beta", _betas(draw),
             *_samples_and_draws(draw), *draw(gradient_flags()), "--seed", str(draw(SEEDS)),
             "--dtype", draw(st.sampled_from(DTYPES)), "--device", "cpu", *_output(draw)]
 
@@ -172,7 +180,7 @@ def grid_argv(draw, command: str, lmax: int) -> list[str]:
     law, flags = draw(law_flags(lists=True, backend=True))
     widths = sorted(set(draw(st.lists(WIDTHS, min_size=1, max_size=2))))
     return [command, *flags, "--model", draw(st.sampled_from(MODELS)),
-            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, law, lmax),
+            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, flags, lmax),
             "--width", ",".join(map(str, widths)), "--beta", _betas(draw), *_samples_and_draws(draw),
             *draw(gradient_flags()), "--seed", str(draw(SEEDS)), "--dtype", draw(st.sampled_from(DTYPES)),
             "--device", "cpu", *_output(draw)]
@@ -181,7 +189,7 @@ def grid_argv(draw, command: str, lmax: int) -> list[str]:
 @st.composite
 def sample_argv(draw, lmax: int) -> list[str]:
     law, flags = draw(law_flags(lists=True, backend=True))
-    depth = _depth(draw, law, lmax)
+    depth = _depth(draw, flags, lmax)
     extra = ["--draws", str(draw(st.integers(1, 2)))] if draw(st.booleans()) else []
     if draw(st.booleans()):
         extra += ["--lags", str(draw(st.integers(0, depth + 2)))]
@@ -195,7 +203,7 @@ def spectrum_argv(draw, lmax: int) -> list[str]:
     widths = sorted(set(draw(st.lists(WIDTHS, min_size=1, max_size=2))))
     extra = ["--hist-beta", _num(draw(BETAS))] if draw(st.booleans()) else []
     return ["spectrum", *flags, "--model", draw(st.sampled_from(MODELS)),
-            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, law, lmax),
+            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, flags, lmax),
             "--width", ",".join(map(str, widths)), "--beta", _betas(draw), "--samples", str(draw(st.integers(1, 3))),
             *extra, "--seed", str(draw(SEEDS)), "--dtype", draw(st.sampled_from(DTYPES)), "--device", "cpu",
             *_output(draw)]
@@ -209,7 +217,7 @@ def limit_argv(draw, lmax: int) -> list[str]:
     models = ["simple", "linear"] + (["full"] if law in ("rbf", "tied") else [])
     extra = ["--beta", _num(draw(BETAS))] if draw(st.booleans()) else []
     return ["limit", *flags, "--model", draw(st.sampled_from(models)),
-            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, law, lmax, 2, 2, 3),
+            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, flags, lmax, 2, 2, 3),
             "--width", str(draw(WIDTHS)), *extra, "--refinement", str(2 * draw(st.integers(1, 3))),
             "--samples", str(draw(st.integers(2, 3))), "--seed", str(draw(SEEDS)),
             "--dtype", draw(st.sampled_from(DTYPES)), "--device", "cpu", *_output(draw)]
@@ -220,7 +228,7 @@ def adjoint_argv(draw, lmax: int) -> list[str]:
     law, flags = draw(law_flags())
     return ["adjoint", *flags, "--net", draw(st.sampled_from(["resnet", "heunnet"])),
             "--model", draw(st.sampled_from(MODELS)), "--activation", draw(st.sampled_from(ACTIVATIONS)),
-            "--depth", _depths(draw, law, lmax), "--width", str(draw(WIDTHS)),
+            "--depth", _depths(draw, flags, lmax), "--width", str(draw(WIDTHS)),
             "--samples", str(draw(st.integers(1, 3))), "--batch", str(draw(st.integers(1, 2))),
             "--beta", _num(draw(BETAS)), "--seed", str(draw(SEEDS)), "--dtype", draw(st.sampled_from(DTYPES)),
             "--device", "cpu", *_output(draw)]
@@ -242,7 +250,7 @@ def train_argv(draw, lmax: int) -> list[str]:
         extra += ["--hidden", str(draw(st.integers(1, 4)))]
     return ["train", *flags, "--net", draw(st.sampled_from(["resnet", "heunnet"])),
             "--backprop", draw(st.sampled_from(["exact", "adjoint"])), "--model", draw(st.sampled_from(MODELS)),
-            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, law, lmax, 2),
+            "--activation", draw(st.sampled_from(ACTIVATIONS)), "--depth", _depths(draw, flags, lmax, 2),
             "--width", str(draw(WIDTHS)), "--beta", _num(draw(BETAS)), "--samples", str(draw(st.integers(1, 2))),
             "--v-init", draw(st.sampled_from(["law", "zero"])), "--data", data, "--n-examples", str(n_examples),
             "--n-test", str(draw(st.integers(1, 6))), "--optimizer", optimizer,
@@ -261,7 +269,7 @@ def inspect_argv(draw, lmax: int) -> list[str]:
         extra += ["--profile-points", str(draw(st.integers(1, 64)))]
     return ["inspect", BLOCK, *flags, "--init", draw(st.sampled_from(["module", "moments"])),
             "--homogeneous", draw(st.sampled_from(["auto", "yes", "no"])),
-            "--batching", draw(st.sampled_from(["auto", "vmap", "loop"])), "--depth", _depths(draw, law, lmax),
+            "--batching", draw(st.sampled_from(["auto", "vmap", "loop"])), "--depth", _depths(draw, flags, lmax),
             "--width", str(draw(WIDTHS)), "--beta", _betas(draw), *_samples_and_draws(draw), *extra,
             "--seed", str(draw(SEEDS)), "--dtype", draw(st.sampled_from(DTYPES)), "--device", "cpu", *_output(draw)]
 
@@ -288,7 +296,7 @@ def check_file(draw, lmax: int) -> str:
         keys["lengthscale"] = draw(LENGTHSCALES)
     elif law == "fbm":
         keys["hurst"] = draw(HURSTS)
-    depths = sorted({_depth(draw, law, lmax) for _ in range(draw(st.integers(1, 2)))})
+    depths = sorted({_depth(draw, [law], lmax) for _ in range(draw(st.integers(1, 2)))})
     betas = sorted(set(draw(st.lists(BETAS, min_size=1, max_size=3))))
     samples = draw(st.integers(2, 3))
     keys |= {"model": draw(st.sampled_from(MODELS)), "activation": draw(st.sampled_from(ACTIVATIONS)),
@@ -318,7 +326,7 @@ def _check_argv(tmp_path_factory, text: str, json_out: bool) -> list[str]:
 #: the depths of the fast tier: each command line runs in a few tens of milliseconds
 L_FAST = 64
 #: the depths of the slow tier: the largest that still runs well under a second at width ≤ 4
-L_SLOW = {"run": 3000, "sweep": 2000, "phase": 2000, "sample": 20000, "spectrum": 1000, "limit": 300,
+L_SLOW = {"run": 3000, "sweep": 2000, "phase": 2000, "sample": 5000, "spectrum": 1000, "limit": 300,
           "adjoint": 500, "train": 64, "inspect": 500, "check": 2000}
 
 
@@ -433,7 +441,7 @@ DEEP = [
     ["sample", "--law", "fbm", "--hurst", "0.01", "--depth", "1000000", "--width", "1"],
     ["phase", "--law", "tied", "--beta", "0,1,3", "--depth", "1,30000", "--width", "1", "--samples", "2"],
     ["spectrum", "--law", "iid", "--beta", "0,2", "--depth", "30000", "--width", "2", "--samples", "2"],
-    ["adjoint", "--law", "iid", "--net", "heunnet", "--beta", "0", "--depth", "2,3000", "--width", "1", "--samples", "1"],
+    ["adjoint", "--law", "iid", "--net", "heunnet", "--beta", "0", "--depth", "2,1000", "--width", "1", "--samples", "1"],
     ["inspect", BLOCK, "--beta", "0,2", "--depth", "3000", "--width", "1", "--samples", "2"],
     ["train", "--law", "iid", "--beta", "2", "--depth", "2,2000", "--width", "1", "--samples", "1", "--steps", "2",
      "--n-examples", "2", "--n-test", "2"],
@@ -442,6 +450,6 @@ DEEP = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("argv", DEEP, ids=lambda a: " ".join(a[:6]))
+@pytest.mark.parametrize("argv", DEEP, ids=lambda a: f"{a[0]}-L{a[a.index('--depth') + 1]}-{a[a.index('--law') + 1] if '--law' in a else 'iid'}")
 def test_very_deep_networks_at_width_one_or_two(cli, argv):
     assert_contract(cli, [*argv, "--device", "cpu", "--json"])

@@ -101,7 +101,7 @@ def compare_baseline(stored: dict[str, Any], current: list[dict[str, Any]], conf
         parts = [f"{r['key']}: {r['baseline']:+.4f} -> {r['measured']:+.4f} (t = {r['t'] if r['t'] is not None else float('inf'):+.1f}, "
                  f"limit ±{r['threshold']:.1f})" for r in moved[:10]]
         if len(moved) > 10:
-            parts.append(f"… and {len(moved) - 10} more")
+            parts.append(f"and {len(moved) - 10} more (all in --json)")
         if missing:
             parts.append(f"{len(missing)} baseline statistics not measured (overflowed)")
         message = f"{len(moved)} of {len(rows)} statistics moved beyond their combined uncertainty ({confidence:.0%} confidence): " + "; ".join(parts)

@@ -1,6 +1,8 @@
-"""Check files with `command = "adjoint"` or `command = "limit"`: the depth grid of `rscale adjoint`
-(errors of memory-free backprop ∝ N^(−rate)) or `rscale limit` (distance to the continuous-depth
-limit ∝ L^(−rate)), guarded in CI by `rate` expectations on the fitted rates:
+"""Check files with `command = "adjoint"`, `"limit"` or `"train"`: the depth grid of `rscale adjoint`
+(errors of memory-free backprop ∝ N^(−rate)), `rscale limit` (distance to the continuous-depth
+limit ∝ L^(−rate)) or `rscale train --limit-reference` (distance of the trained nets to the trained
+reference ∝ L^(−rate): rates `limit_weights`, `limit_states`, theory 1 for tied/rbf), guarded in CI by
+`rate` expectations on the fitted rates:
 
     command = "adjoint"            # or "limit"; the other keys are those of that command's --config
     net = "heunnet"
@@ -30,10 +32,15 @@ RATE_COMMAND_KEYS = {
                           "lengthscale", "memory_gb", "model", "net", "samples", "seed", "width"}),
     "limit": frozenset({"activation", "beta", "depths", "device", "dist", "dtype", "hurst", "law", "lengthscale",
                         "memory_gb", "model", "refinement", "samples", "seed", "width"}),
+    "train": frozenset({"activation", "backprop", "batch_size", "beta", "data", "data_seed", "depth_seeds", "depths",
+                        "device", "dist", "dtype", "hidden", "hurst", "input_dim", "law", "lengthscale", "limit_reference",
+                        "lr", "lr_scaling", "memory_gb", "model", "n_examples", "n_test", "net", "noise", "optimizer",
+                        "output_dim", "samples", "seed", "steps", "track_points", "v_init", "width"}),
 }
 #: the fits each command's document reports: adjoint under `rates`, limit at the top level
 RATES = {"adjoint": ("activation_error", "gradient_error", "input_gradient_error", "smoothness_delta"),
-         "limit": ("distance_max", "distance_final")}
+         "limit": ("distance_max", "distance_final"),
+         "train": ("limit_weights", "limit_states")}  # train: the `limit` block of --limit-reference
 RATE_TYPES = ("rate",)
 
 
@@ -63,7 +70,7 @@ class RateSweep:
     def _experiment(self):
         from resnet_scale_cli import api
 
-        return {"adjoint": api.ADJOINT, "limit": api.LIMIT}[self.command]
+        return {"adjoint": api.ADJOINT, "limit": api.LIMIT, "train": api.TRAIN}[self.command]
 
     def cost(self) -> int:
         from resnet_scale_cli import api
@@ -78,7 +85,9 @@ class RateSweep:
 
     def critical(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         summary = self._experiment().summarize(self.base, records)
-        fits = summary["rates"] if self.command == "adjoint" else {q: summary[k] for q, k in
+        if self.command == "train":
+            summary = {"rates": {f"limit_{q}": fit for q, fit in summary["limit"]["rates"].items()}}
+        fits = summary["rates"] if self.command in ("adjoint", "train") else {q: summary[k] for q, k in
                                                                      (("distance_max", "rate"), ("distance_final", "rate_final"))}
         return [{**(fits.get(q) or {"estimate": None, "interval": None}), "quantity": q} for q in RATES[self.command]]
 
@@ -91,6 +100,13 @@ def rate_sweep(settings: dict[str, Any]) -> RateSweep:
     command = settings.pop("command")
     if command == "adjoint":
         from resnet_scale_cli.experiments.adjoint import AdjointSpec as Spec
+    elif command == "train":
+        from resnet_scale_cli.errors import SpecError
+        from resnet_scale_cli.experiments.training_spec import TrainSpec as Spec
+
+        if settings.get("limit_reference", settings.get("limit-reference")) is None:
+            raise SpecError("--limit-reference: a check of command \"train\" checks the rates of the trained limit; "
+                            "set limit_reference")
     else:
         from resnet_scale_cli.experiments.limit import LimitSpec as Spec
     spec, _ = build_experiment_spec(Spec, None, settings, aliases={"depth": "depths"}, outputs=())

@@ -46,13 +46,13 @@ def adjoint(settings: dict[str, Any], executor: Any, net: Net = None, activation
     peak memory of both backward passes; rates of the errors in N beside the paper's upper bound.
     Example: rscale adjoint --net heunnet --law rbf --depth 16,32,64,128,256 --plot adjoint.png
     """
-    from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures, tables_adjoint
     from resnet_scale_cli.settings import build_experiment_spec
 
     own = dict(net=net, activation=activation, depth=depth, width=width, samples=samples, batch=batch, beta=beta, dtype=dtype)
     flags = settings | {k: getattr(v, "value", v) for k, v in own.items()} | {"out": out, "resume": resume, "plot": plot}
     spec, outputs = build_experiment_spec(S, config, flags, aliases={"depth": "depths"})
+    from resnet_scale_cli import api  # after the spec: bad values answer before torch is imported
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables_adjoint
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.ADJOINT, spec), "adjoint: layers", not quiet) as advance:
         result = api.adjoint(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance,

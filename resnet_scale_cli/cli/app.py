@@ -23,7 +23,36 @@ from resnet_scale_cli.errors import SpecError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+class _Group(typer.core.TyperGroup):
+    """The root group: typer's own options (`--help` everywhere; `--install-completion` and
+    `--show-completion` at the root) show as rscale's flags do, with no value (`<bool>`), and a
+    command's `--help` sits in its Output panel."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            _as_flag(param)
+        return params
+
+    def get_command(self, ctx: typer.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _as_flag(command.get_help_option(ctx), panel="Output")
+        return command
+
+
+def _as_flag(option, panel: str | None = None) -> None:
+    """A flag option (None: nothing) shows no value; `panel` is its help panel unless it has one."""
+    if option is None or not getattr(option, "is_flag", False):
+        return
+    if option.metavar is None:
+        option.metavar = ""
+    if panel is not None and getattr(option, "rich_help_panel", None) is None:
+        option.rich_help_panel = panel
+
+
 app = typer.Typer(
+    cls=_Group,
     name="rscale",
     help="Depth-scaling stability of deep residual networks h_{k+1} = h_k + L^-β f(h_k, θ_{k+1}).",
     rich_markup_mode="rich",

@@ -19,7 +19,7 @@ Junit = Annotated[Optional[str], typer.Option("--junit", help="Write a JUnit XML
 @app.command()
 @opt.conventions
 def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseline = False, confidence: Confidence = 0.99,
-          junit: Junit = None, seed: opt.Seed = None, device: opt.Device = None, threads: opt.Threads = None, json_out: opt.Json = False,
+          junit: Junit = None, seed: opt.Seed = None, device: opt.Device = None, threads: opt.Threads = None, dry_run: opt.DryRunOpt = False, json_out: opt.Json = False,
           quiet: opt.Quiet = False, no_color: opt.NoColor = False) -> None:
     """Run check files: exit 0 when every expectation holds, 1 when one fails, 2 on bad input."""
     from resnet_scale_cli import api
@@ -31,6 +31,8 @@ def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseli
     if update_baseline and not baseline:
         raise SpecError("--update-baseline needs --baseline FILE")
     checks = api.load_checks(files, seed=seed, device=device.value if device else None)
+    if dry_run:  # the files, their expectations and cells; nothing is measured
+        return opt.show_check_dry_run(checks, json_out)
     from resnet_scale_cli.settings import apply_threads
 
     apply_threads(threads)

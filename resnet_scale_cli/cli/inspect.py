@@ -10,11 +10,12 @@ import typer
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
+from resnet_scale_cli.experiments.inspect_spec import BATCHING, HOMOGENEOUS, INITS
 
-#: choices of the library's InspectSpec (a test checks they agree; listed here to keep torch off --help)
-Init = enum.Enum("Init", {n: n for n in ("module", "moments")}, type=str)
-Homogeneity = enum.Enum("Homogeneity", {n: n for n in ("auto", "yes", "no")}, type=str)
-Batching = enum.Enum("Batching", {n: n for n in ("auto", "vmap", "loop")}, type=str)
+#: choices of the library's InspectSpec (its module is torch-free: --help stays fast)
+Init = enum.Enum("Init", {n: n for n in INITS}, type=str)
+Homogeneity = enum.Enum("Homogeneity", {n: n for n in HOMOGENEOUS}, type=str)
+Batching = enum.Enum("Batching", {n: n for n in BATCHING}, type=str)
 
 BlockArg = Annotated[Optional[str], typer.Argument(metavar="BLOCK", show_default=False, help=(
     "package.module:factory or path/to/file.py:factory (a callable returning the nn.Module of the residual branch f(h), "
@@ -30,7 +31,7 @@ PlotProfiles = Annotated[Optional[str], typer.Option("--plot-profiles", help="Wr
 
 @app.command()
 @opt.with_settings("law", "dist", "hurst", "lengthscale", "depth", "width", "beta", "samples", "draws", "gradients", "seed", "device",
-                   "dtype", "memory_gb", grid=("depth",), spec="resnet_scale_cli.experiments.inspect_block:InspectSpec",
+                   "dtype", "memory_gb", grid=("depth",), spec="resnet_scale_cli.experiments.inspect_spec:InspectSpec",
                    aliases={"depth": "depths", "beta": "betas"})
 @with_executor
 @opt.with_figure
@@ -43,9 +44,7 @@ def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, ini
 
     The document of `rscale phase --json`, plus the block's description and per-layer profiles.
     """
-    from resnet_scale_cli import api
-    from resnet_scale_cli.experiments.inspect_block import InspectSpec
-    from resnet_scale_cli.report import console as consoles, documents, figures_inspect, tables_inspect
+    from resnet_scale_cli.experiments.inspect_spec import InspectSpec
     from resnet_scale_cli.settings import build_experiment_spec
 
     own = dict(block=block, init=init, input_shape=input_shape, inputs=inputs, homogeneous=homogeneous,
@@ -53,7 +52,9 @@ def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, ini
                plot_profiles=plot_profiles)
     flags = settings | {name: getattr(value, "value", value) for name, value in own.items()}
     spec, outputs = build_experiment_spec(InspectSpec, config, flags, aliases={"depth": "depths", "beta": "betas"},
-                                          outputs=("out", "resume", "plot", "plot_profiles"))
+                                          outputs=("out", "resume", "plot", "plot_profiles"))  # before torch
+    from resnet_scale_cli import api
+    from resnet_scale_cli.report import console as consoles, documents, figures_inspect, tables_inspect
     figures = figures_inspect.InspectFigures.plan(spec, outputs)
     with consoles.progress_bar(api.total_cost(api.INSPECT, spec), "inspect: layers", not quiet) as advance:
         result = api.run_experiment(api.INSPECT, spec, out=outputs.get("out"), resume=bool(outputs.get("resume")),

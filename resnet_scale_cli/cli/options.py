@@ -217,8 +217,8 @@ Threads = Annotated[Optional[int], typer.Option(
     "\\[default: OMP_NUM_THREADS, else torch's count of the cores]", show_default=False, metavar="INT",
     parser=int_parser("--threads", minimum=1), rich_help_panel=EXECUTION)]
 DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="Print the resolved settings as one JSON document and exit without measuring.",
-    metavar="", rich_help_panel=EXECUTION)]
+    "--dry-run", help="Print the resolved settings, the number of cells and the memory and time estimates, and exit "
+    "without measuring (with --json as one JSON document).", metavar="", rich_help_panel=EXECUTION)]
 
 
 #: the order of the panels in `--help` (a command's own panels after sampling)
@@ -235,16 +235,72 @@ def _panel_rank(parameter: inspect.Parameter) -> float:
 
 
 def _run(fn: Callable, invocation: Invocation, kwargs: dict[str, Any]) -> Any:
-    """Call the command with `invocation` current; a dry run prints the resolved spec."""
+    """Call the command with `invocation` current; a dry run prints the resolved spec with its
+    cells, memory and time (`estimates.plan`): one JSON document with --json, else lines."""
     token = INVOCATION.set(invocation)
     try:
         return fn(**kwargs)
     except DryRun as stop:
-        from resnet_scale_cli.report.documents import dump_json
-
-        dump_json(stop.document)
+        show_dry_run(fn.__name__, stop, bool(kwargs.get("json_out")))
     finally:
         INVOCATION.reset(token)
+
+
+def show_dry_run(command: str, stop: DryRun, json_out: bool) -> None:
+    """Print a dry run's document (`stop.document` and, given its spec, `estimates.plan`)."""
+    from resnet_scale_cli.report.documents import dump_json
+
+    document = {"command": command, **stop.document}
+    if stop.spec is not None:
+        from resnet_scale_cli.estimates import plan
+
+        document |= plan(command, stop.spec)
+    if json_out:
+        return dump_json(document)
+    typer.echo("\n".join(dry_run_lines(document)))
+
+
+def show_check_dry_run(checks: list[Any], json_out: bool) -> None:
+    """`rscale check --dry-run`: each check file's settings, expectations, cells, memory and time."""
+    from resnet_scale_cli.estimates import check_plan
+    from resnet_scale_cli.report.documents import dump_json
+
+    document = check_plan(checks)
+    if json_out:
+        return dump_json(document)
+    for entry in document["files"]:
+        expectations = ", ".join(e["name"] or e["type"] for e in entry["expectations"])
+        typer.echo("\n".join(dry_run_lines({**entry, "command": f"check {entry['file']} ({entry['command']})"})))
+        typer.echo(f"expect  {len(entry['expectations'])}: {expectations}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(_shown, value))
+    return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def dry_run_lines(document: dict[str, Any]) -> list[str]:
+    """A dry run's document as short lines: the settings, then cells, memory and time."""
+    lines = [f"rscale {document.get('command', '')} --dry-run: nothing is measured"]
+    width = max(map(len, document["spec"]), default=0)
+    lines += [f"  {name:<{width}}  {_shown(value)}" for name, value in document["spec"].items()]
+    lines += [f"  {name:<{width}}  {_shown(value)}" for name, value in document.get("outputs", {}).items()]
+    cells = document.get("cells")
+    if cells:
+        per = ", ".join(f"{k} {v}" for k, v in cells.items() if k != "count")
+        lines.append(f"cells   {cells['count']}" + (f" ({per} each)" if per else ""))
+    mem = document.get("memory")
+    if mem:
+        free = f", {mem['free_gb']:g} GB free" if mem.get("free_gb") is not None else ""
+        lines.append(f"memory  {mem['gb']:.3g} GB for {mem['unit']} (budget {mem['budget_gb']:g} GB{free})")
+        if mem.get("refused"):
+            lines.append(f"        the run would stop: {mem['refused']}")
+    time = document.get("time")
+    if time:
+        lines.append(f"time    about {time['seconds']:g} s ({time['basis']})" if time.get("estimated")
+                     else f"time    {time['basis']}")
+    return lines
 
 
 def with_settings(*names: str, grid: tuple[str, ...] = (), extra: dict[str, Any] | None = None,

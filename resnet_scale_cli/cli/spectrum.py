@@ -10,7 +10,7 @@ from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
 
-HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=False, help="β of the histogram (nearest grid value). \\[default: the critical β of σ_max]")]
+HistBeta = Annotated[Optional[float], typer.Option("--hist-beta", show_default=False, help="β of the histogram (nearest grid value). \\[default: the critical β of σ_max(J_L − I)]")]
 
 
 @app.command()
@@ -23,15 +23,15 @@ def spectrum(settings: dict[str, Any], executor: Any, hist_beta: HistBeta = None
              resume: opt.Resume = None, json_out: opt.Json = False, plot: opt.Plot = None, quiet: opt.Quiet = False,
              no_color: opt.NoColor = False) -> None:
     """Singular values of J_L = ∂h_L/∂h_0 (σ_max, σ_min, condition, J_L − I) over depths × β, and
-    the critical β from the trend of log σ_max. Exact in log far past the float range.
+    regimes and the critical β from the trend of log σ_max(J_L − I). Exact in log far past the float range.
     """
-    from resnet_scale_cli import api
     from resnet_scale_cli.experiments.spectrum import SpectrumSpec
-    from resnet_scale_cli.report import console as consoles, documents, figures, tables_spectrum
     from resnet_scale_cli.settings import build_experiment_spec
 
     flags = settings | {"hist_beta": hist_beta, "out": out, "resume": resume, "plot": plot}
     spec, stored = build_experiment_spec(SpectrumSpec, config, flags, aliases={"depth": "depths", "beta": "betas"})
+    from resnet_scale_cli import api  # after the spec: bad values answer before torch is imported
+    from resnet_scale_cli.report import console as consoles, documents, figures, tables_spectrum
     plot_path = figures.check_plot_path(stored["plot"]) if stored.get("plot") else None
     with consoles.progress_bar(api.total_cost(api.SPECTRUM, spec), "spectrum: layers", not quiet) as advance:
         result = api.run_experiment(api.SPECTRUM, spec, out=stored.get("out"), resume=bool(stored.get("resume")),

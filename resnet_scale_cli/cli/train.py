@@ -48,10 +48,11 @@ OPTIONS = {
     "backprop": _option("backprop", ts.BACKPROPS, "exact: stored activations; adjoint: memory-free, activations recovered by reverse Euler (reverse Heun for --net heunnet)."),
     "track_points": _option("track_points", int, "Log-spaced steps at which losses and norms are recorded."),
     "depth_seeds": _option("depth_seeds", ts.DEPTH_SEEDS, "Same draws at every depth (common), or independent."),
-    "limit_reference": _option("limit_reference", int, "R ≥ 2: also train a reference of depth R × the largest depth "
-                               "from the same path θ(s) and fit the rates of the trained nets' distance to it "
-                               "(weights, states); needs β = 1, gd with depth-scaled lr, law tied|rbf|iid, depths "
-                               "dividing R × max depth. \\[default: off]"),
+    "limit_reference": Annotated[Optional[int], typer.Option(
+        "--limit-reference", help="R ≥ 2: also train a reference of depth R × the largest depth from the same path θ(s) "
+        "and fit the rates of the trained nets' distance to it (weights, states); needs β = 1, gd with depth-scaled lr, "
+        "law tied|rbf|iid, depths dividing R × max depth. \\[default: off]", show_default=False,
+        rich_help_panel="Training")],
 }
 
 
@@ -72,14 +73,14 @@ def train(settings: dict[str, Any], executor: Any, config: opt.Config = None, ou
     """Train ResNets (or HeunNets, --net heunnet) at each depth; fit max_{k,t} ‖θ_{k+1}(t) − θ_k(t)‖ ∝ L^exponent (theory −1 for tied/rbf at β = 1).
 
     Example: rscale train --law tied --depth 8,16,32,64 --steps 300 --samples 4 --plot train.png
-    (--plot writes <stem>_smoothness, <stem>_weights and <stem>_loss figures).
+    (--plot writes <stem>_smoothness, <stem>_weights and <stem>_loss figures, and <stem>_limit with --limit-reference).
     """
-    from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_train, tables_train
     from resnet_scale_cli.settings import build_experiment_spec
 
     given = {"out": out, "resume": resume, "plot": plot}
     spec, outputs = build_experiment_spec(ts.TrainSpec, config, settings | given, aliases={"depth": "depths"})
+    from resnet_scale_cli import api  # after the spec: bad values answer before torch is imported
+    from resnet_scale_cli.report import console as consoles, documents, figures, figures_train, tables_train
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
     others = figures_train.read_documents(compare or [])
     with consoles.progress_bar(api.total_cost(api.TRAIN, spec), "train: steps", not quiet) as advance:

@@ -122,13 +122,14 @@ def cell_bytes(spec: AdjointSpec, depth: int) -> int:
     """The least memory of the cell at depth N (bytes; every draw runs at once): the weights
     and the two passes' gradient buffers, 3·m·K·D·d² numbers (m = 2 for V and W of the full
     model, else 1; K weight layers, D = samples); the N + 1 states the exact pass stores,
-    (N + 1)·D·R·d (R = batch); and STATE_COPIES rows of temporaries, D·R·d each."""
-    from resnet_scale_cli.resources import STATE_COPIES, itemsize
+    (N + 1)·D·R·d (R = batch); STATE_COPIES rows of temporaries, D·R·d each; and the law's
+    sampler (`resources.law_bytes`: the RBF kernel's (N + 1)² matrices)."""
+    from resnet_scale_cli.resources import STATE_COPIES, itemsize, law_bytes
 
     m = 2 if spec.model == "full" else 1
     d, draws, rows = spec.width, spec.samples, spec.samples * spec.batch
     weights = 3 * m * weight_layers(spec, depth) * draws * d * d
-    return (weights + (depth + 1 + STATE_COPIES) * rows * d) * itemsize(spec.dtype)
+    return (weights + (depth + 1 + STATE_COPIES) * rows * d) * itemsize(spec.dtype) + law_bytes(spec.law, depth + 1)
 
 
 def cell_need(spec: AdjointSpec, depth: int) -> "Need":

@@ -37,6 +37,7 @@ from torch import nn
 
 from resnet_scale_cli import seeding
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.experiments.inspect_spec import BATCHING, INITS, parse_block  # noqa: F401  (re-exported)
 
 #: seeding purposes beyond seeding's (WEIGHTS_V, WEIGHTS_W, INPUTS, READOUT, PROBES = 0..4)
 REFERENCE, TEMPLATE, FORWARD_RNG = 16, 17, 18
@@ -67,19 +68,6 @@ def one_line(exc: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- loading
-def parse_block(text: Any) -> tuple[str, str]:
-    """Split `target:attribute` (the last colon) and check both parts are present."""
-    if text == "":
-        raise SpecError("BLOCK: name the block to inspect, package.module:factory or path/to/file.py:factory "
-                        "(the argument, or `block = ...` in --config)")
-    if not isinstance(text, str) or ":" not in text:
-        raise SpecError(f"BLOCK must be package.module:factory or path/to/file.py:factory, got {text!r}")
-    target, _, attr = text.rpartition(":")
-    if not target or not attr or not all(part.isidentifier() for part in attr.split(".")):
-        raise SpecError(f"BLOCK must be package.module:factory or path/to/file.py:factory, got {text!r}")
-    return target, attr
-
-
 def _is_path(target: str) -> bool:
     return target.endswith(".py") or "/" in target or os.sep in target
 
@@ -379,8 +367,6 @@ def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: i
 
 
 # ----------------------------------------------------------------------------- evaluation
-BATCHING = ("auto", "vmap", "loop")
-INITS = ("module", "moments")
 
 
 class Stack:

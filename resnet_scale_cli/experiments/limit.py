@@ -446,7 +446,9 @@ def draw_bytes(spec: LimitSpec, depth: int) -> int:
         n_noise = math.ceil(1.0 / spec.lengthscale + 13) * 4 + 2  # the prior's grid (rbf_bridge, δ = ℓ/4)
         weights += (n_noise + depth) * d2 * 8 * matrices
         block += (BLOCK * r + 2 * 64 + BLOCK) * d2 * 8  # the float64 product and its window of coarse values
-    return weights + block
+    from resnet_scale_cli.resources import law_bytes
+
+    return weights + block + law_bytes(spec.law, depth)
 
 
 def draws_per_chunk(spec: LimitSpec, depth: int) -> int:

@@ -199,12 +199,12 @@ def draw_bytes(spec: SpectrumSpec, depth: int, width: int) -> int:
     its weights m·L·d² (m = 2 for V and W of the full model, else 1) in the spec's dtype; the
     S·(d + 1) rows of d (states and their d tangents) of the engine pass, STATE_COPIES times;
     and QR_MATRICES float64 d × d matrices per state for the QR re-orthonormalization."""
-    from resnet_scale_cli.resources import STATE_COPIES, itemsize
+    from resnet_scale_cli.resources import STATE_COPIES, itemsize, law_bytes
 
     size, states = itemsize(spec.dtype), len(spec.betas)
     weights = (2 if spec.model == "full" else 1) * depth * width * width * size
     rows = STATE_COPIES * states * (width + 1) * width * size
-    return weights + rows + QR_MATRICES * states * width * width * 8
+    return weights + rows + QR_MATRICES * states * width * width * 8 + law_bytes(spec.law, depth)
 
 
 def draw_need(spec: SpectrumSpec, cell: dict[str, Any]) -> "Need":

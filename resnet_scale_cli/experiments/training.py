@@ -817,7 +817,9 @@ def limit_theory(spec: TrainSpec) -> dict[str, Any]:
 def summarize_limit(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The `limit` block of `--limit-reference R` (None without it), from the records alone: per depth the
     median and spread over networks of the two distances to the trained reference, and each distance's
-    rate r (distance ∝ L^(−r): the negated slope of `analysis.power_law_fit`, bootstrap over networks)."""
+    rate r (distance ∝ L^(−r): the negated slope of `analysis.power_law_fit`, bootstrap over networks
+    resampled at each depth; `paired_interval` resamples networks jointly across depths, as every depth
+    discretizes the same network's θ(s))."""
     if spec.limit_reference is None:
         return None
     from resnet_scale_cli.analysis.rates import power_law_fit
@@ -834,8 +836,11 @@ def summarize_limit(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str,
             return None
         lo, hi = fit["interval"]
         inside = None if theory["theory"] is None else bool(-hi <= theory["theory"] <= -lo)
-        return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
-                **theory, "theory_in_interval": inside,
+        values = [r["values"].get(f"limit_{quantity}") or [] for r in records]
+        paired = _paired_interval(spec, depths, values, fit["level"]) if len({len(v) for v in values}) == 1 else None
+        return {"estimate": -fit["slope"], "interval": [-hi, -lo],
+                "paired_interval": [-paired[1], -paired[0]] if paired else None,
+                "level": fit["level"], "statistic": fit["statistic"], **theory, "theory_in_interval": inside,
                 "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
                               "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
 

@@ -242,8 +242,9 @@ def cell_bytes(spec: TrainSpec, depth: int) -> int:
     held as θ, θ(0) and ∇θ (3P), plus Adam's two moments (2P); the states of the storing forward
     pass (exact backprop, and the adjoint's step-0 check) for n rows per step (the batch size or
     every example): the ResNet's workspace, h_k and p_k (2·(L + 1)·S·n·d), e_k (L·S·n·m), z_k (full
-    model) and σ(z_k) (not linear), L·S·n·m each; the HeunNet's states h_0..h_N, (L + 1)·S·n·d."""
-    from resnet_scale_cli.resources import itemsize
+    model) and σ(z_k) (not linear), L·S·n·m each; the HeunNet's states h_0..h_N, (L + 1)·S·n·d;
+    and the law's sampler (`resources.law_bytes`: the RBF kernel's L × L matrices)."""
+    from resnet_scale_cli.resources import itemsize, law_bytes
 
     S, d, m = spec.samples, spec.width, spec.hidden_width
     n = spec.batch_size or spec.n_examples
@@ -255,7 +256,7 @@ def cell_bytes(spec: TrainSpec, depth: int) -> int:
     else:
         per_layer = 1 + (spec.model == "full") + (spec.model != "linear")
         states = 2 * (depth + 1) * S * n * d + per_layer * depth * S * n * m
-    return (weights + states) * itemsize(spec.dtype)
+    return (weights + states) * itemsize(spec.dtype) + law_bytes(spec.law, layers)
 
 
 def cell_need(spec: TrainSpec, depth: int) -> "Need":

@@ -59,6 +59,11 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
+def _critical(info: dict[str, Any]) -> str:
+    """'0.497', or the bound ('below grid') where the crossing lies off the β grid."""
+    return _fmt(info.get("critical_beta")) if info.get("critical_beta") is not None else (info.get("bound") or "—")
+
+
 def critical_table(document: dict[str, Any]) -> Table:
     """Critical β per setting: from the deviation σ_max(J_L − I) (the regimes' reading), from
     σ_max and from the condition number, beside the reference and its basis."""
@@ -71,8 +76,8 @@ def critical_table(document: dict[str, Any]) -> Table:
         sigma = e.get("sigma_max") or {}
         ref = e.get("theory_reference")
         table.add_row(_setting(e) or e["law"], _fmt(e["critical_beta"]) + (f" ({e['bound']})" if e["bound"] else ""),
-                      f"[{_fmt(e['interval'][0])}, {_fmt(e['interval'][1])}]", _fmt(sigma.get("critical_beta")),
-                      _fmt(e["condition"]["critical_beta"]), f"{_fmt(ref)} ({e['theory_basis']['kind']})")
+                      f"[{_fmt(e['interval'][0])}, {_fmt(e['interval'][1])}]", _critical(sigma),
+                      _critical(e["condition"]), f"{_fmt(ref)} ({e['theory_basis']['kind']})")
     return table
 
 

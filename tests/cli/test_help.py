@@ -107,7 +107,7 @@ def test_help_defaults_are_what_the_command_runs(cli, monkeypatch, command):
     """For every option with a default: `--help` shows the value `--dry-run` resolves (phase's
     β grid and 24 samples, inspect's 32 samples, limit's float64, …)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    code, out, err = cli(command, *MEASURING[command], "--dry-run")
+    code, out, err = cli(command, *MEASURING[command], "--dry-run", "--json")
     assert code == 0 and err == "", err
     resolved = json.loads(out)["spec"]
     assert resolved["threads"] == 3  # OMP_NUM_THREADS, as torch would read it
@@ -125,7 +125,7 @@ def test_help_defaults_are_what_the_command_runs(cli, monkeypatch, command):
 
 
 def test_dry_run_measures_nothing_and_honors_flags(cli):
-    code, out, _ = cli("phase", "--beta", "0.5", "--samples", "3", "--threads", "1", "--dry-run")
+    code, out, _ = cli("phase", "--beta", "0.5", "--samples", "3", "--threads", "1", "--dry-run", "--json")
     spec = json.loads(out)["spec"]
     assert code == 0 and spec["beta"] == [0.5] and spec["samples"] == 3 and spec["threads"] == 1
     assert spec["depth"] == [100, 300, 1000, 3000]
@@ -202,17 +202,19 @@ import sys
 from resnet_scale_cli.cli.app import main
 for args in (["run", "--depth", "0"], ["sweep", "--samples", "0"], ["phase", "--width", "0"], ["limit", "--depth", "0"],
              ["spectrum", "--depth", "0"], ["adjoint", "--depth", "0"], ["train", "--depth", "0"], ["sample", "--depth", "0"],
+             ["inspect", %r, "--samples", "3", "--draws", "2"], ["inspect", %r, "--hurst", "1.5"],
              ["run", "--config", "-"]):
     try:
         main(args)
     except SystemExit as exc:
         assert exc.code == 2, (args, exc.code)
 print("torch" in sys.modules)
-"""
+""" % (MLP, MLP)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, input="lawz = 1\n", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False", proc.stderr
-    assert proc.stderr.count("rscale: error:") == 9
+    assert proc.stderr.count("rscale: error:") == 11
+    assert "--draws (2) must divide --samples (3)" in proc.stderr and "--hurst must be in" in proc.stderr, proc.stderr
 
 
 def test_threads_are_applied_before_the_work():
@@ -232,3 +234,19 @@ def test_threads_must_be_positive(cli):
     for command in ("run", "sweep", "limit", "check"):
         code, _, err = cli(command, "--threads", "0", *(["f.toml"] if command == "check" else []))
         assert code == 2 and "--threads must be at least 1" in err, (command, err)
+
+
+@pytest.mark.parametrize("command", [None, *sorted(MEASURING), "check"])
+def test_help_shows_no_bool_and_help_is_a_flag(cli, monkeypatch, command):
+    """At 80 columns no option shows `<bool>` (typer's own --help, --version and completion
+    options included): --help reads like rscale's other flags, in a command's Output panel."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    code, out, _ = cli(*([command] if command else []), "--help")
+    assert code == 0 and "<bool>" not in out, out
+    help_line = next(line for line in out.splitlines() if "--help" in line)
+    assert "Show this message and exit." in help_line  # one line, no value between flag and words
+    assert re.search(r"--help\s{2,}Show this message", help_line), help_line
+    if command is not None:  # in the Output panel: the last panel before --help's line opens with "Output"
+        panels = [line for line in out.splitlines()[:out.splitlines().index(help_line)] if "╭─" in line]
+        assert "Output" in panels[-1], panels

@@ -163,7 +163,7 @@ def test_records_have_the_grid_cell_shape_and_chunking_does_not_matter():
     assert set(record) == {"cell", "betas", "inputs_per_draw", "results", "values", "info", "profiles"}
     assert record["cell"] == {"law": "iid", "depth": 10} and record["inputs_per_draw"] == 2
     assert set(record["results"][0]) == {"beta", "depth", "output_log10", "output_norm_log10", "gradient_log10",
-                                         "gradient_norm_log10", "samples", "overflowed", "regime"}
+                                         "gradient_norm_log10", "samples", "overflowed", "regime", "median_interval"}
     assert all(len(row) == 6 for row in record["values"]["output_log10"])
     for key in ("device", "grad_method_used", "checkpoint_every"):
         assert key in record["info"]
