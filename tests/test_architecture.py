@@ -71,6 +71,7 @@ def test_nothing_outside_the_cli_imports_the_cli():
     assert not {m: t for m, t in offenders.items() if t}
 
 
+@pytest.mark.slow
 def test_no_import_cycles_at_import_time():
     modules = _modules()
     graph = {m: _imports(p, m, modules, True) for m, p in modules.items()}

@@ -37,6 +37,7 @@ def bench(monkeypatch):
     return module
 
 
+@pytest.mark.slow
 def test_cuda_report_runs_and_each_row_measures_what_it_says(bench, monkeypatch, capsys):
     probes = []
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CHILD_WARNINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: copied into each document's working folder (the files documented lines read)
@@ -221,19 +223,24 @@ def _shell_text(line: Line) -> str:
     return text
 
 
-def _run(line: Line, cwd: Path) -> tuple[subprocess.CompletedProcess, str, float]:
-    """Run the line in bash at `cwd`: (the process, rscale's own stdout, seconds)."""
+def _run(line: Line, cwd: Path) -> tuple[subprocess.CompletedProcess, list[str], float]:
+    """Run the line in bash at `cwd`: (the process, the stdout of each rscale call, seconds). Each
+    call is `python -W error -m resnet_scale_cli` (warnings are errors, as in the suite) writing a
+    capture file of its own, so a loop's calls are checked one by one."""
     capture = cwd / ".rscale-stdout"
-    capture.write_text("")
+    capture.mkdir(exist_ok=True)
+    for old in capture.iterdir():
+        old.unlink()
+    warn = " ".join(shlex.quote(w) for w in CHILD_WARNINGS)
     prelude = ('set -o pipefail\n'
-               'rscale() { "$RSCALE_PYTHON" -m resnet_scale_cli "$@" | tee -a "$RSCALE_CAPTURE"; '
+               f'rscale() {{ "$RSCALE_PYTHON" {warn} -m resnet_scale_cli "$@" | tee "$(mktemp "$RSCALE_CAPTURE/call.XXXXXX")"; '
                'return "${PIPESTATUS[0]}"; }\n')
     env = dict(os.environ, NO_COLOR="1", RSCALE_PYTHON=sys.executable, RSCALE_CAPTURE=str(capture))
     env.pop("RSCALE_DEBUG", None)
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-c", prelude + _shell_text(line)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return proc, capture.read_text(), time.perf_counter() - start
+    return proc, [f.read_text() for f in sorted(capture.iterdir())], time.perf_counter() - start
 
 
 def _prerequisites(line: Line, cwd: Path) -> list[Line]:
@@ -262,10 +269,12 @@ def test_documented_line_runs_as_written(line: Line, workdirs):
     for earlier in _prerequisites(line, cwd):
         proc, _, _ = _run(earlier, cwd)
         assert proc.returncode == 0, f"{earlier.id} (needed by this line) exited {proc.returncode}: {proc.stderr}"
-    proc, stdout, seconds = _run(line, cwd)
+    proc, stdouts, seconds = _run(line, cwd)
     where = f"{line.text}\n(exit {proc.returncode} after {seconds:.0f} s)"
     assert proc.returncode == 0, f"{where}\nstderr: {proc.stderr}"
     assert proc.stderr == "", f"{where}\nstderr: {proc.stderr}"
     if "--json" in line.words:
-        document = json.loads(stdout, parse_constant=_strict)  # one document: trailing text raises
-        assert isinstance(document, dict) and document, where
+        assert stdouts, where
+        for stdout in stdouts:  # each call: one document (trailing text raises)
+            document = json.loads(stdout, parse_constant=_strict)
+            assert isinstance(document, dict) and document, where

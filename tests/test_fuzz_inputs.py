@@ -66,6 +66,7 @@ GRID_TEXT = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(GRID_TEXT)
 def test_float_grids_give_sorted_finite_values_or_a_spec_error(text):
@@ -93,6 +94,7 @@ def test_depth_grids_give_positive_integers_or_a_spec_error(value):
 
 
 # ----------------------------------------------------------------------------- settings files
+@pytest.mark.slow
 @FUZZ
 @given(SETTINGS_FILES)
 def test_settings_files_of_any_types_build_a_sweep_or_a_spec_error(tmp_path_factory, mapping):
@@ -117,6 +119,7 @@ EXPECTS = st.lists(st.dictionaries(st.sampled_from(EXPECT_KEYS), EXPECT_VALUES, 
                    min_size=0, max_size=3)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(SETTINGS_FILES, EXPECTS)
 def test_check_files_of_any_types_load_or_give_a_located_spec_error(mapping, expects):

@@ -98,6 +98,7 @@ def test_sample_config_validates_for_its_command(path):
     VALIDATORS[command](path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "sample_configs")))
 def test_a_broken_copy_exits_2_naming_file_and_line(path, tmp_path, cli):
     """A misspelt key appended as the file's last line: exit 2, one line, FILE:LINE."""

@@ -38,7 +38,15 @@ class _Group(typer.core.TyperGroup):
         command = super().get_command(ctx, name)
         if command is not None:
             _as_flag(command.get_help_option(ctx), panel="Output")
+            for param in command.params:
+                if isinstance(param, typer.core.TyperArgument):  # FILE..., BLOCK: the name is the metavar
+                    param.display_type_rich = _no_type
         return command
+
+
+def _no_type(ctx: typer.Context) -> None:
+    """No `<str>` / `<list[str]>` type column beside an argument's name."""
+    return None
 
 
 def _as_flag(option, panel: str | None = None) -> None:

@@ -59,6 +59,7 @@ def test_critical_beta_outside_the_grid_is_a_bound(offset, bound):
     assert got["critical_beta"] is None and got["bound"] == bound
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_covers_the_true_crossing_at_its_level():
     """Noisy trends (s.d. 0.05 per sample, 32 samples per cell) around slope 0.6 − β: the 95 %
     bootstrap interval of the crossing covers 0.6 in at least 17 of 20 independent repetitions

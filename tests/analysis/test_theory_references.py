@@ -73,6 +73,7 @@ def test_fbm_gradient_of_full_relu_model_has_no_asymptotic_line_but_a_labelled_p
     assert (gelu.value, gelu.basis, gelu.prediction) == (None, "none", None)
 
 
+@pytest.mark.slow
 def test_increment_correlation_against_monte_carlo():
     """A(γ) = E[u·u'] / ‖q‖² for u = σ(W h) (output, q = h) and u = σ'(W h) ⊙ W q with isotropic q
     (gradient), rows of W and W' correlated γ entry-wise: Monte Carlo over 400 000 rows in

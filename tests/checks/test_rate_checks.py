@@ -99,6 +99,7 @@ def test_malformed_rate_checks_are_refused_naming_the_line(text, needle, line):
         assert str(err.value).startswith(f"r.toml:{line}:")
 
 
+@pytest.mark.slow
 def test_a_small_adjoint_check_runs_end_to_end_and_can_fail(tmp_path):
     """Reverse Heun with smooth weights: the activation error falls at least like the 1/N² bound
     (measured ≈ 3); the same fit cannot also be below 1.5, so that expectation fails."""

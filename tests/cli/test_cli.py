@@ -91,6 +91,7 @@ def test_config_file_and_flag_override(capsys, tmp_path, cli):
     assert doc["spec"]["betas"] == [0.5, 1.0]
 
 
+@pytest.mark.slow
 def test_sample_json_and_plot(capsys, tmp_path, cli):
     fig = tmp_path / "paths.png"
     code, out, _ = cli("sample", "--law", "fbm", "--hurst", "0.2", "--depth", "256", "--width", "10",

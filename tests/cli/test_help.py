@@ -28,7 +28,7 @@ NOT_SPEC = {"json_out", "quiet", "no_color", "resume", "dry_run", "lags", "paths
             "dpi", "figsize"}
 #: defaults stated in words, as the value the command resolves for them at default settings
 WORDS = {"one per sample": None, "exact": None, "the width d": None, "full batch": None, "width": None,
-         "Gaussian": None, "the critical β of σ_max": None, "1/2 iid, H fbm, 1 rbf and tied": 0.5}
+         "Gaussian": None, "the critical β of σ_max": None, "1/2 iid, H fbm, 1 rbf and tied": 0.5, "off": None}
 
 
 def _commands():
@@ -244,6 +244,7 @@ def test_help_shows_no_bool_and_help_is_a_flag(cli, monkeypatch, command):
     monkeypatch.setenv("NO_COLOR", "1")
     code, out, _ = cli(*([command] if command else []), "--help")
     assert code == 0 and "<bool>" not in out, out
+    assert not re.search(r"<(str|list|path|int|float)", out), out  # arguments show their name (FILE, BLOCK) alone
     help_line = next(line for line in out.splitlines() if "--help" in line)
     assert "Show this message and exit." in help_line  # one line, no value between flag and words
     assert re.search(r"--help\s{2,}Show this message", help_line), help_line

@@ -94,6 +94,7 @@ def test_a_draw_too_big_for_the_machine_is_refused_before_running(cli, monkeypat
     assert code == 2 and out == "" and err.count("\n") == 1 and "--refinement" in err and "GB" in err
 
 
+@pytest.mark.slow
 def test_plot_and_table(cli, tmp_path):
     figure = tmp_path / "limit.png"
     code, out, err = cli("limit", "--law", "fbm", "--hurst", "0.7", *SMALL, "--plot", str(figure))

@@ -98,6 +98,7 @@ def test_an_existing_file_is_refused_as_a_folder(blocker):
 
 
 # ----------------------------------------------------------------------------- every command
+@pytest.mark.slow
 @pytest.mark.parametrize("command,flag,name", FLAGS, ids=lambda x: x if isinstance(x, str) else None)
 def test_every_output_flag_refuses_a_folder_it_cannot_make(cli, blocker, command, flag, name):
     """One line and exit 2 before any work (the command line's figures and folders are checked

@@ -18,6 +18,7 @@ def call(capsys, *args):
     return exc.value.code, out, err
 
 
+@pytest.mark.slow
 def test_single_depth_phase_reads_regimes_from_thresholds(capsys, tmp_path):
     """`rscale phase --hurst 0.7 --depth 1000` (smaller samples and width here): exit 0, JSON
     `regime_basis: "threshold"` for both ratios, regimes equal to the documented reading of each

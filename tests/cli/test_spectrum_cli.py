@@ -91,6 +91,7 @@ def test_out_and_resume_end_identical(cli, tmp_path):
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["cells"] == second["cells"]
 
 
+@pytest.mark.slow
 def test_table_and_plot(cli, tmp_path):
     pytest.importorskip("matplotlib")
     code, out, err = cli("spectrum", *SMALL, "--beta", "0.25,1", "--plot", str(tmp_path / "s.png"), "--no-color")

@@ -35,6 +35,7 @@ def _points() -> torch.Tensor:
     return torch.cat([torch.tensor(POINTS, dtype=F64), 2 * torch.randn(20, generator=g, dtype=F64)]).view(4, 8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_sigma_and_its_derivative_against_closed_forms_and_autograd(name):
     act = ACTIVATIONS[name]

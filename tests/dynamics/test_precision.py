@@ -73,6 +73,7 @@ def test_float32_differences_against_a_float64_delta_recursion(carry_delta, devi
 @pytest.mark.parametrize("model,activation,method,factor", [("linear", "identity", "reverse", 1.0),
                                                             ("linear", "identity", "tangent", 1.0),
                                                             ("full", "relu", "reverse", 0.5)])
+@pytest.mark.slow
 def test_float32_at_beta_2_5_meets_the_exact_identity(model, activation, method, factor, device):
     """E[ratio²] = (1 + c L^{-2β})^L − 1 (c = 1 linear, 1/2 full ReLU; i.i.d. Gaussian weights),
     within 4 standard errors of the Monte Carlo mean, for both ratios, in float32 at β = 2.5."""

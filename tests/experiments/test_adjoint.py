@@ -99,6 +99,7 @@ def test_every_measured_rate_is_at_least_the_bound(documents):
             assert rate["consistent_with_bound"] and rate["interval"][1] >= rate["bound"], (key, q, rate)
 
 
+@pytest.mark.slow
 def test_smooth_weights_help_heun_not_euler(documents):
     """The paper's qualitative claim: with smooth or tied weights, reverse Heun recovers the
     activations faster in N than reverse Euler does, and faster than Heun with i.i.d. weights
@@ -128,6 +129,7 @@ def test_summary_from_records_alone_and_its_notes():
     assert relu["rates"]["activation_error"]["bound"] is None and relu["rates"]["activation_error"]["estimate"] is None
 
 
+@pytest.mark.slow
 def test_errors_near_the_dtype_resolution_are_flagged():
     spec = AdjointSpec(net="heunnet", law="tied", dtype="float32", width=8, samples=4, depths=(64, 128), device="cpu")
     doc = run_adjoint(spec)

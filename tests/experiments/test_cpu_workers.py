@@ -31,6 +31,7 @@ def _assert_same(a, b):
                                 dict(gradients=False), dict(dtype="float64"), dict(activation="tanh"),
                                 dict(model="simple", activation="leaky_relu"), dict(memory_gb=1e-5),
                                 dict(law="iid", grad_method="autograd")])
+@pytest.mark.slow
 def test_worker_split_is_bit_identical(monkeypatch, kw):
     specs = [RunSpec(**{**BASE, **kw, "hurst": h}) for h in (0.3, 0.6, 0.9)]
     monkeypatch.setattr(cell, "ROWS_PER_PART", 10**9)  # one part, on the calling thread

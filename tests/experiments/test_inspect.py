@@ -180,6 +180,7 @@ def test_records_have_the_grid_cell_shape_and_chunking_does_not_matter():
     assert analysis.analyze(records, seed=0)[0]["regimes"] == summary["critical"][0]["regimes"]
 
 
+@pytest.mark.slow
 def test_homogeneous_block_carries_log_norms_past_the_float_range():
     """β = 0, L = 800: the ReLU MLP's ratio is far beyond float32's 10^38.5 (E ratio² = 1.5^800
     ≈ 10^141; the median log10 ratio is lower, ≈ 53 at d = 8); log-norm carrying keeps every

@@ -42,6 +42,7 @@ def _as_array(rows) -> np.ndarray:
 
 @pytest.mark.parametrize("law, options", [("iid", {}), ("tied", {}), ("rbf", {"lengthscale": 0.3}),
                                           ("fbm", {"hurst": 0.7})])
+@pytest.mark.slow
 def test_mlp_block_gives_the_numbers_of_phase(law, options):
     """--init moments (iid) or a law: every per-sample value equals the engine's to 1e-10 in
     float64, and the analysis (regimes, critical β, bootstrap intervals) is the same."""

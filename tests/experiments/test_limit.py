@@ -178,6 +178,7 @@ def _assert_rate(document, low: float, high: float) -> None:
     dict(law="tied", model="full", activation="tanh", depths=(16, 32, 64, 128), samples=32, refinement=4),
     dict(law="rbf", depths=(64, 128, 256, 512), samples=32, refinement=2),
 ], ids=["iid-sde", "tied-ode", "tied-full-tanh", "rbf-ode"])
+@pytest.mark.slow
 def test_rates_reproduce_the_theory(settings):
     """Moderate depths, d = 8. The refinement does not bias the rate: the reference's error is
     the same fraction of the distance at every L (√(1 − 1/r) for the SDE, 1 − 1/r for ODEs)."""
@@ -201,6 +202,7 @@ def test_fbm_rate_lies_between_two_h_minus_one_and_one():
     dict(law="rbf", depths=(32, 64), samples=16, refinement=16),
     dict(law="iid", depths=(16, 32), samples=32, refinement=256),
 ], ids=["ode-r16", "sde-r256"])
+@pytest.mark.slow
 def test_the_reference_error_is_ten_times_below_every_distance(settings):
     """The reference's own error (estimated by its change when r doubles from r/2) is ≥ 10× below
     the distance at every depth, and the root-mean-square ratio is the first-order prediction:

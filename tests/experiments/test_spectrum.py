@@ -130,6 +130,7 @@ def _power_log2_sigma_max(V: np.ndarray, s: float, iters: int = 3) -> float:
     return log_norm
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tied", [True, False])
 def test_exact_where_the_plain_product_overflows(tied):
     """β = 0.1, L = 4000, d = 2, linear model (weights of variance 1/d drawn here): tied weights make

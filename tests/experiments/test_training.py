@@ -298,6 +298,7 @@ def _killer(at):
     return progress
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, batch_size", [("gd", None), ("sgd", 8), ("adam", 8)])
 def test_resume_after_kill_is_bit_identical(tmp_path, optimizer, batch_size):
     spec = TrainSpec(**{**SMALL, "steps": 30, "samples": 2, "optimizer": optimizer, "batch_size": batch_size,

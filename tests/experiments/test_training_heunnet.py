@@ -164,6 +164,7 @@ def _slope(net, law):
     return float(np.polyfit(np.log(DEPTHS), np.log(errors), 1)[0]), errors
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", ["tied", "smooth"])
 def test_adjoint_error_rate_is_one_for_the_resnet_and_two_or_better_for_the_heunnet(law):
     """Paper (Sander, Ablin & Peyré): reverse Euler recovers the activations with error O(1/N)
@@ -230,6 +231,7 @@ def _end_and_interior_increments(tmp_path, monkeypatch, factor):
     return float(inc[0]), float(inc[1:-1].max())
 
 
+@pytest.mark.slow
 def test_without_the_doubled_end_step_training_opens_a_gap_at_the_ends(tmp_path, monkeypatch):
     """Tied θ(0): every layer starts equal. With the trapezoid step, θ_0 moves like θ_1 and the end
     increment is of the interior ones' order (O(1/N)); with a plain step θ_0 moves half as far, so
@@ -266,6 +268,7 @@ def test_heunnet_record_has_n_plus_one_layers_at_their_times():
     assert "k = 0..N" in record["info"]["trained"]
 
 
+@pytest.mark.slow
 def test_heunnet_with_the_adjoint_trains_and_reports_a_small_error():
     spec = TrainSpec(**{**SMALL, "width": 16, "n_examples": 16, "net": "heunnet", "backprop": "adjoint", "steps": 60})
     row = run_training(spec.replace(depths=(16,)))["results"][0]

@@ -36,6 +36,7 @@ def _without_timing(rows):
     ("gd", None, "resnet", "exact"), ("sgd", 4, "resnet", "exact"),
     ("gd", None, "heunnet", "exact"), ("sgd", 4, "heunnet", "adjoint"),
 ])
+@pytest.mark.slow
 def test_killed_run_resumes_bit_identical(tmp_path, optimizer, batch_size, net, backprop):
     spec = TrainSpec(**SPEC, optimizer=optimizer, batch_size=batch_size, net=net, backprop=backprop)
     whole = api.train(spec, out=tmp_path / "whole", checkpoint_every=3)

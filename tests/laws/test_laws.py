@@ -49,6 +49,7 @@ def paths_2d(tensor):
     return tensor.transpose(1, 2).reshape(-1, tensor.shape[1]).double().cpu().numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hurst", [0.2, 0.5, 0.8])
 def test_fgn_autocovariance_matches_theory(hurst, device):
     paths = paths_2d(sample_fgn(hurst, 512, 2000, gens(2, device), dtype=torch.float64, device=device))
@@ -116,6 +117,7 @@ def test_fgn_chunks_sharing_one_fft_call_give_the_chunk_by_chunk_paths(monkeypat
         torch.testing.assert_close(runs[1][i], expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hurst", [0.3, 0.7])
 def test_fgn_two_sample_test_against_fbm_package(hurst, device):
     """Kolmogorov–Smirnov on two path statistics: the endpoint B_L / L^H ~ N(0, 1) and the

@@ -238,6 +238,7 @@ def test_phase_json_contract_and_figure(capsys, tmp_path, cli):
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_phase_over_hurst_json_and_figure(capsys, tmp_path, cli):
     fig = tmp_path / "fig7.svg"
     code, out, _ = cli("phase", "--hurst", "0.2:0.8:3", "--depth", "30,100", "--beta", "0:1:5",
@@ -249,6 +250,7 @@ def test_phase_over_hurst_json_and_figure(capsys, tmp_path, cli):
     assert fig.read_text().lstrip().startswith("<?xml")
 
 
+@pytest.mark.slow
 def test_sweep_plots_and_table(capsys, tmp_path, cli):
     curves, hist = tmp_path / "curves.png", tmp_path / "hist.png"
     code, out, _ = cli("sweep", "--depth", "10,30", "--beta", "0.5,1", "--width", "5", "--samples", "8",
