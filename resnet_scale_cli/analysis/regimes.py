@@ -121,12 +121,14 @@ def _bootstrap_medians(v: np.ndarray, inputs_per_draw: int, rng: np.random.Gener
 
 
 def _percentile_interval(replicates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2.5 % and 97.5 % percentiles over axis 0 with every non-finite replicate (±∞, NaN: an
-    overflow) as +∞, the convention of the labels; ends returned as floats, +∞ where capped."""
+    """2.5 % and 97.5 % percentiles over axis 0 with every overflowed replicate (+∞, NaN) as +∞,
+    the convention of the labels, and −∞ (a log ratio of exactly 0) kept; ends returned as floats,
+    ±∞ where capped."""
     lo_q, hi_q = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
-    capped = np.where(np.isfinite(replicates), replicates, _CAP)
+    capped = np.where(np.isfinite(replicates), replicates, np.where(replicates == -np.inf, -_CAP, _CAP))
     lo, hi = np.percentile(capped, [lo_q, hi_q], axis=0)
-    return np.where(lo >= _CAP / 10, np.inf, lo), np.where(hi >= _CAP / 10, np.inf, hi)
+    back = lambda x: np.where(x >= _CAP / 10, np.inf, np.where(x <= -_CAP / 10, -np.inf, x))  # noqa: E731
+    return back(lo), back(hi)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -136,10 +138,11 @@ def _rng(seed: int) -> np.random.Generator:
 def single_depth_regimes(values: Sequence[Sequence[float | None]] | np.ndarray, inputs_per_draw: int = 1, *,
                          seed: int = 0) -> list[dict[str, Any]]:
     """The single-depth reading of one cell, per β: the median m of the log10 ratios (overflow,
-    None or NaN, as +∞), its 95 % bootstrap interval over weight draws (generator seeded from
+    None or NaN, as +∞; −∞, a ratio of exactly 0 — h_L = h_0, possible at width 1 — kept as the
+    smallest value), its 95 % bootstrap interval over weight draws (generator seeded from
     `seed`), and the label of that interval against [−1, +1] (`regime_of`; no critical β at one
     depth). Entries {"regime", "median", "median_interval"}, with +∞ written as None."""
-    v = np.array([[np.inf if x is None or not np.isfinite(x) else x for x in row] for row in values], dtype=np.float64)
+    v = np.array([[np.inf if x is None or np.isnan(x) else x for x in row] for row in values], dtype=np.float64)
     if v.size == 0:
         return []
     boot = _bootstrap_medians(v, max(1, int(inputs_per_draw)), _rng(seed))

@@ -375,7 +375,7 @@ def mean_square(log10_values: Sequence[float | None], inputs_per_draw: int = 1) 
     n = int(v.size)
     if n == 0:
         return MeanSquare(None, None, None, 0, "no samples")
-    bad = int(np.count_nonzero(~np.isfinite(v)))
+    bad = int(np.count_nonzero(np.isnan(v) | (v == np.inf)))  # −∞: a ratio of exactly 0, a square of 0
     if bad:
         return MeanSquare(None, None, None, n, f"{bad} of {n} samples overflowed the float range: no mean")
     ln_sq = 2.0 * LN10 * v  # ln ratio²
@@ -384,16 +384,23 @@ def mean_square(log10_values: Sequence[float | None], inputs_per_draw: int = 1) 
     if n_draws >= 2 and n_draws * m == n:
         block = ln_sq.reshape(n_draws, m)
         top = block.max(axis=1, keepdims=True)
-        ln_units = (top + np.log(np.exp(block - top).mean(axis=1, keepdims=True)))[:, 0]
+        safe = np.where(np.isfinite(top), top, 0.0)  # a draw whose ratios are all exactly 0 stays −∞
+        with np.errstate(divide="ignore"):
+            ln_units = (safe + np.log(np.exp(block - safe).mean(axis=1, keepdims=True)))[:, 0]
     else:
         ln_units = ln_sq
     k = int(ln_units.size)
     top = float(ln_units.max())
+    if top == -math.inf:
+        return MeanSquare(None, None, None, k, "every sample's ratio is exactly 0 (h_L = h_0): log10 of 0 is not a number")
     scaled = np.exp(ln_units - top)  # in (0, 1]: the units divided by the largest
     mean = float(scaled.mean())
     log10_mean = (top + math.log(mean)) / LN10
     if k < 2:
         return MeanSquare(log10_mean, None, None, k, "a single sample: no spread to estimate a standard error from")
+    if not np.all(np.isfinite(ln_units)):  # some ratios exactly 0: the spread of the logs is infinite
+        return MeanSquare(log10_mean, None, None, k, "some ratios are exactly 0 (h_L = h_0): the lognormal "
+                          "reading of the spread does not apply")
     spread = float(np.std(ln_units, ddof=1))
     skew = mean_skewness(spread, k)
     if skew > MAX_MEAN_SKEWNESS:

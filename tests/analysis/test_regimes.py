@@ -404,3 +404,13 @@ def test_a_single_depth_resamples_whole_draws_and_writes_overflow_as_null():
     assert got[0] == {"regime": "stable", "median": 0.5, "median_interval": [0.5, 0.5]}
     assert single_depth_regimes([[-1.5, 2.5, -1.5, 2.5]], inputs_per_draw=1)[0]["regime"] == "undetermined"
     assert got[1] == {"regime": "explosion", "median": None, "median_interval": [None, None]}
+
+
+def test_single_depth_reads_a_ratio_of_exactly_zero_as_identity():
+    """log10 ratio −∞ (h_L = h_0 exactly, possible at width 1) is the smallest value, not an
+    overflow: every sample at −∞ reads identity; every sample overflowed (NaN) reads explosion."""
+    from resnet_scale_cli.analysis.regimes import single_depth_regimes
+
+    inf = float("inf")
+    assert single_depth_regimes([[-inf] * 6], 1)[0]["regime"] == "identity"
+    assert single_depth_regimes([[float("nan")] * 6], 1)[0]["regime"] == "explosion"

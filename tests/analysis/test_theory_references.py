@@ -335,3 +335,15 @@ def test_critical_beta_reference_is_the_output_reference():
     assert theory.critical_beta_reference("rbf", lengthscale=0.2) == 1.0
     assert theory.critical_beta_reference("iid") == 0.5
     assert theory.critical_beta_reference("gp") is None
+
+
+def test_a_ratio_of_exactly_zero_is_a_zero_not_an_overflow():
+    """At width 1 the residual branch can vanish (σ(w h) = 0), so h_L = h_0 and log10 ratio = −∞:
+    a square of 0 in the mean (1 and 0 average to 1/2), no s.e. (the lognormal reading does not
+    apply), and never counted as an overflow."""
+    half = theory.mean_square([float("-inf"), 0.0], 1)
+    assert half.log10_mean == pytest.approx(math.log10(0.5), abs=1e-12) and half.log10_stderr is None
+    assert "exactly 0" in half.stderr_note and "overflow" not in half.stderr_note
+    zero = theory.mean_square([float("-inf")] * 4, 2)
+    assert zero.log10_mean is None and "exactly 0" in zero.stderr_note
+    assert "overflowed" in theory.mean_square([float("nan"), 0.0], 1).stderr_note
