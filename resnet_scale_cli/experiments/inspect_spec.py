@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.spec import _whole  # noqa: F401  (one definition of the whole-number check)
 
 HOMOGENEOUS = ("auto", "yes", "no")
 MAX_PROFILE_POINTS = 64
@@ -59,13 +60,6 @@ def parse_shape(text: Any, flag: str = "--input-shape") -> tuple[int, ...]:
     if not out:
         raise SpecError(f"{flag}: no dimensions given")
     return tuple(out)
-
-
-def _whole(value: Any, flag: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
 
 
 def _real(value: Any, flag: str) -> float:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.spec import _whole  # noqa: F401  (one definition of the whole-number check)
 
 if TYPE_CHECKING:
     import torch
@@ -111,13 +112,6 @@ class SpectrumSpec:
         for name in ("hurst", "lengthscale", "depths", "betas", "width"):
             out[name] = list(getattr(self, name))
         return out
-
-
-def _whole(value: Any, flag: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
 
 
 def _real(value: Any, flag: str) -> float:
