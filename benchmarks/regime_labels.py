@@ -44,7 +44,7 @@ def label_counts(width: int, draws: int, seeds: range, *, gradients: bool = True
     from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.spec import RunSpec
     from resnet_scale_cli.sweep.grid import SweepSpec
-    from resnet_scale_cli.sweep.runner import run_sweep
+    from resnet_scale_cli.experiments.registry import run_sweep
 
     counts: dict[str, dict[str, Counter]] = {}
     false_seeds: dict[str, list[int]] = {}

@@ -31,3 +31,4 @@ plot_adjoint([json.load(open(f)) for f in sys.argv[2:]], sys.argv[1])' $img/adjo
   "$runs/resnet-iid.json" "$runs/resnet-rbf.json" "$runs/heunnet-iid.json" "$runs/heunnet-rbf.json"
 for c in iid rbf tied fbm; do rscale limit --config sample_configs/limit/$c.toml --plot $img/limit_$c.png -q > /dev/null; done
 echo "figures written to $img"
+python docs/architecture_figure.py > /dev/null

@@ -48,7 +48,7 @@ _LAZY = {
     "RunSpec": "resnet_scale_cli.spec",
     "SweepSpec": "resnet_scale_cli.sweep",
     "run_grid": "resnet_scale_cli.sweep",
-    "run_sweep": "resnet_scale_cli.sweep",
+    "run_sweep": "resnet_scale_cli.experiments.registry",
     "load": "resnet_scale_cli.report.frames",
 }
 #: submodules reachable as attributes without importing them first (`resnet_scale_cli.api.sweep(…)`)

@@ -10,7 +10,8 @@ grid strings) and return a result with `.to_pandas()` (one row per cell × β ×
 - `sweep(depth=[…], beta=[…])`, `phase(…)`: grids of cells, analysed (`grid_study(command, sweep_spec)`
   with a `SweepSpec`);
 - `limit(…)`, `spectrum(…)`, `adjoint(…)`, `train(…)`, `inspect(block, …)`: the experiments
-  (`run_experiment(LIMIT, spec)`, … with their spec classes);
+  (`run_experiment(LIMIT, spec)`, … with their spec classes; `EXPERIMENTS` by command name,
+  from `experiments.registry`);
 - `run_checks(checks, …)`: check files (`rscale check`, in `checks.runner`).
 
 `out=` streams every finished cell to `<out>/results.jsonl` and writes results.parquet and
@@ -24,13 +25,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from resnet_scale_cli.checks.runner import CheckRun, load_checks, run_checks, total_layers  # noqa: F401  (re-exported)
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.experiments.protocol import Experiment, Progress, measure, total_cost  # noqa: F401  (re-exported)
+from resnet_scale_cli.experiments.registry import (  # noqa: F401  (re-exported)
+    ADJOINT, EXPERIMENTS, INSPECT, LIMIT, SPECTRUM, TRAIN, run_sweep)
 from resnet_scale_cli.spec import RunSpec
-
-Progress = Callable[[int], None] | None
 
 
 def run(spec: RunSpec | None = None, progress: Progress = None, *, out: str | Path | None = None,
@@ -222,9 +224,8 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
     law setting and width from the depth trend (two depths or more; a phase diagram at a single
     depth reads regimes from the log-ratio thresholds instead), and build the document of `command`.
     `executor` runs the cells (serial by default; `sweep.distributed.DaskExecutor` on a cluster)."""
-    from resnet_scale_cli.analysis import analyze
     from resnet_scale_cli.report.documents import grid_document
-    from resnet_scale_cli.sweep import RESULTS, SUMMARY, run_sweep, write_atomic
+    from resnet_scale_cli.sweep import RESULTS, SUMMARY, write_atomic
     from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
@@ -237,7 +238,7 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
         if out is not None:
             sys.stderr.write(f"rscale: interrupted; finished cells are in {out / RESULTS}: rerun with --resume\n")
         raise
-    critical = analyze(records, seed=sweep.base.seed) if len(sweep.depths) > 1 or command == "phase" else []
+    critical = EXPERIMENTS[command].summarize(sweep, records)["critical"]
     document = grid_document(command, sweep, records, critical) | {"run_info": run_info(executor)}
     if out is not None:
         from resnet_scale_cli.report.frames import write_table
@@ -245,23 +246,6 @@ def grid_study(command: str, sweep, *, out: str | Path | None = None, resume: bo
         write_table(out, records, {"sweep": sweep.to_dict()}, {"command": command, "versions": document["versions"]})
         write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
     return GridStudy(command, sweep, records, critical, document, out, time.perf_counter() - start)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A measurement over a grid of cells (depths by default) that any grid command can run:
-    `measure(spec, cell, progress)` → a JSON-ready record whose "cell" holds the cell's
-    coordinates; `summarize(spec, records)` → the document's fields beyond `spec` (rates,
-    fits, …), from the records alone (so a resumed run summarizes identically)."""
-
-    name: str
-    measure: Callable[[Any, Any, Progress], dict[str, Any]]
-    summarize: Callable[[Any, list[dict[str, Any]]], dict[str, Any]]
-    cells: Callable[[Any], list[Any]] = lambda spec: list(spec.depths)
-    key: Callable[[Any], dict[str, Any]] = lambda depth: {"depth": int(depth)}
-    cost: Callable[[Any, Any], int] = lambda spec, cell: int(cell)
-    #: takes the fields that record time out of the document (in place) and returns them for `run_info`
-    timing: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -286,9 +270,9 @@ class ExperimentResult:
 
     def figure(self):
         """The figure of `rscale <command> --plot` (train: the smoothness figure)."""
-        from resnet_scale_cli.report import figures
+        from resnet_scale_cli.report.figures_experiments import experiment_figure
 
-        return figures.experiment_figure(self.command, self.document, self.records)
+        return experiment_figure(self.command, self.document, self.records)
 
 
 def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = None, resume: bool = False,
@@ -296,7 +280,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     """Measure every cell of `spec` with `experiment` (streamed to `out`, resumable), summarize,
     and write `<out>/summary.json`: the document `rscale <experiment.name> --json` prints."""
     from resnet_scale_cli.report.documents import versions
-    from resnet_scale_cli.sweep import SUMMARY, ResultStore, cell_key, run_grid, write_atomic
+    from resnet_scale_cli.sweep import SUMMARY, ResultStore, cell_key, write_atomic
     from resnet_scale_cli.sweep.executors import run_info
 
     out = Path(out) if out else None
@@ -304,8 +288,7 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
         raise SpecError("--resume needs --out (the folder of the run to resume)")
     start = time.perf_counter()
     store = ResultStore(out, {experiment.name: spec.to_dict()}, resume, cell_key) if out is not None else None
-    records = run_grid(experiment.cells(spec), lambda cell, p: experiment.measure(spec, cell, p), key=experiment.key,
-                       store=store, executor=executor, cost=lambda cell: experiment.cost(spec, cell), progress=progress)
+    records = measure(experiment, spec, store=store, executor=executor, progress=progress)
     document = {"command": experiment.name, "spec": spec.to_dict(), **experiment.summarize(spec, records),
                 "versions": versions()}
     document["run_info"] = run_info(executor) | (experiment.timing(document) if experiment.timing else {})
@@ -317,51 +300,9 @@ def run_experiment(experiment: Experiment, spec, *, out: str | Path | None = Non
     return ExperimentResult(records, document, out, time.perf_counter() - start)
 
 
-def total_cost(experiment: Experiment, spec) -> int:
-    """Units of progress a run of `experiment` reports (for the progress bar)."""
-    return sum(experiment.cost(spec, cell) for cell in experiment.cells(spec))
-
-
 # ----------------------------------------------------------------------------- rscale train
 #: training checkpoints of `rscale train`, under --out
 CHECKPOINTS = "checkpoints"
-
-
-def _measure_train(spec, depth, progress: Progress) -> dict[str, Any]:
-    from resnet_scale_cli.experiments.training import measure_training_cell
-
-    return measure_training_cell(spec, depth, progress=progress)
-
-
-def _summarize_train(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
-    from resnet_scale_cli.experiments.training import summarize_training
-
-    return summarize_training(spec, records)
-
-
-def _train_timing(document: dict[str, Any]) -> dict[str, Any]:
-    """`results[].info.seconds` (each depth's training time) moves to `run_info.seconds`: it records
-    time, so that summaries of the same run compare equal without `run_info`."""
-    seconds = []
-    for row in document.get("results", []):
-        info = row.get("info")
-        if isinstance(info, dict) and "seconds" in info:
-            seconds.append({"depth": row.get("depth"), "seconds": info["seconds"]})
-            row["info"] = {k: v for k, v in info.items() if k != "seconds"}
-    return {"seconds": seconds}
-
-
-def _train_cells(spec) -> list[int]:
-    """The depths of `rscale train`, each refused before anything runs when its networks do not fit."""
-    from resnet_scale_cli.experiments.training_spec import preflight
-
-    preflight(spec)
-    return list(spec.depths)
-
-
-#: one cell per depth; progress in training steps
-TRAIN = Experiment("train", _measure_train, _summarize_train, cells=_train_cells, cost=lambda spec, depth: spec.steps,
-                   timing=_train_timing)
 
 
 def train(spec=None, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
@@ -392,8 +333,8 @@ def train(spec=None, *, out: str | Path | None = None, resume: bool = False, pro
         if not resume and folder.is_dir() and any(folder.glob("train-L*.pt")):
             raise SpecError(f"--out {out}: holds training checkpoints already; add --resume to continue them or "
                             "choose another folder")
-        measure = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
-        experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: measure(s, depth, progress=p))
+        train_cell = functools.partial(measure_training_cell, checkpoint_dir=folder, checkpoint_every=checkpoint_every)
+        experiment = dataclasses.replace(TRAIN, measure=lambda s, depth, p: train_cell(s, depth, progress=p))
     try:
         return run_experiment(experiment, spec, out=out, resume=resume, progress=progress, executor=executor)
     except KeyboardInterrupt:
@@ -401,48 +342,6 @@ def train(spec=None, *, out: str | Path | None = None, resume: bool = False, pro
             sys.stderr.write(f"rscale: interrupted; finished depths are in {Path(out)}, the depth in training is "
                              f"checkpointed every {checkpoint_every} steps: rerun with --resume\n")
         raise
-
-
-# ----------------------------------------------------------------------------- rscale inspect
-def _inspect_function(name: str) -> Callable[..., Any]:
-    """A function of `experiments.inspect_block`, imported on first call (torch stays off --help)."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        from resnet_scale_cli.experiments import inspect_block
-
-        return getattr(inspect_block, name)(*args, **kwargs)
-
-    return call
-
-
-#: `rscale inspect`: a user's residual block over depths × β (cells keyed like the built-in grid's)
-INSPECT = Experiment("inspect", _inspect_function("measure_grid_cell"), _inspect_function("summarize_inspect"),
-                     cells=_inspect_function("grid_cells"), key=lambda cell: cell, cost=_inspect_function("cell_cost"))
-
-
-# ----------------------------------------------------------------------------- rscale adjoint
-def _measure_adjoint(spec, depth, progress: Progress) -> dict[str, Any]:
-    from resnet_scale_cli.experiments.adjoint import measure_adjoint_cell
-
-    return measure_adjoint_cell(spec, depth, progress)
-
-
-def _summarize_adjoint(spec, records: list[dict[str, Any]]) -> dict[str, Any]:
-    from resnet_scale_cli.experiments.adjoint import summarize_adjoint
-
-    return summarize_adjoint(spec, records)
-
-
-def _adjoint_cells(spec) -> list[int]:
-    """The depths of `rscale adjoint`, each refused before anything runs when its cell does not fit."""
-    from resnet_scale_cli.experiments.adjoint import preflight
-
-    preflight(spec)
-    return list(spec.depths)
-
-
-#: one cell per depth N; progress in layers (N per cell)
-ADJOINT = Experiment("adjoint", _measure_adjoint, _summarize_adjoint, cells=_adjoint_cells)
 
 
 def adjoint(spec=None, *, out: str | Path | None = None, resume: bool = False, progress: Progress = None,
@@ -455,55 +354,6 @@ def adjoint(spec=None, *, out: str | Path | None = None, resume: bool = False, p
 
         spec = _experiment_spec(AdjointSpec, settings)
     return run_experiment(ADJOINT, spec, out=out, resume=resume, progress=progress, executor=executor)
-
-
-# ----------------------------------------------------------------------------- rscale limit
-def _limit(name: str) -> Callable[..., Any]:
-    """A function of `experiments.limit`, imported on first call (no torch at import time)."""
-
-    def call(*args: Any) -> Any:
-        from resnet_scale_cli.experiments import limit
-
-        return getattr(limit, name)(*args)
-
-    return call
-
-
-def _limit_cells(spec) -> list[int]:
-    """The depths of `rscale limit`; a depth whose single draw does not fit the device is refused
-    before anything runs (one line naming the estimate and the flags that reduce it)."""
-    from resnet_scale_cli.experiments.limit import draw_bytes
-    from resnet_scale_cli.resources import Need, available_bytes, check_need
-
-    device = str(spec.torch_device())
-    free = available_bytes(device)
-    for depth in spec.depths:
-        need = Need(draw_bytes(spec, depth), f"--depth {depth} --width {spec.width} --refinement {spec.refinement}: one draw",
-                    "its weights, L·d² numbers each, and one block of fine step matrices", "--depth, --width or --refinement")
-        check_need(need, memory_gb=spec.memory_gb, device=device, available=free)
-    return list(spec.depths)
-
-
-#: `rscale limit`: distance to the continuous-depth limit against L (experiments.limit)
-LIMIT = Experiment("limit", _limit("measure_limit_cell"), _limit("summarize_limit"), cells=_limit_cells,
-                   cost=_limit("cell_cost"))
-
-
-# ----------------------------------------------------------------------------- rscale spectrum
-def _spectrum(name: str) -> Callable[..., Any]:
-    """A function of `experiments.spectrum`, imported on first call (no torch at import time)."""
-
-    def call(*args: Any) -> Any:
-        from resnet_scale_cli.experiments import spectrum
-
-        return getattr(spectrum, name)(*args)
-
-    return call
-
-
-#: `rscale spectrum`: singular values of J_L = ∂h_L/∂h_0 per (law setting, width, depth) × β
-SPECTRUM = Experiment("spectrum", _spectrum("measure_spectrum_cell"), _spectrum("summarize_spectrum"),
-                      cells=_spectrum("spectrum_cells"), key=lambda cell: cell, cost=_spectrum("cell_cost"))
 
 
 # ----------------------------------------------------------------------------- keyword front ends

@@ -1,9 +1,9 @@
 """Settings: a TOML file and/or command-line flags → validated specs.
 
-`SETTINGS` is the one table from a spec field to its flag, help line and kind; the command line
-builds its options from it, and config files use the same names. Precedence: the command's
-defaults < the config file < the flags that were given. `--hurst` alone implies `--law fbm` and
-`--lengthscale` alone `--law rbf`.
+Each setting is declared once, on its spec's field (`fields.Setting`: flag, help, default,
+check); the command line builds its options from those, and config files use the same keys.
+Precedence: the command's defaults < the config file < the flags that were given. `--hurst`
+alone implies `--law fbm` and `--lengthscale` alone `--law rbf`.
 """
 
 from __future__ import annotations
@@ -19,124 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import DryRun, SpecError, did_you_mean
-from resnet_scale_cli.spec import DEVICES, DTYPES, RunSpec, spec_from_mapping
+from resnet_scale_cli.fields import (EXECUTION, GRID, GRID_METAVAR, LAW, MODEL, OUTPUT, PANELS,  # noqa: F401  (re-exported)
+                                     SAMPLING, Setting)
+from resnet_scale_cli.spec import RunSpec, spec_from_mapping
 
 DEFAULT = RunSpec()
 
-
-#: the help panels every command's options sit in, in this order
-GRID, LAW, MODEL, SAMPLING, EXECUTION, OUTPUT = "Grid", "Law", "Model", "Sampling", "Execution", "Output"
-PANELS = (GRID, LAW, MODEL, SAMPLING, EXECUTION, OUTPUT)
-#: the metavar of a grid value (a comma list or an inclusive range, `:log` for geometric)
-GRID_METAVAR = "LIST|START:STOP:N"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A spec field as a flag: `kind` is int, float, str, bool, or the name of a registry of
-    choices (`laws`, `dists`, …); `grid` settings take lists and ranges in grid commands.
-    `panel` is its help panel; `none` says what a default of None means. Defaults are not
-    written here: the help shows those of the command's spec (`shown_defaults`)."""
-
-    name: str
-    flags: tuple[str, ...]
-    help: str
-    kind: Any
-    panel: str
-    grid_help: str | None = None
-    none: str | None = None
-
-    @property
-    def metavar(self) -> str:
-        """INT, FLOAT, a grid, the choice's name in capitals, or nothing for a flag."""
-        if self.kind is bool:
-            return ""
-        if isinstance(self.kind, str):
-            return self.name.upper()
-        return {int: "INT", float: "FLOAT"}.get(self.kind, GRID_METAVAR)
-
-
-def choices(kind: str) -> tuple[str, ...]:
-    """The names a choice setting accepts, from its registry."""
-    if kind == "laws":
-        from resnet_scale_cli.laws import LAWS as names
-    elif kind == "dists":
-        from resnet_scale_cli.laws import DISTS as names
-    elif kind == "fbm_backends":
-        from resnet_scale_cli.laws import FBM_BACKENDS as names
-    elif kind == "models":
-        from resnet_scale_cli.dynamics import MODELS as names
-    elif kind == "activations":
-        from resnet_scale_cli.dynamics import ACTIVATIONS as names
-    elif kind == "grad_methods":
-        from resnet_scale_cli.dynamics import GRAD_METHODS as names
-    elif kind == "devices":
-        names = DEVICES
-    elif kind == "dtypes":
-        names = DTYPES
-    else:
-        raise KeyError(kind)
-    return tuple(names)
-
-
-SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("law", ("--law",), "Weight law across depth.", "laws", LAW),
-    Setting("dist", ("--dist",), "iid entry law.", "dists", LAW),
-    Setting("lengthscale", ("--lengthscale",), "RBF lengthscale ℓ > 0 (on depth scaled to [0,1]).", float, LAW,
-            "RBF lengthscale ℓ (implies --law rbf): one value, a list or a range."),
-    Setting("hurst", ("--hurst",), "fBm Hurst index H in (0,1).", float, LAW,
-            "fBm Hurst index H (implies --law fbm): one value, a list 0.2,0.5 or a range 0.05:0.97:24."),
-    Setting("fbm_backend", ("--fbm-backend",), "fGn sampler (fbm = the PyPI package, one path at a time, reference).",
-            "fbm_backends", LAW),
-    Setting("model", ("--model",), "Residual f: full V σ(W h), simple V σ(h), linear V h.", "models", MODEL),
-    Setting("activation", ("--activation",), "σ.", "activations", MODEL),
-    Setting("depth", ("--depth", "-L"), "Depth L.", int, GRID,
-            "Depths: list 100,1000 or range 10:1000:10 (whole numbers, each given once)."),
-    Setting("width", ("--width", "-d"), "Width d.", int, GRID,
-            "Widths d: one value or a list 8,40,200 (critical β per width)."),
-    Setting("beta", ("--beta",), "Scaling exponents β: comma list 0.25,0.5,1 or range start:stop:count.", str, GRID),
-    Setting("samples", ("--samples", "-n"), "(weights, input) samples per β.", int, SAMPLING),
-    Setting("draws", ("--draws",), "Independent weight draws the samples share (must divide --samples).", int, SAMPLING,
-            none="one per sample"),
-    Setting("probes", ("--probes",), "Random tangent probes for an unbiased gradient estimate.", int, SAMPLING,
-            none="exact"),
-    Setting("grad_method", ("--grad-method",), "auto = exact reverse pass (tangent when --probes is given).",
-            "grad_methods", SAMPLING),
-    Setting("gradients", ("--gradients/--no-gradients",), "Measure gradient ratios too.", bool, SAMPLING),
-    Setting("seed", ("--seed",), "Root seed; every cell and draw derives its own stream.", int, SAMPLING),
-    Setting("device", ("--device",), "Device (auto = CUDA when available).", "devices", EXECUTION),
-    Setting("dtype", ("--dtype",), "Floating-point precision.", "dtypes", EXECUTION),
-    Setting("memory_gb", ("--memory-gb",), "Memory budget for weights and stored activations.", float, EXECUTION),
-)}
+#: the settings of one cell by their keys (flag names): RunSpec's fields' declarations
+SETTINGS: dict[str, Setting] = {setting.key: setting for _, setting in F.settings_of(RunSpec)}
 
 #: defaults of the grid commands where they differ from `RunSpec`'s: (depths, betas, other settings)
 GRID_DEFAULTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "sweep": ("100,300,1000", "0.25,0.5,1", {}),
     "phase": ("100,300,1000,3000", "0:1.3:27", {"samples": 24}),
 }
-
-
-def spec_defaults(spec: type | str) -> dict[str, Any]:
-    """The field defaults of a spec dataclass, or of "module:Class" read from its source without
-    importing it (a module that imports torch stays off `--help`; literal defaults only)."""
-    if not isinstance(spec, str):
-        return {f.name: f.default for f in dataclasses.fields(spec) if f.default is not dataclasses.MISSING}
-    import ast
-    import importlib.util
-
-    module, _, name = spec.partition(":")
-    origin = importlib.util.find_spec(module).origin
-    tree = ast.parse(Path(origin).read_text())
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
-    out: dict[str, Any] = {}
-    for node in cls.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            try:
-                out[node.target.id] = ast.literal_eval(node.value)
-            except ValueError:  # a named constant: not shown
-                pass
-    return out
 
 
 def show_default(value: Any) -> str:
@@ -148,25 +46,18 @@ def show_default(value: Any) -> str:
     return str(value)
 
 
-def shown_defaults(spec: type | str = RunSpec, aliases: dict[str, str] | None = None,
-                   command: str | None = None) -> dict[str, str]:
-    """The default each setting's help shows: the spec's field (through `aliases`, flag name →
-    field), a grid command's own defaults (`GRID_DEFAULTS`), or the setting's `none` text."""
-    fields = spec_defaults(spec)
-    aliases = {"beta": "betas", **(aliases or {})}
+def shown_defaults(spec: type = RunSpec, command: str | None = None) -> dict[str, str]:
+    """The default each setting's help shows, by key: the spec's field, a grid command's own
+    defaults (`GRID_DEFAULTS`), or the setting's `none` text."""
     shown: dict[str, str] = {}
-    for name, setting in SETTINGS.items():
-        field = aliases.get(name, name)
-        if field not in fields:
-            continue
-        value = fields[field]
-        if value is None:
+    for f, setting in F.settings_of(spec):
+        if f.default is None:
             if setting.none:
-                shown[name] = setting.none
-        elif setting.kind is bool:
-            shown[name] = setting.flags[0].split("/")[0 if value else 1]
+                shown[setting.key] = setting.none
+        elif setting.check.kind is bool:
+            shown[setting.key] = setting.flags[0].split("/")[0 if f.default else 1]
         else:
-            shown[name] = show_default(value)
+            shown[setting.key] = show_default(f.default)
     if command in GRID_DEFAULTS:
         depths, betas, others = GRID_DEFAULTS[command]
         shown |= {"depth": depths, "beta": betas} | {k: show_default(v) for k, v in others.items()}
@@ -209,9 +100,9 @@ def apply_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-def flag_view(spec: Any, aliases: dict[str, str] | None = None) -> dict[str, Any]:
-    """A spec's values under the flags' names (`depths` → `depth`, `betas` → `beta`; a sweep's
-    grids as lists), JSON-ready."""
+def flag_view(spec: Any) -> dict[str, Any]:
+    """A spec's values under their keys (`depths` → `depth`, `betas` → `beta`; a sweep's grids
+    as lists), JSON-ready."""
     from resnet_scale_cli.sweep import SweepSpec
 
     if isinstance(spec, SweepSpec):
@@ -222,12 +113,10 @@ def flag_view(spec: Any, aliases: dict[str, str] | None = None) -> dict[str, Any
         if parameter and spec.params:
             out[parameter] = list(spec.params)
         return out
-    names = {"depths": "depth", "betas": "beta"} | {field: flag for flag, field in (aliases or {}).items()}
-    values = spec.to_dict() if hasattr(spec, "to_dict") else dataclasses.asdict(spec)
-    return {names.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+    return F.flag_values(spec)
 
 
-def _finish(spec: Any, outputs: dict[str, Any] | None = None, aliases: dict[str, str] | None = None) -> None:
+def _finish(spec: Any, outputs: dict[str, Any] | None = None) -> None:
     """The last step of every spec builder of a command: under `--dry-run` stop with the resolved
     spec; else apply `--threads` (the spec is valid: torch is imported only now)."""
     invocation = INVOCATION.get()
@@ -235,7 +124,7 @@ def _finish(spec: Any, outputs: dict[str, Any] | None = None, aliases: dict[str,
         return
     if invocation.dry_run:
         threads = invocation.threads if invocation.threads is not None else default_threads()
-        resolved = flag_view(spec, aliases) | {"threads": threads}
+        resolved = flag_view(spec) | {"threads": threads}
         raise DryRun({"dry_run": True, "spec": resolved, "outputs": dict(outputs or {})}, spec)
     apply_threads(invocation.threads)
 
@@ -243,7 +132,6 @@ def _finish(spec: Any, outputs: dict[str, Any] | None = None, aliases: dict[str,
 #: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `hurst`,
 #: `lengthscale` and `width` take grids in the latter
 RUN_SETTINGS = tuple(SETTINGS)
-GRID_SETTINGS = RUN_SETTINGS
 GRID_VALUED = ("depth", "hurst", "lengthscale", "width")
 
 
@@ -390,33 +278,26 @@ def build_experiment_spec(cls: type, config: str | None, flags: dict[str, Any], 
                           aliases: dict[str, str] | None = None, outputs: tuple[str, ...] = ("out", "resume", "plot")):
     """A spec dataclass of an experiment (LimitSpec, …) from the config file and flags.
 
-    Keys use the flag names (`-` or `_`); `aliases` maps a flag name to a field (e.g. depth →
-    depths). A field whose default is a tuple takes a grid string (`100,300` or a range);
-    unknown keys are refused naming the file. Returns (spec, the output settings found).
+    Keys are the settings' keys (`depth` for the field `depths`; `-` or `_`; `aliases` adds
+    more). A grid field takes a grid string (`100,300` or a range), a list or one value; unknown
+    keys are refused naming the file. Returns (spec, the output settings found).
     """
-    import dataclasses
-
-    from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
-
-    aliases = aliases or {}
     values = merge_settings(config, flags)
     found = {k: values.pop(k) for k in outputs if k in values}
     source = f"--config {config}" if config else "settings"
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = [f.name for f in dataclasses.fields(cls)]
+    keys = {name: name for name in names} | F.keys_of(cls) | (aliases or {})
+    grids = {f.name: setting for f, setting in F.settings_of(cls) if setting.grid}
     changes: dict[str, Any] = {}
     for key, value in values.items():
-        name = aliases.get(key, key)
-        if name not in fields:
-            known = [*(k for k in aliases), *(f for f in fields if f not in aliases.values()), *outputs]
+        if key not in keys:
+            known = [k for k, name in keys.items() if k != name or name not in grids] + list(outputs)
             raise SpecError(f"{source}: unknown key {key!r}{did_you_mean(key, known)}")
-        default = fields[name].default
-        if isinstance(default, tuple) and default and not isinstance(value, tuple):
-            flag = "--" + key.replace("_", "-")
-            value = (parse_int_grid(value, flag) if isinstance(default[0], int) else parse_float_grid(value, flag))
-        changes[name] = value
+        name = keys[key]
+        changes[name] = F.parse_grid(value, grids[name]) if name in grids and not isinstance(value, tuple) else value
     try:
         spec = cls(**changes)
     except TypeError as exc:  # a value of the wrong type that the spec could not compare
         raise SpecError(f"{source}: {exc}") from None
-    _finish(spec, found, aliases)
+    _finish(spec, found)
     return spec, found

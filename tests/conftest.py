@@ -27,6 +27,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Each test starts on one intra-op thread (a command's `--threads` or a threaded pass may have
+    changed it) and leaves the count as it found it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """Every available device: cpu, and cuda when present."""

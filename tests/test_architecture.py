@@ -1,5 +1,6 @@
-"""The layout's promises: nothing imports the CLI, no import cycles, short commands that call one
-library function, and `--help`/`--version`/usage errors without torch or matplotlib."""
+"""The layout's promises: imports point down the layers (`LAYERS`), nothing imports the CLI, no
+import cycles (imports inside functions count), short commands that call one library function,
+and `--help`/`--version`/usage errors without torch or matplotlib."""
 
 from __future__ import annotations
 
@@ -33,50 +34,93 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def _imports(path: Path, module: str, modules: dict[str, Path], top_level_only: bool) -> set[str]:
-    """Package modules imported by a file; with `top_level_only`, only those run at import time
-    (not inside functions, nor under `if TYPE_CHECKING`)."""
-    tree = ast.parse(path.read_text())
+def _imports(path: Path, module: str, modules: dict[str, Path]) -> set[str]:
+    """Package modules a file imports, anywhere in it: at import time, inside functions and
+    under `if TYPE_CHECKING` (a name imported from a module maps to the module)."""
     found: set[str] = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-
-    def visit(node: ast.AST, nested: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                inner = True
-            if isinstance(child, ast.Import) and not (top_level_only and nested):
-                names = [a.name for a in child.names]
-            elif isinstance(child, ast.ImportFrom) and not (top_level_only and nested):
-                base = child.module or ""
-                if child.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1] + ([base] if base else []))
-                names = [f"{base}.{a.name}" for a in child.names] + [base]
-            else:
-                names = []
-            for n in names:
-                target = _resolve(n, modules) if n.startswith(NAME) else None
-                if target and target != module:
-                    found.add(target)
-            visit(child, inner)
-
-    visit(tree, False)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [f"{base}.{a.name}" for a in node.names] + [base]
+        else:
+            continue
+        for n in names:
+            target = _resolve(n, modules) if n.startswith(NAME) else None
+            if target and target != module:
+                found.add(target)
     return found
 
 
-def test_nothing_outside_the_cli_imports_the_cli():
+def _graph() -> dict[str, set[str]]:
+    """module → the package modules it imports. Importing a submodule runs its parents'
+    `__init__` first: those edges are not dependencies."""
     modules = _modules()
-    offenders = {m: sorted(t for t in _imports(p, m, modules, False) if t.startswith(f"{NAME}.cli"))
-                 for m, p in modules.items() if not m.startswith(f"{NAME}.cli") and m != f"{NAME}.__main__"}
+    return {m: {t for t in _imports(p, m, modules) if not m.startswith(t + ".")} for m, p in modules.items()}
+
+
+#: The layers, top to bottom: a module may import its own layer and those below, never above.
+#: The command line is the top (nothing imports it); `api` is the Python face over the rest;
+#: `report` renders and `checks` evaluates what experiments measure (report.tables shows check
+#: expectations, so the two share a layer). `settings` turns flags and TOML into specs (it builds
+#: `sweep.SweepSpec`) and `estimates` reads every experiment's spec for --dry-run: both above the
+#: experiments, which import neither. `experiments` measure cells and hold the registry that runs
+#: them on `sweep` grids, so `sweep` (grids, store, run_grid, executors) is below and knows no
+#: experiment. `spec`, `fields` and `resources` (the validated spec, the spec base with the
+#: settings every spec shares, whose choices come from the law and model registries, the memory
+#: refusal) are read by sweep and experiments alike; `analysis` reads records and theory; `laws`
+#: and `dynamics` are the engine; errors, grid syntax, output paths, seeding, the log-ratio
+#: metrics and `values` (the checks and the `Setting` declaration laws declare their parameters
+#: with) sit at the bottom.
+LAYERS = (
+    ("cli", "__main__"),
+    ("api",),
+    ("report", "checks"),
+    ("settings", "estimates"),
+    ("experiments",),
+    ("sweep",),
+    ("spec", "resources", "fields"),
+    ("analysis",),
+    ("laws", "dynamics"),
+    ("errors", "grids", "outputs", "seeding", "metrics", "values"),
+)
+
+def _layer(module: str) -> int:
+    """The index in `LAYERS` (0 = top) of a package module."""
+    top = module.split(".")[1]
+    return next(i for i, names in enumerate(LAYERS) if top in names)
+
+
+def _short(module: str) -> str:
+    return module.removeprefix(NAME + ".")
+
+
+def test_every_module_has_a_layer():
+    placed = {name for names in LAYERS for name in names}
+    missing = sorted({m.split(".")[1] for m in _modules() if m != NAME} - placed)
+    assert not missing, f"place these in LAYERS: {missing}"
+
+
+def test_imports_point_down_the_layers():
+    upward = {(_short(m), _short(t)) for m, ts in _graph().items() if m != NAME
+              for t in ts if t != NAME and _layer(t) < _layer(m)}
+    assert not upward, f"imports that point up a layer (importer, imported): {sorted(upward)}"
+
+
+def test_nothing_outside_the_cli_imports_the_cli():
+    offenders = {m: sorted(t for t in ts if t.startswith(f"{NAME}.cli"))
+                 for m, ts in _graph().items() if not m.startswith(f"{NAME}.cli") and m != f"{NAME}.__main__"}
     assert not {m: t for m, t in offenders.items() if t}
 
 
-@pytest.mark.slow
-def test_no_import_cycles_at_import_time():
-    modules = _modules()
-    graph = {m: _imports(p, m, modules, True) for m, p in modules.items()}
-    # importing a submodule runs its parents' __init__ first: those edges are not cycles
-    graph = {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph.items()}
+def test_no_import_cycles():
+    """No cycle among the package's modules, imports inside functions included (a lazy import
+    still ties the two modules together)."""
+    graph = _graph()
     state: dict[str, int] = {}
     cycles = []
 
@@ -95,15 +139,26 @@ def test_no_import_cycles_at_import_time():
     assert not cycles, cycles
 
 
-def test_experiments_import_only_the_engine():
-    """experiments/* measure: they may use laws, dynamics, metrics, seeding, errors, spec, grids
-    and analysis readers, never the sweep, report, checks or the CLI."""
-    modules = _modules()
-    allowed = ("laws", "dynamics", "metrics", "seeding", "errors", "spec", "grids", "analysis", "experiments", "resources")
-    for m, p in modules.items():
-        if m.startswith(f"{NAME}.experiments"):
-            bad = [t for t in _imports(p, m, modules, False) if t != NAME and t.split(".")[1] not in allowed]
-            assert not bad, (m, bad)
+def test_imports_inside_functions_and_type_checking_count(tmp_path):
+    files = {"a": "from resnet_scale_cli import b\n",
+             "b": "def f():\n    from resnet_scale_cli.c import x\n    from . import a\n",
+             "c": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import resnet_scale_cli.a.y\n"}
+    modules = {}
+    for name, text in files.items():
+        (tmp_path / f"{name}.py").write_text(text)
+        modules[f"{NAME}.{name}"] = tmp_path / f"{name}.py"
+    found = {m: _imports(p, m, modules) for m, p in modules.items()}
+    assert found == {f"{NAME}.a": {f"{NAME}.b"}, f"{NAME}.b": {f"{NAME}.a", f"{NAME}.c"}, f"{NAME}.c": {f"{NAME}.a"}}
+
+
+def test_measurements_run_no_grid():
+    """experiments/* measure one cell from a spec; only the protocol and the registry run grids
+    (`sweep`)."""
+    graph = _graph()
+    runners = {f"{NAME}.experiments.protocol", f"{NAME}.experiments.registry"}
+    for m, ts in graph.items():
+        if m.startswith(f"{NAME}.experiments") and m not in runners:
+            assert not [t for t in ts if t.startswith(f"{NAME}.sweep")], m
 
 
 def _command_functions():

@@ -14,17 +14,13 @@ corners, the slow tier a larger sweep and a few very deep networks at width 1–
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
-BLOCK = f"{ROOT / 'examples' / 'blocks.py'}:mlp"
+from helpers import MLP, assert_one_line_error, check_toml, finite_json
 
 _COMMON = dict(derandomize=True, deadline=None, database=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
@@ -34,43 +30,21 @@ SLOW = settings(max_examples=60, **_COMMON)
 
 
 # ----------------------------------------------------------------------------- the contract
-def _reject_constant(token: str) -> Any:
-    raise ValueError(f"non-finite JSON constant {token}")
-
-
-def _assert_finite(node: Any, where: str = "$") -> None:
-    """Every number of a parsed JSON document is finite (Python's parser reads 1e400 as inf)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _assert_finite(value, f"{where}.{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            _assert_finite(value, f"{where}[{i}]")
-    elif isinstance(node, float):
-        assert math.isfinite(node), f"non-finite number at {where}: {node}"
-
-
-def assert_contract(cli: Callable[..., tuple[int, str, str]], argv: list[str], allowed=(0, 2)) -> int:
-    """Run `rscale ARGV` in process and assert the output contract; return the exit code."""
+def assert_contract(cli: Callable[..., tuple[int, str, str]], argv: list[str], allowed=(0, 2)) -> None:
+    """Run `rscale ARGV` in process and assert the output contract."""
     code, out, err = cli(*argv)
     shown = "rscale " + " ".join(argv)
     assert code in allowed, f"{shown}\nexit {code}\nstderr: {err}"
     if code == 2:
-        lines = err.splitlines()
-        assert len(lines) == 1 and err.endswith("\n") and lines[0].startswith("rscale: error: "), f"{shown}\n{err!r}"
-        assert out == "", f"{shown}\nstdout on exit 2: {out[:500]!r}"
-        return code
+        assert_one_line_error(code, out, err, "")
+        return
     assert err == "", f"{shown}\nexit {code} with stderr: {err!r}"
     if "--json" in argv:
         try:
-            doc = json.loads(out, parse_constant=_reject_constant)
-        except ValueError as exc:
-            raise AssertionError(f"{shown}\nnot one strict JSON document: {exc}\n{out[:1000]}") from None
-        try:
-            _assert_finite(doc)
-        except AssertionError as exc:
-            raise AssertionError(f"{shown}\n{exc}") from None
-    return code
+            finite_json(out)
+        except (ValueError, AssertionError) as exc:
+            raise AssertionError(f"{shown}\nnot one strict JSON document of finite numbers: {exc}\n{out[:1000]}") \
+                from None
 
 
 # ----------------------------------------------------------------------------- pieces of command lines
@@ -267,21 +241,11 @@ def inspect_argv(draw, lmax: int) -> list[str]:
     extra = [] if draw(st.booleans()) else ["--no-gradients"]
     if draw(st.booleans()):
         extra += ["--profile-points", str(draw(st.integers(1, 64)))]
-    return ["inspect", BLOCK, *flags, "--init", draw(st.sampled_from(["module", "moments"])),
+    return ["inspect", MLP, *flags, "--init", draw(st.sampled_from(["module", "moments"])),
             "--homogeneous", draw(st.sampled_from(["auto", "yes", "no"])),
             "--batching", draw(st.sampled_from(["auto", "vmap", "loop"])), "--depth", _depths(draw, flags, lmax),
             "--width", str(draw(WIDTHS)), "--beta", _betas(draw), *_samples_and_draws(draw), *extra,
             "--seed", str(draw(SEEDS)), "--dtype", draw(st.sampled_from(DTYPES)), "--device", "cpu", *_output(draw)]
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(_toml, value)) + "]"
-    return repr(value)
 
 
 @st.composite
@@ -302,18 +266,17 @@ def check_file(draw, lmax: int) -> str:
     keys |= {"model": draw(st.sampled_from(MODELS)), "activation": draw(st.sampled_from(ACTIVATIONS)),
              "width": draw(WIDTHS), "depth": depths, "beta": betas, "samples": samples, "seed": draw(SEEDS),
              "dtype": draw(st.sampled_from(DTYPES)), "device": "cpu"}
-    text = "".join(f"{key} = {_toml(value)}\n" for key, value in keys.items())
     beta = draw(st.sampled_from(betas))
-    text += (f"\n[[expect]]\ntype = \"statistic\"\nstat = \"output_log10.q95\"\nbeta = {beta!r}\n"
-             f"depth = {depths[-1]}\nmin = -1e300\nmax = 1e300\n")
+    expectations = [{"type": "statistic", "stat": "output_log10.q95", "beta": beta, "depth": depths[-1],
+                     "min": -1e300, "max": 1e300}]
     if draw(st.booleans()):
-        text += f"\n[[expect]]\ntype = \"statistic\"\nstat = \"gradient_log10.median\"\nbeta = {beta!r}\n" \
-                f"depth = {depths[0]}\nmax = 1e300\n"
+        expectations.append({"type": "statistic", "stat": "gradient_log10.median", "beta": beta, "depth": depths[0],
+                             "max": 1e300})
     if law == "iid" and keys["model"] in ("full", "linear") and draw(st.booleans()):
-        text += f"\n[[expect]]\ntype = \"exact_identity\"\nlevel = 0.999\n"
+        expectations.append({"type": "exact_identity", "level": 0.999})
     if len(depths) >= 2 and draw(st.booleans()):
-        text += "\n[[expect]]\ntype = \"critical_beta\"\nmin = -1e300\nmax = 1e300\n"
-    return text
+        expectations.append({"type": "critical_beta", "min": -1e300, "max": 1e300})
+    return check_toml(keys, *expectations)
 
 
 def _check_argv(tmp_path_factory, text: str, json_out: bool) -> list[str]:
@@ -330,75 +293,52 @@ L_SLOW = {"run": 3000, "sweep": 2000, "phase": 2000, "sample": 5000, "spectrum":
           "adjoint": 500, "train": 64, "inspect": 500, "check": 2000}
 
 
-@FAST
-@example(["run", "--law", "iid", "--beta", "0", "--depth", "2000", "--width", "4", "--samples", "2", "--device", "cpu",
-          "--json"])
-@example(["run", "--law", "tied", "--model", "linear", "--activation", "identity", "--beta", "0,2", "--depth", "1",
-          "--width", "1", "--samples", "1", "--device", "cpu", "--json"])
-@given(run_argv(L_FAST))
-def test_run(cli, argv):
-    assert_contract(cli, argv)
+#: each command's command lines in the fast tier, and the corners every run tries by name
+FAST_CASES = {
+    "run": (run_argv(L_FAST), [
+        ["run", "--law", "iid", "--beta", "0", "--depth", "2000", "--width", "4", "--samples", "2", "--device", "cpu",
+         "--json"],
+        ["run", "--law", "tied", "--model", "linear", "--activation", "identity", "--beta", "0,2", "--depth", "1",
+         "--width", "1", "--samples", "1", "--device", "cpu", "--json"]]),
+    "sweep": (grid_argv("sweep", L_FAST), [
+        ["sweep", "--law", "iid", "--beta", "0,0.5", "--depth", "1,2000", "--width", "1", "--samples", "2",
+         "--device", "cpu", "--json"]]),
+    "phase": (grid_argv("phase", L_FAST), [
+        ["phase", "--law", "iid", "--beta", "0,0.1,2", "--depth", "10,2000", "--width", "1", "--samples", "2",
+         "--device", "cpu", "--json"]]),
+    "sample": (sample_argv(L_FAST), [
+        ["sample", "--hurst", "0.001,0.999", "--depth", "1", "--width", "1", "--device", "cpu", "--json"]]),
+    "spectrum": (spectrum_argv(L_FAST), [
+        ["spectrum", "--law", "iid", "--model", "linear", "--beta", "0,2", "--depth", "1,1200", "--width", "1",
+         "--samples", "2", "--device", "cpu", "--json"]]),
+    "limit": (limit_argv(L_FAST), []),
+    "adjoint": (adjoint_argv(L_FAST), [
+        ["adjoint", "--law", "fbm", "--hurst", "0.01", "--net", "heunnet", "--beta", "0", "--depth", "1,2",
+         "--width", "1", "--samples", "1", "--device", "cpu", "--json"]]),
+    "train": (train_argv(16), [
+        ["train", "--law", "iid", "--beta", "3", "--lr", "10", "--depth", "2,16", "--width", "1", "--samples", "1",
+         "--steps", "3", "--n-examples", "2", "--n-test", "2", "--device", "cpu", "--json"]]),
+    "inspect": (inspect_argv(L_FAST), [
+        ["inspect", MLP, "--beta", "0,2", "--depth", "1,300", "--width", "1", "--samples", "2", "--device", "cpu",
+         "--json"]]),
+}
 
 
-@FAST
-@example(["sweep", "--law", "iid", "--beta", "0,0.5", "--depth", "1,2000", "--width", "1", "--samples", "2",
-          "--device", "cpu", "--json"])
-@given(grid_argv("sweep", L_FAST))
-def test_sweep(cli, argv):
-    assert_contract(cli, argv)
+def _contract_holds(cli, strategy, config: settings, examples: Iterable[list[str]] = ()) -> None:
+    """The contract for every command line `strategy` draws under `config`, and for `examples`."""
+    def holds(argv):
+        assert_contract(cli, argv)
+
+    test = given(strategy)(holds)
+    for argv in examples:
+        test = example(argv)(test)
+    config(test)()
 
 
-@FAST
-@example(["phase", "--law", "iid", "--beta", "0,0.1,2", "--depth", "10,2000", "--width", "1", "--samples", "2",
-          "--device", "cpu", "--json"])
-@given(grid_argv("phase", L_FAST))
-def test_phase(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@example(["sample", "--hurst", "0.001,0.999", "--depth", "1", "--width", "1", "--device", "cpu", "--json"])
-@given(sample_argv(L_FAST))
-def test_sample(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@example(["spectrum", "--law", "iid", "--model", "linear", "--beta", "0,2", "--depth", "1,1200", "--width", "1",
-          "--samples", "2", "--device", "cpu", "--json"])
-@given(spectrum_argv(L_FAST))
-def test_spectrum(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@given(limit_argv(L_FAST))
-def test_limit(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@example(["adjoint", "--law", "fbm", "--hurst", "0.01", "--net", "heunnet", "--beta", "0", "--depth", "1,2",
-          "--width", "1", "--samples", "1", "--device", "cpu", "--json"])
-@given(adjoint_argv(L_FAST))
-def test_adjoint(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@example(["train", "--law", "iid", "--beta", "3", "--lr", "10", "--depth", "2,16", "--width", "1", "--samples", "1",
-          "--steps", "3", "--n-examples", "2", "--n-test", "2", "--device", "cpu", "--json"])
-@given(train_argv(16))
-def test_train(cli, argv):
-    assert_contract(cli, argv)
-
-
-@FAST
-@example(["inspect", BLOCK, "--beta", "0,2", "--depth", "1,300", "--width", "1", "--samples", "2", "--device", "cpu",
-          "--json"])
-@given(inspect_argv(L_FAST))
-def test_inspect(cli, argv):
-    assert_contract(cli, argv)
+@pytest.mark.parametrize("command", FAST_CASES)
+def test_every_command_keeps_the_contract(cli, command):
+    strategy, examples = FAST_CASES[command]
+    _contract_holds(cli, strategy, FAST, examples)
 
 
 @FAST
@@ -418,12 +358,7 @@ SLOW_CASES = {"run": run_argv(L_SLOW["run"]), "sweep": grid_argv("sweep", L_SLOW
 @pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(SLOW_CASES))
 def test_every_command_over_many_valid_inputs(cli, command):
-    @SLOW
-    @given(SLOW_CASES[command])
-    def sweep(argv):
-        assert_contract(cli, argv)
-
-    sweep()
+    _contract_holds(cli, SLOW_CASES[command], SLOW)
 
 
 @pytest.mark.slow
@@ -442,7 +377,7 @@ DEEP = [
     ["phase", "--law", "tied", "--beta", "0,1,3", "--depth", "1,30000", "--width", "1", "--samples", "2"],
     ["spectrum", "--law", "iid", "--beta", "0,2", "--depth", "30000", "--width", "2", "--samples", "2"],
     ["adjoint", "--law", "iid", "--net", "heunnet", "--beta", "0", "--depth", "2,1000", "--width", "1", "--samples", "1"],
-    ["inspect", BLOCK, "--beta", "0,2", "--depth", "3000", "--width", "1", "--samples", "2"],
+    ["inspect", MLP, "--beta", "0,2", "--depth", "3000", "--width", "1", "--samples", "2"],
     ["train", "--law", "iid", "--beta", "2", "--depth", "2,2000", "--width", "1", "--samples", "1", "--steps", "2",
      "--n-examples", "2", "--n-test", "2"],
     ["limit", "--law", "iid", "--depth", "2,3000", "--width", "1", "--samples", "2"],

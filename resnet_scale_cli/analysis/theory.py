@@ -1,16 +1,17 @@
 """Every reference value rscale prints, draws or checks, in one place, each with its basis.
 
-- `reference(law, quantity, model=…, activation=…, hurst=…, width=…, depths=…)`: the reference
-  critical β of a (law, model, activation, ratio) and its basis — a theorem (paper, quantity,
-  model), a first-order scaling argument, or none (then no line is drawn) — with, where the
-  first-order formulas give one, a finite-(L, d) `Prediction` and its crossover depth L*.
+- `reference(law, quantity, model=…, activation=…, width=…, depths=…, **settings)`: the reference
+  critical β of a (law, model, activation, ratio) and its basis, as the law declares it
+  (`Law.references`: a theorem (paper, quantity, model), a first-order scaling argument, or none,
+  then no line is drawn) — with, where the first-order formulas give one, a finite-(L, d)
+  `Prediction` and its crossover depth L*.
 - `exact_identity_factor` / `log10_exact_mean_square`: the exact second moment
   E[ratio²] = (1 + c L^{-2β})^L − 1 of the output and gradient ratios (docs/science.md), in log10;
   `mean_square` its Monte Carlo side, a log-mean-exp with its standard error where it is reliable.
 - `adjoint_bound_rate`: the rate of the memory-free backward's upper bounds (Sander, Ablin, Peyré,
-  Props. 3–6): reverse Euler 1, reverse Heun min(1 + δ, 2) with Δ ∝ N^(−δ) by law.
+  Props. 3–6): reverse Euler 1, reverse Heun min(1 + δ, 2) with Δ ∝ N^(−δ) (`Law.smoothness`).
 - `limit_rate_reference`: the rate at which a ResNet at its critical β approaches its
-  continuous-depth limit (`rscale limit`), with its basis.
+  continuous-depth limit (`rscale limit`), with its basis (`Law.limit`).
 - The i.i.d. theorems at β = 1/2 (Marion et al.): the output interval, with probability ≥ 1 − δ,
   exp(3/8 − √(22/(dδ))) − 1 < ‖h_L − h_0‖²/‖h_0‖² < exp(1 + √(10/(dδ))) + 1,
   and the gradient expectation e^{1/2} − 1 ≤ E ‖p_0 − p_L‖²/‖p_L‖² ≤ e^4 − 1.
@@ -27,12 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-PAPER = "Marion, Fermanian, Biau, Vert, \"Scaling ResNets in the large-depth regime\" (arXiv:2206.06929, JMLR 2025)"
-QUANTITY_TEXT = {"output": "output ratio ‖h_L − h_0‖/‖h_0‖", "gradient": "gradient ratio ‖p_0 − p_L‖/‖p_L‖"}
-#: activations σ with σ(−x) = −σ(x): E σ(W h) = 0 for symmetric W
-ODD = ("tanh", "identity")
-#: basis kinds, strongest first
-BASES = ("theorem", "first-order", "prediction", "none")
+from resnet_scale_cli.laws.references import BASES, PAPER, QUANTITY_TEXT, Reference  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -53,94 +49,29 @@ class Prediction:
                 "depths": list(self.depths), "width": self.width, "statement": self.statement}
 
 
-@dataclass(frozen=True)
-class Reference:
-    """The reference critical β of one (law, model, activation, ratio): `value` is the line drawn
-    (None: none holds, nothing is drawn); `basis` one of `BASES`; `statement` says what and why."""
-
-    value: float | None
-    basis: str
-    statement: str
-    source: str | None = None
-    prediction: Prediction | None = None
-
-    def basis_dict(self) -> dict[str, Any]:
-        """The `theory_basis` object of the JSON documents."""
-        return {"kind": self.basis, "statement": self.statement, "source": self.source}
-
-    @property
-    def label(self) -> str:
-        """A short label for tables and legends."""
-        kind = {"theorem": "theorem", "first-order": "first-order argument", "prediction": "prediction",
-                "none": "none"}[self.basis]
-        return "—" if self.value is None else f"{self.value:.3g} ({kind})"
-
-
 # ----------------------------------------------------------------------------- references
 def reference(law: str, quantity: str = "output", *, model: str = "full", activation: str = "relu",
-              hurst: float = 0.5, width: int | None = None, depths: Sequence[int] | None = None,
-              **_: object) -> Reference:
-    """The reference critical β of a law setting for one ratio (`output` or `gradient`).
+              width: int | None = None, depths: Sequence[int] | None = None, **settings: Any) -> Reference:
+    """The reference critical β of a law setting (`settings`: hurst, lengthscale, …) for one ratio
+    (`output` or `gradient`), as the law declares it; no reference for a law not registered.
 
     With `width` and two depths or more, a finite-(L, d) first-order `prediction` is attached
-    where the formulas of `first_order_sum` apply (fBm weights, full model, σ piecewise linear).
+    where the law asks for one and the formulas of `first_order_sum` apply (fGn-like memory,
+    full model, σ piecewise linear).
     """
+    from resnet_scale_cli.laws import LAWS
+
     if quantity not in QUANTITY_TEXT:
         raise ValueError(f"quantity must be output or gradient, got {quantity!r}")
-    what = QUANTITY_TEXT[quantity]
-    if law == "fbm" and float(hurst) == 0.5:
-        law = "iid"  # fGn at H = 1/2 is Gaussian white noise: i.i.d. across depth
-    if law == "iid":
-        if model == "full" and activation == "relu":
-            return Reference(0.5, "theorem", f"theorem for the {what}: → 0 in probability for β > 1/2, → ∞ for "
-                             "β < 1/2, bounded at β = 1/2; i.i.d. symmetric sub-Gaussian entries, full model "
-                             "V σ(W h) with ReLU", PAPER)
-        return Reference(0.5, "first-order", f"first-order scaling argument for the {what}: increments independent "
-                         "across depth add up like L^{1/2−β}, the product of layers like exp(c L^{1−2β}); the "
-                         f"theorem is stated for the full ReLU model, not for {model} with {activation}")
-    if law in ("rbf", "tied"):
-        if quantity == "output":
-            return Reference(1.0, "theorem", f"theorem for the {what}: weights Lipschitz and bounded in depth "
-                             "(smooth GP, tied): identity for β > 1, bounded at β = 1 (ODE limit), max_k ratio "
-                             "→ ∞ for β < 1", PAPER)
-        return Reference(1.0, "first-order", f"first-order scaling argument for the {what}: the tangent recursion "
-                         "has the same depth-regular weights; the paper's theorem is stated for the output ratio")
-    if law != "fbm":
+    if law not in LAWS:
         return Reference(None, "none", f"no reference for law {law!r}")
-    H = float(hurst)
-    prediction = _prediction(quantity, H, model, activation, width, depths)
-    if H < 0.5:
-        return Reference(0.5, "first-order", f"first-order scaling argument for the {what}: for H < 1/2 the "
-                         "increments' sum grows no faster than L^{1/2}, the quadratic variation L^{1−2β} decides",
-                         prediction=prediction)
-    if model in ("linear", "simple"):
-        return Reference(max(0.5, H), "first-order", f"first-order scaling argument for the {what}: the increments "
-                         "are V_k (fGn) times a slowly varying vector, so their sum grows like L^{H−β}; the quadratic "
-                         "variation gives 1/2: max(1/2, H)", prediction=prediction)
-    if activation in ODD:
-        return Reference(round(max(0.5, 2 * H - 1), 12), "first-order", f"first-order scaling argument for the {what}: σ odd, "
-                         "so E σ(W_k h) = 0 and E σ'(W_k h) W_k = 0; the increments are products of two independent "
-                         "fGn sequences, autocovariance ≈ γ(k)², long memory of exponent 2H − 1 only for H > 3/4: "
-                         "max(1/2, 2H − 1)", prediction=prediction)
-    if quantity == "output":
-        return Reference(max(0.5, H), "first-order", f"first-order scaling argument for the {what}: E σ(W_k h) ≠ 0 "
-                         f"({activation}), so a fixed share of the increments carries V's long memory and their "
-                         "sum grows like L^{H−β}: max(1/2, H)", prediction=prediction)
-    why = ("the backward increment V_k D_k W_k q has a rank-one mean E[D_k W_k] = ĥ-direction only: a share "
-           "≈ 1/(2πd) of its autocovariance carries V's long memory, the rest decays like γ(k)²; the critical β "
-           "moves from max(1/2, 2H − 1) (L ≪ L*) to max(1/2, H) (L ≫ L*), so no asymptotic line holds at finite "
-           "(L, d)")
-    if prediction is not None:
-        return Reference(None, "prediction", f"first-order finite-(L, d) prediction for the {what}: {why}",
-                         prediction=prediction)
-    return Reference(None, "none", f"no reference for the {what} with {activation}: {why}; the first-order formula "
-                     "is implemented for piecewise-linear σ only")
+    return LAWS[law].reference(quantity, model, activation, settings,
+                               lambda hurst: _prediction(quantity, hurst, model, activation, width, depths))
 
 
-def critical_beta_reference(law: str, *, hurst: float = 0.5, model: str = "full", activation: str = "relu",
-                            **_: object) -> float | None:
+def critical_beta_reference(law: str, *, model: str = "full", activation: str = "relu", **settings: Any) -> float | None:
     """The reference critical β of the output ratio (`reference(...).value`)."""
-    return reference(law, "output", model=model, activation=activation, hurst=hurst).value
+    return reference(law, "output", model=model, activation=activation, **settings).value
 
 
 # ----------------------------------------------------------------------------- first-order sums
@@ -266,12 +197,14 @@ def _prediction(quantity: str, hurst: float, model: str, activation: str, width:
 def exact_identity_factor(law: str, model: str, activation: str, *, dist: str = "gaussian", **_: object) -> float | None:
     """c in E[ratio²] = (1 + c L^{-2β})^L − 1, or None where the identity does not hold.
 
-    Holds for i.i.d. weights (symmetric entries of variance 1/d: gaussian, rademacher, uniform),
-    for the output ratio given any h_0 ≠ 0 and for the gradient ratio with an isotropic readout
+    Holds for weights independent across depth (`Law.independent`: symmetric entries of variance
+    1/d, gaussian, rademacher or uniform), for the output ratio given any h_0 ≠ 0 and for the gradient ratio with an isotropic readout
     p_L, at every d and L: full model with ReLU (c = 1/2), leaky ReLU of slope a
     (c = (1 + a²)/2) or identity σ (c = 1); linear model (c = 1). Derivation: docs/science.md.
     """
-    if law != "iid" or dist not in ("gaussian", "rademacher", "uniform"):
+    from resnet_scale_cli.laws import DISTS, LAWS
+
+    if law not in LAWS or not LAWS[law].independent or dist not in DISTS:
         return None
     if model == "linear":
         return 1.0
@@ -288,7 +221,9 @@ def exact_identity_refusal(law: str, model: str, activation: str, *, dist: str =
     """Why the exact identity does not hold for these settings (None when it does)."""
     if exact_identity_factor(law, model, activation, dist=dist) is not None:
         return None
-    if law != "iid":
+    from resnet_scale_cli.laws import LAWS
+
+    if law not in LAWS or not LAWS[law].independent:
         return f"it needs weights independent across depth (law = \"iid\"), not law = {law!r}"
     if model == "simple":
         return "the simple model's increment V σ(h) has E‖σ(h)‖² depending on h's direction: no closed form"
@@ -456,55 +391,57 @@ GRADIENT_MEAN_BOUNDS = (math.exp(0.5) - 1.0, math.exp(4.0) - 1.0)
 
 
 # ----------------------------------------------------------------------------- memory-free backpropagation
-#: Δ = max_n ‖θ_{n+1} − θ_n‖ ∝ N^(−δ) by law: smooth RBF weights are Lipschitz in depth (δ = 1);
-#: tied weights have Δ = 0 (δ = ∞); i.i.d. and fGn weights change by O(1) between layers (δ = 0)
-SMOOTHNESS_EXPONENT = {"iid": 0.0, "fbm": 0.0, "rbf": 1.0, "tied": math.inf}
+def smoothness_exponent(law: str) -> float | None:
+    """δ in Δ = max_n ‖θ_{n+1} − θ_n‖ ∝ N^(−δ), as the law declares it (`Law.smoothness`): smooth
+    RBF weights are Lipschitz in depth (δ = 1); tied weights have Δ = 0 (δ = ∞); i.i.d. and fGn
+    weights change by O(1) between layers (δ = 0); None where the law does not say."""
+    from resnet_scale_cli.laws import LAWS
+
+    return LAWS[law].smoothness if law in LAWS else None
+
+
+def __getattr__(name: str) -> Any:
+    """`SMOOTHNESS_EXPONENT`: {law: δ} over the registered laws that declare it (read live)."""
+    if name != "SMOOTHNESS_EXPONENT":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from resnet_scale_cli.laws import LAWS
+
+    return {law: entry.smoothness for law, entry in LAWS.items() if entry.smoothness is not None}
+
+
+def _delta(law: str) -> float:
+    delta = smoothness_exponent(law)
+    return 0.0 if delta is None else delta
 
 
 def adjoint_bound_rate(net: str, law: str, beta: float = 1.0) -> float | None:
     """Rate r of the paper's upper bounds, error ≤ C · N^(−r), for the activation recovery and
     the gradients alike (Sander, Ablin, Peyré, Props. 3–6, step 1/N, i.e. β = 1; None otherwise):
     reverse Euler O(1/N) whatever the weights (r = 1); reverse Heun O(Δ/N + 1/N²) with
-    Δ ∝ N^(−δ), r = min(1 + δ, 2). These are bounds: a measured rate may be larger."""
+    Δ ∝ N^(−δ), r = min(1 + δ, 2) (δ = 0 where the law does not declare it). These are bounds:
+    a measured rate may be larger."""
     if beta != 1.0:
         return None
     if net == "resnet":
         return 1.0
-    return min(1.0 + SMOOTHNESS_EXPONENT.get(law, 0.0), 2.0)
+    return min(1.0 + _delta(law), 2.0)
 
 
 def adjoint_bound_basis(net: str, law: str) -> str:
     """Where `adjoint_bound_rate` comes from, in one line."""
     if net == "resnet":
         return "upper bound, Props. 3-4 (reverse Euler): O(1/N) whatever the weights"
-    delta = SMOOTHNESS_EXPONENT.get(law, 0.0)
+    delta = _delta(law)
     shown = "0 (tied weights)" if math.isinf(delta) else f"O(N^-{delta:g})"
     return f"upper bound, Props. 5-6 (reverse Heun): O(Δ/N + 1/N²) with Δ = {shown} for --law {law}"
 
 
-def limit_rate_reference(law: str, *, hurst: float = 0.5) -> dict[str, object]:
+def limit_rate_reference(law: str, **settings: Any) -> dict[str, object]:
     """The rate r of the distance max_k ‖h_k − H(k/L)‖ ~ L^{-r} between a ResNet at its critical β
     and its continuous-depth limit (`rscale limit`), with the range expected at moderate depths
-    and the basis:
+    and the basis, as the law's `Limit` declares them (iid: the neural SDE, 1/2; rbf and tied: the
+    neural ODE, 1; fbm with H > 1/2: a Young equation, 2H − 1 as L → ∞, between 2H − 1 and 1 at
+    moderate L). A `SpecError` where the law has no limit."""
+    from resnet_scale_cli.laws import law_entry
 
-    - iid Gaussian (and fBm with H = 1/2), β = 1/2: the neural SDE; E‖H_{k/L} − h_k‖ ≤ C/√L is a
-      theorem (Marion et al., an upper bound); that 1/2 is also the order reached is the
-      classical strong order of Euler–Maruyama for non-commutative noise (the Lévy areas).
-    - rbf and tied, β = 1: the neural ODE; ‖H_{k/L} − h_k‖ ≤ c/L is a theorem (Marion et al. for
-      Lipschitz weight processes; Sander et al., Prop. 1; Euler's first order).
-    - fBm, H > 1/2, β = H: a Young equation. Euler's error has a term of order L^{-(2H−1)} (from the
-      squared increments: the rate of the Euler scheme for fBm-driven equations, e.g. Mishura;
-      Neuenkirch and Nourdin for its exactness) and terms of order up to 1/L; here only the d
-      diagonal noise entries feed the first, with weight ~1/d (a first-order argument, not a
-      theorem), so at moderate depths the measured rate sits between 2H − 1 and 1.
-    """
-    if law == "iid" or (law == "fbm" and abs(float(hurst) - 0.5) < 1e-12):
-        return {"theory": 0.5, "theory_range": [0.5, 0.5],
-                "basis": "theorem (upper bound C/√L, Marion et al.; strong order 1/2 of Euler–Maruyama)"}
-    if law == "fbm":
-        low = round(2.0 * float(hurst) - 1.0, 12)
-        return {"theory": low, "theory_range": [low, 1.0],
-                "basis": "2H − 1 as L → ∞ (Euler for fBm-driven equations, H > 1/2); between 2H − 1 and 1 at "
-                         "moderate L (first-order argument: the 2H − 1 term has weight ~1/d)"}
-    return {"theory": 1.0, "theory_range": [1.0, 1.0],
-            "basis": "theorem (upper bound c/L for Lipschitz weights, Marion et al.; Euler's first order)"}
+    return law_entry(law).limit_of(settings).rate_reference()

@@ -7,7 +7,9 @@ same `[[expect]]` tables (regime, statistic, critical_beta, theorem) and baselin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from resnet_scale_cli.checks.experiment_grid import ExperimentGrid
 
 #: keys a block check file may hold beyond those of run/sweep/phase (InspectSpec's own fields;
 #: listed here so that parsing a check file does not import torch — a test keeps them in step)
@@ -16,10 +18,11 @@ INSPECT_KEYS = frozenset({"block", "init", "input_shape", "inputs", "homogeneous
 
 
 @dataclass(frozen=True)
-class BlockSweep:
+class BlockSweep(ExperimentGrid):
     """An `InspectSpec` (`base`) as the grid of a check file."""
 
     base: Any
+    command = "inspect"
 
     @property
     def depths(self) -> tuple[int, ...]:
@@ -37,20 +40,6 @@ class BlockSweep:
 
     def to_dict(self) -> dict[str, Any]:
         return self.base.to_dict()
-
-    def cost(self) -> int:
-        from resnet_scale_cli.experiments.inspect_block import progress_total
-
-        return progress_total(self.base)
-
-    def records(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Every depth's record, as `rscale inspect` measures it."""
-        from resnet_scale_cli.experiments.inspect_block import cell_cost, grid_cells, measure_grid_cell
-        from resnet_scale_cli.sweep import run_grid
-
-        spec = self.base
-        return run_grid(grid_cells(spec), lambda cell, p: measure_grid_cell(spec, cell, p), key=lambda cell: cell,
-                        cost=lambda cell: cell_cost(spec, cell), progress=progress)
 
 
 def block_sweep(settings: dict[str, Any]) -> BlockSweep:

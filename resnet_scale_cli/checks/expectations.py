@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from resnet_scale_cli.analysis import theory
-from resnet_scale_cli.laws import setting_label
+from resnet_scale_cli.laws import LAWS, setting_label
 
 QUANTITIES = ("output", "gradient")
 STATS = ("median", "q05", "q95", "mean")
@@ -177,8 +177,9 @@ class CriticalBetaExpectation(ExpectationType):
         base = ctx.sweep.base
         if not hasattr(base, "model"):
             return  # a user's block (`block = …`): no reference holds for it
-        hurst = opts["setting"].get("hurst", base.hurst)
-        ref = theory.reference(base.law, opts["quantity"], model=base.model, activation=base.activation, hurst=hurst)
+        law = LAWS[base.law]
+        settings = {p.name: opts["setting"].get(p.name, getattr(base, p.name, p.default)) for p in law.parameters}
+        ref = theory.reference(base.law, opts["quantity"], model=base.model, activation=base.activation, **settings)
         opts["reference"] = {"value": ref.value, "basis": ref.basis}
 
     def default_name(self, o):
@@ -244,7 +245,7 @@ class TheoremExpectation(ExpectationType):
         if not isinstance(theorem, str) or theorem not in THEOREMS:
             raise ctx.error(f"'theorem' must be one of {', '.join(THEOREMS)}, got {theorem!r}",
                             "theorem" if "theorem" in exp else "type")
-        if ctx.sweep.base.law != "iid" or abs(opts["beta"] - 0.5) > 1e-9:
+        if not LAWS[ctx.sweep.base.law].independent or abs(opts["beta"] - 0.5) > 1e-9:
             raise ctx.error(f"theorem {theorem} is about law = \"iid\" at beta = 0.5", "theorem")
         if THEOREMS[theorem][1] and not ctx.sweep.base.gradients:
             raise ctx.error(f"theorem {theorem} needs gradients = true", "theorem")

@@ -23,7 +23,10 @@ it lies inside the interval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from resnet_scale_cli.checks.experiment_grid import ExperimentGrid
+from resnet_scale_cli.experiments.registry import EXPERIMENTS
 
 #: keys the two commands' check files may hold beyond those of run/sweep/phase (their specs'
 #: fields; listed so that parsing a check file does not import torch — a test keeps them in step)
@@ -45,7 +48,7 @@ RATE_TYPES = ("rate",)
 
 
 @dataclass(frozen=True)
-class RateSweep:
+class RateSweep(ExperimentGrid):
     """An `AdjointSpec` or `LimitSpec` (`base`) as the grid of a check file. Its `critical` is
     the list of the document's rate fits, one entry per quantity (`{"quantity", "estimate",
     "interval", "bound" | "theory", …}`)."""
@@ -67,24 +70,8 @@ class RateSweep:
     def to_dict(self) -> dict[str, Any]:
         return {"command": self.command, **self.base.to_dict()}
 
-    def _experiment(self):
-        from resnet_scale_cli import api
-
-        return {"adjoint": api.ADJOINT, "limit": api.LIMIT, "train": api.TRAIN}[self.command]
-
-    def cost(self) -> int:
-        from resnet_scale_cli import api
-
-        return api.total_cost(self._experiment(), self.base)
-
-    def records(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Every depth's record, as `rscale adjoint` / `rscale limit` measure it."""
-        from resnet_scale_cli import api
-
-        return api.run_experiment(self._experiment(), self.base, progress=progress).records
-
     def critical(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        summary = self._experiment().summarize(self.base, records)
+        summary = EXPERIMENTS[self.command].summarize(self.base, records)
         if self.command == "train":
             summary = {"rates": {f"limit_{q}": fit for q, fit in summary["limit"]["rates"].items()}}
         fits = summary["rates"] if self.command in ("adjoint", "train") else {q: summary[k] for q, k in

@@ -53,11 +53,10 @@ def load_checks(files: Sequence[str], *, seed: int | None = None, device: str | 
 
 
 def total_layers(checks: Sequence[CheckFile]) -> int:
-    from resnet_scale_cli.checks.blocks import BlockSweep
-    from resnet_scale_cli.sweep import progress_total
+    """Units of progress a run of `checks` reports (layers; training steps for `train`)."""
+    from resnet_scale_cli.experiments.registry import progress_total
 
-    return sum(c.sweep.cost() if isinstance(c.sweep, BlockSweep) or hasattr(c.sweep, "critical") else progress_total(c.sweep)
-               for c in checks)
+    return sum(c.sweep.cost() if hasattr(c.sweep, "cost") else progress_total(c.sweep) for c in checks)
 
 
 def run_checks(
@@ -70,9 +69,8 @@ def run_checks(
     progress: Callable[[int], None] | None = None,
 ) -> CheckRun:
     """Run loaded check files; compare with (or, with `update_baseline`, write) a baseline."""
-    from resnet_scale_cli.analysis import analyze
-    from resnet_scale_cli.checks.blocks import BlockSweep
-    from resnet_scale_cli.sweep import run_sweep, write_atomic
+    from resnet_scale_cli.experiments.registry import SWEEP, run_sweep
+    from resnet_scale_cli.sweep import write_atomic
 
     if not 0.5 <= confidence < 1.0:
         raise SpecError(f"--confidence must be in [0.5, 1), got {confidence}")
@@ -84,11 +82,10 @@ def run_checks(
     documents, new_entries = [], {}
     for c in checks:
         start = time.perf_counter()
-        blocks = isinstance(c.sweep, BlockSweep)  # a check of a user's block: the grid of `rscale inspect`
-        own = blocks or hasattr(c.sweep, "critical")  # … or of `rscale spectrum` (checks.spectrum)
-        records = c.sweep.records(progress) if own else run_sweep(c.sweep, progress=progress)
+        # the grid of `rscale inspect`, `spectrum`, `adjoint`, `limit` or `train` measures itself (checks.blocks, …)
+        records = c.sweep.records(progress) if hasattr(c.sweep, "records") else run_sweep(c.sweep, progress=progress)
         critical = (c.sweep.critical(records) if hasattr(c.sweep, "critical") else
-                    analyze(records, seed=c.sweep.base.seed) if len(c.sweep.depths) > 1 else [])
+                    SWEEP.summarize(c.sweep, records)["critical"])
         outcomes = evaluate(c, records, critical)
         statistics = baselines.baseline_statistics(records)
         if stored is not None:

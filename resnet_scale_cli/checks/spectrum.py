@@ -6,7 +6,10 @@ and log10 cond). Its expectation types: `spectrum_statistic`, `spectrum_critical
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from resnet_scale_cli.checks.experiment_grid import ExperimentGrid
+from resnet_scale_cli.experiments.registry import EXPERIMENTS
 
 #: keys a spectrum check file may hold beyond those of run/sweep/phase (SpectrumSpec's own fields;
 #: listed here so that parsing a check file does not import torch — a test keeps them in step)
@@ -14,7 +17,7 @@ SPECTRUM_KEYS = frozenset({"command", "depths", "betas", "hist_beta"})
 
 
 @dataclass(frozen=True)
-class SpectrumSweep:
+class SpectrumSweep(ExperimentGrid):
     """A `SpectrumSpec` (`base`) as the grid of a check file."""
 
     base: Any
@@ -39,24 +42,8 @@ class SpectrumSweep:
     def to_dict(self) -> dict[str, Any]:
         return {"command": "spectrum", **self.base.to_dict()}
 
-    def cost(self) -> int:
-        from resnet_scale_cli.experiments.spectrum import cell_cost, spectrum_cells
-
-        return sum(cell_cost(self.base, c) for c in spectrum_cells(self.base))
-
-    def records(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Every cell's record, as `rscale spectrum` measures it."""
-        from resnet_scale_cli.experiments.spectrum import cell_cost, measure_spectrum_cell, spectrum_cells
-        from resnet_scale_cli.sweep import run_grid
-
-        spec = self.base
-        return run_grid(spectrum_cells(spec), lambda cell, p: measure_spectrum_cell(spec, cell, p), key=lambda c: c,
-                        cost=lambda cell: cell_cost(spec, cell), progress=progress)
-
     def critical(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from resnet_scale_cli.experiments.spectrum import summarize_spectrum
-
-        return summarize_spectrum(self.base, records)["critical"] if len(self.depths) > 1 else []
+        return EXPERIMENTS["spectrum"].summarize(self.base, records)["critical"] if len(self.depths) > 1 else []
 
 
 def spectrum_sweep(settings: dict[str, Any]) -> SpectrumSweep:

@@ -9,7 +9,7 @@ import typer
 from resnet_scale_cli.cli import options as opt
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
-from resnet_scale_cli.settings import GRID_SETTINGS, GRID_VALUED
+from resnet_scale_cli.settings import GRID_VALUED, RUN_SETTINGS
 
 PlotHist = Annotated[Optional[str], typer.Option("--plot-hist", help="Histogram of both ratios at one (L, β) (see --hist-depth, --hist-beta).", show_default=False)]
 HistDepth = Annotated[Optional[int], typer.Option("--hist-depth", help="Depth of --plot-hist. [default: the largest]", show_default=False)]
@@ -26,7 +26,7 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
                                 depths=depths, betas=betas, defaults=defaults)  # before torch is imported
     from resnet_scale_cli import api
     from resnet_scale_cli.report import console as consoles, documents, figures, tables
-    from resnet_scale_cli.sweep import progress_total
+    from resnet_scale_cli.experiments.registry import progress_total
     plan = figures.GridFigures.plan(command, sweep, stored)  # refuses bad figure settings before running
     with consoles.progress_bar(progress_total(sweep), f"{command}: layers", not quiet) as advance:
         study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance,
@@ -42,7 +42,7 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
 
 
 @app.command()
-@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED, command="sweep")
+@opt.with_settings(*RUN_SETTINGS, grid=GRID_VALUED, command="sweep")
 @with_executor
 @opt.with_figure
 def sweep(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,
@@ -57,7 +57,7 @@ def sweep(settings: dict[str, Any], executor: Any, config: opt.Config = None, ou
 
 
 @app.command()
-@opt.with_settings(*GRID_SETTINGS, grid=GRID_VALUED, command="phase")
+@opt.with_settings(*RUN_SETTINGS, grid=GRID_VALUED, command="phase")
 @with_executor
 @opt.with_figure
 def phase(settings: dict[str, Any], executor: Any, config: opt.Config = None, out: opt.Out = None, resume: opt.Resume = None,

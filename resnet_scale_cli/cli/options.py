@@ -1,5 +1,5 @@
-"""Option definitions shared by the commands, built from the settings table (`settings.SETTINGS`)
-and the registries.
+"""Option definitions shared by the commands, built from the spec fields' declarations
+(`fields.Setting`) and the registries.
 
 `with_settings(...)` adds the named settings to a command's signature and hands them to the
 command as one `settings` dict (only settings, never output flags). It also gives every command
@@ -33,18 +33,18 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions
 
 from resnet_scale_cli.errors import DryRun, SpecError, did_you_mean
-from resnet_scale_cli.settings import (EXECUTION, GRID, GRID_METAVAR, INVOCATION, LAW, MODEL, OUTPUT, SAMPLING, SETTINGS,
-                                       Invocation, RunSpec, choices, shown_defaults)
+from resnet_scale_cli.fields import (EXECUTION, GRID, GRID_METAVAR, LAW, MODEL, OUTPUT, SAMPLING, Choice, Setting,
+                                     settings_of)
+from resnet_scale_cli.settings import INVOCATION, Invocation, RunSpec, shown_defaults
 
-_ENUMS: dict[str, type[enum.Enum]] = {}
+_ENUMS: dict[tuple[str, tuple[str, ...]], type[enum.Enum]] = {}
 
 
-def choice_enum(kind: str, names: tuple[str, ...] | None = None) -> type[enum.Enum]:
-    """A str Enum of a registry's names (one class per registry), or of `names` given here."""
-    if kind not in _ENUMS:
-        names = names if names is not None else choices(kind)
-        _ENUMS[kind] = enum.Enum("".join(p.title() for p in kind.split("_")), {n: n for n in names}, type=str)
-    return _ENUMS[kind]
+def choice_enum(name: str, names: tuple[str, ...]) -> type[enum.Enum]:
+    """A str Enum of a setting's choices (one class per setting and names)."""
+    if (name, names) not in _ENUMS:
+        _ENUMS[name, names] = enum.Enum("".join(p.title() for p in name.split("_")), {n: n for n in names}, type=str)
+    return _ENUMS[name, names]
 
 
 # ----------------------------------------------------------------------------- value parsers
@@ -112,30 +112,22 @@ def grid_parser(flag: str, whole: bool) -> Callable[[Any], Any]:
 # ----------------------------------------------------------------------------- conventions
 #: the panel of each option that is not a setting (settings carry their own panel)
 PANELS = {
-    # grid, model and sampling options of single commands
-    "beta": GRID, "depth": GRID, "width": GRID, "refinement": GRID,
-    "model": MODEL, "activation": MODEL, "net": MODEL, "init": MODEL, "input_shape": MODEL, "homogeneous": MODEL,
-    "hidden": MODEL, "v_init": MODEL,
-    "samples": SAMPLING, "batch": SAMPLING, "inputs": SAMPLING, "draws": SAMPLING, "seed": SAMPLING,
+    "draws": SAMPLING, "input_shape": MODEL,
     # execution
-    "config": EXECUTION, "dtype": EXECUTION, "device": EXECUTION, "batching": EXECUTION, "threads": EXECUTION,
-    "dry_run": EXECUTION, "workers": EXECUTION, "scheduler": EXECUTION, "scheduler_file": EXECUTION,
+    "config": EXECUTION, "threads": EXECUTION, "dry_run": EXECUTION, "workers": EXECUTION, "scheduler": EXECUTION,
+    "scheduler_file": EXECUTION,
     # output
     "out": OUTPUT, "resume": OUTPUT, "json_out": OUTPUT, "plot": OUTPUT, "plot_hist": OUTPUT, "hist_depth": OUTPUT,
-    "hist_beta": OUTPUT, "plot_profiles": OUTPUT, "profile_points": OUTPUT, "compare": OUTPUT, "lags": OUTPUT,
-    "paths": OUTPUT, "junit": OUTPUT, "quiet": OUTPUT, "no_color": OUTPUT,
-    # train: the data and the optimization
-    **{n: "Data" for n in ("data", "n_examples", "n_test", "input_dim", "output_dim", "noise", "data_seed")},
-    **{n: "Training" for n in ("optimizer", "lr", "lr_scaling", "steps", "batch_size", "backprop", "track_points",
-                               "depth_seeds")},
+    "hist_beta": OUTPUT, "plot_profiles": OUTPUT, "compare": OUTPUT, "lags": OUTPUT, "paths": OUTPUT, "junit": OUTPUT,
+    "quiet": OUTPUT, "no_color": OUTPUT,
     # check
     "baseline": "Check", "update_baseline": "Check", "confidence": "Check",
 }
 
-#: the metavar of each text option that is not a setting (paths, shapes, grids)
-METAVARS = {"config": "FILE", "plot": "FILE", "plot_hist": "FILE", "plot_profiles": "FILE", "inputs": "FILE",
-            "baseline": "FILE", "junit": "FILE", "compare": "FILE", "scheduler_file": "FILE", "out": "DIR",
-            "input_shape": "SHAPE", "scheduler": "ADDRESS", "depth": GRID_METAVAR, "files": "FILE"}
+#: the metavar of each text option that is not a setting (paths, shapes)
+METAVARS = {"config": "FILE", "plot": "FILE", "plot_hist": "FILE", "plot_profiles": "FILE", "baseline": "FILE",
+            "junit": "FILE", "compare": "FILE", "scheduler_file": "FILE", "out": "DIR", "input_shape": "SHAPE",
+            "scheduler": "ADDRESS", "files": "FILE"}
 
 
 def _base(annotation: Any) -> Any:
@@ -173,30 +165,25 @@ def conventional(name: str, annotation: Any) -> Any:
             info.parser = float_parser(flag)
         elif isinstance(base, type) and issubclass(base, enum.Enum):
             info.parser = choice_parser(flag, base)
-        elif name == "depth" and base is str:
-            info.parser = grid_parser(flag, whole=True)
     return annotation
 
 
-def setting_option(name: str, *, grid: bool = False, default: str | None = None) -> Any:
-    """The Annotated type of a setting's option (a grid string when `grid`); `default` is the
-    default its help shows (the command's spec's)."""
-    s = SETTINGS[name]
+def setting_option(s: Setting, *, grid: bool = False, default: str | None = None) -> Any:
+    """The Annotated type of a setting's option (a grid string when the field is a grid or the
+    command takes it as one, `grid`); `default` is the default its help shows (the command's spec's)."""
     shown = f" \\[default: {default}]" if default is not None else ""
-    flag = s.flags[0].split("/")[0]
     common = dict(show_default=False, rich_help_panel=s.panel)
-    if (grid and s.grid_help) or s.kind is str:  # a grid: a list or a range, checked when parsed
-        whole = s.kind is int
-        return Annotated[Optional[str], typer.Option(*s.flags, help=(s.grid_help if grid and s.grid_help else s.help) + shown,
-                                                     metavar=GRID_METAVAR, parser=grid_parser(flag, whole), **common)]
-    if isinstance(s.kind, str):  # a registry's names: typed, listed in full in the help (wrapped at words)
-        kind = choice_enum(s.kind)
-        listed = " Choices: " + " | ".join(choices(s.kind)) + "."
+    if s.grid or grid:  # a grid: a list or a range, checked when parsed
+        return Annotated[Optional[str], typer.Option(*s.flags, help=(s.grid_help or s.help) + shown, metavar=GRID_METAVAR,
+                                                     parser=grid_parser(s.flag, s.check.kind is int), **common)]
+    if isinstance(s.check, Choice):  # typed, listed in full in the help (wrapped at words)
+        kind = choice_enum(s.key, s.check.options)
+        listed = " Choices: " + " | ".join(s.check.options) + "."
         return Annotated[Optional[kind], typer.Option(*s.flags, help=s.help + listed + shown, metavar=s.metavar,
-                                                      parser=choice_parser(flag, kind), **common)]
-    parser = {int: int_parser, float: float_parser}.get(s.kind)
-    return Annotated[Optional[s.kind], typer.Option(*s.flags, help=s.help + shown, metavar=s.metavar,
-                                                    **({"parser": parser(flag)} if parser else {}), **common)]
+                                                      parser=choice_parser(s.flag, kind), **common)]
+    parser = {int: int_parser, float: float_parser}.get(s.check.kind)
+    return Annotated[Optional[s.check.kind], typer.Option(*s.flags, help=s.help + shown, metavar=s.metavar,
+                                                          **({"parser": parser(s.flag)} if parser else {}), **common)]
 
 
 def _plain(value: Any) -> Any:
@@ -303,32 +290,28 @@ def dry_run_lines(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-def with_settings(*names: str, grid: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
-                  spec: type | str = RunSpec, aliases: dict[str, str] | None = None, command: str | None = None
+def with_settings(*names: str, grid: tuple[str, ...] = (), spec: type = RunSpec, command: str | None = None
                   ) -> Callable[[Callable], Callable]:
-    """Decorator: the command takes the named settings as options (grid strings for the names in
-    `grid`) and receives them as `settings` (None where not given). `extra` maps further names
-    to a command's own `Annotated` options (default None), handed over in `settings` too.
-    The help shows the defaults of `spec` (a dataclass, or "module:Class" read without import;
-    `aliases` maps a flag name to its field, `command` names a grid command's own defaults).
-    Adds `--threads` and `--dry-run`."""
-    extra = extra or {}
-    shown = shown_defaults(spec, aliases, command)
+    """Decorator: the command takes the settings of `spec` named by their keys as options (grid
+    strings for the names in `grid` and for the spec's grid fields) and receives them as
+    `settings` (None where not given). The help shows the defaults of `spec` (`command` names a
+    grid command's own defaults). Adds `--threads` and `--dry-run`."""
+    declared = {setting.key: setting for _, setting in settings_of(spec)}
+    shown = shown_defaults(spec, command)
 
     def wrap(fn: Callable) -> Callable:
         signature = inspect.signature(fn, eval_str=True)
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=conventional(p.name, p.annotation))
                for p in signature.parameters.values() if p.name != "settings"]
         added = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None,
-                                   annotation=setting_option(n, grid=n in grid, default=shown.get(n))) for n in names]
-        added += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=conventional(n, a))
-                  for n, a in extra.items()]
+                                   annotation=setting_option(declared[n], grid=n in grid, default=shown.get(n)))
+                 for n in names]
         runs = [inspect.Parameter("threads", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Threads),
                 inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DryRunOpt)]
 
         @functools.wraps(fn)
         def command_(**kwargs: Any) -> Any:
-            settings = {n: _plain(kwargs.pop(n, None)) for n in (*names, *extra)}
+            settings = {n: _plain(kwargs.pop(n, None)) for n in names}
             invocation = Invocation(dry_run=bool(kwargs.pop("dry_run", False)), threads=kwargs.pop("threads", None))
             return _run(fn, invocation, dict(settings=settings, **kwargs))
 
@@ -359,8 +342,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or n
 NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (NO_COLOR is honored too).")]
 Out = Annotated[Optional[str], typer.Option("--out", help="Folder for results.jsonl (one line per finished cell), results.parquet (one row per sample) and summary.json.", show_default=False)]
 Resume = Annotated[Optional[bool], typer.Option("--resume", help="Skip the cells already in --out; ends identical to an uninterrupted run.", show_default=False)]
-Seed = Annotated[Optional[int], typer.Option("--seed", help=f"Root seed; every cell and draw derives its own stream. \\[default: {RunSpec.seed}]", show_default=False)]
-Device = Annotated[Optional[choice_enum("devices")], typer.Option("--device", help=f"Device (auto = CUDA when available). \\[default: {RunSpec.device}]", show_default=False)]  # type: ignore[valid-type]
+_RUN = {setting.key: setting for _, setting in settings_of(RunSpec)}
+Seed = setting_option(_RUN["seed"], default=shown_defaults()["seed"])
+Device = setting_option(_RUN["device"], default=shown_defaults()["device"])
 
 
 # ----------------------------------------------------------------------------- figure options

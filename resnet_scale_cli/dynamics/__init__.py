@@ -1,6 +1,8 @@
 """The residual recursion h_{k+1} = h_k + L^{-β} f(h_k, θ_{k+1}), batched, with tangents and an
-exact reverse pass (`recursion`); registries of activations, models and gradient methods.
-Importing this package does not import torch: the recursion is loaded on first use."""
+exact reverse pass (`recursion`); the residual maps f with their pullbacks (`models`); the Euler
+and Heun schemes with their reverse steps (`schemes`, run by `adjoint`); registries of
+activations, models and gradient methods. Importing this package does not import torch: the
+recursion is loaded on first use."""
 
 from __future__ import annotations
 

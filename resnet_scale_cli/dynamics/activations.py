@@ -70,6 +70,37 @@ class Activation:
             return q.mul_((pre > 0).view(torch.uint8).unsqueeze(2))
         return q.mul_(self.deriv(pre).unsqueeze(2))
 
+    def fn_into(self, z: "torch.Tensor", out: "torch.Tensor") -> "torch.Tensor":
+        """σ(z) written into `out` (one kernel, no temporary, for the registered σ)."""
+        import torch
+
+        if self.name == "gelu":
+            return torch._C._nn.gelu(z, out=out)
+        if self.name == "tanh":
+            return torch.tanh(z, out=out)
+        if self.name == "relu":
+            return torch.clamp_min(z, 0.0, out=out)
+        if self.name == "leaky_relu":
+            return torch._C._nn.leaky_relu(z, LEAKY_SLOPE, out=out)
+        return out.copy_(self.fn(z))
+
+    def backward_(self, g: "torch.Tensor", z: "torch.Tensor", a: "torch.Tensor") -> "torch.Tensor":
+        """g ← g ⊙ σ'(z) in place, given z and a = σ(z) (one fused kernel for the registered σ)."""
+        import torch
+
+        aten = torch.ops.aten
+        if self.name == "gelu":
+            return aten.gelu_backward.grad_input(g, z, grad_input=g)
+        if self.name == "tanh":
+            return aten.tanh_backward.grad_input(g, a, grad_input=g)
+        if self.name == "relu":
+            return aten.threshold_backward.grad_input(g, z, 0.0, grad_input=g)
+        if self.name == "leaky_relu":
+            return aten.leaky_relu_backward.grad_input(g, z, LEAKY_SLOPE, False, grad_input=g)
+        if self.name == "identity":
+            return g
+        return g.mul_(self.deriv(z))
+
     def apply_recorded(self, u: "torch.Tensor", recorded: "torch.Tensor") -> "torch.Tensor":
         """u ⊙ σ'(pre) from `record(pre)`."""
         if self.slopes is None:

@@ -36,7 +36,7 @@ class Net:
     """A forward scheme of `rscale adjoint` and the memory-free method that reverses it."""
 
     name: str
-    scheme: str  # "euler" | "heun" (dynamics.adjoint)
+    scheme: str  # a key of dynamics.schemes.SCHEMES
     formula: str
     method: str  # a key of MEMORY_FREE_METHODS
 

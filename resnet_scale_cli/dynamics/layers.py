@@ -7,19 +7,18 @@ with exact log-norm carrying and delta carrying: the per-layer code that the eag
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
-from resnet_scale_cli.dynamics.activations import ACTIVATIONS, INPLACE, LEAKY_SLOPE, Activation  # noqa: F401
-from resnet_scale_cli.dynamics.models import MODELS  # noqa: F401
+from resnet_scale_cli.dynamics.activations import INPLACE, Activation
+from resnet_scale_cli.dynamics.models import MODELS
 
 RENORM_EVERY = 8
 
 
 class Network:
     """Weights of a batch of draws: V (and W for ``full``), given as (draws, L, d, d), or as
-    (L, draws, d, d) with `layer_major=True`.
+    (L, draws, d, d) with `layer_major=True`; `f` is the model's residual map (`MODELS`).
 
     They are kept layer-major and contiguous, so that each layer's (draws, d, d) block is
     contiguous for the batched matrix products of both passes.
@@ -33,6 +32,7 @@ class Network:
         self.layers_V = arrange(V).contiguous()
         self.layers_W = arrange(W).contiguous() if W is not None else None
         self.model = model
+        self.f = MODELS[model]
         self.activation = activation
         self._views: tuple | None = None
 
@@ -53,7 +53,19 @@ class Network:
 
     @property
     def state_homogeneous(self) -> bool:
-        return self.model == "linear" or self.activation.homogeneous
+        return not self.f.nonlinear or self.activation.homogeneous
+
+    def residual(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """f(x, θ_k) for rows x (D, R, d)."""
+        W = self.layers_W[k].mT if self.layers_W is not None else None
+        return self.f.residual(self.activation, x, self.layers_V[k].mT, W)
+
+    def vjp(self, x: torch.Tensor, k: int, g: torch.Tensor, grad_V: torch.Tensor,
+            grad_W: torch.Tensor | None) -> torch.Tensor:
+        """∂ℓ/∂x from g = ∂ℓ/∂f(x, θ_k), adding ∂ℓ/∂V_k (∂ℓ/∂W_k) into grad_V[k] (grad_W[k])."""
+        W = self.layers_W[k] if self.layers_W is not None else None
+        return self.f.vjp(self.activation, x, self.layers_V[k], W, g, grad_V[k],
+                          grad_W[k] if grad_W is not None else None)
 
 
 @dataclass
@@ -95,13 +107,7 @@ def _renormalize_delta(x: torch.Tensor, base: torch.Tensor, delta: torch.Tensor,
 def fused(net: Network) -> bool:
     """Whether the forward layer step runs in place in one buffer (`_forward_layer`): the full
     model with σ in `INPLACE` (states and tangent rows alike)."""
-    return net.model == "full" and net.activation.name in INPLACE
-
-
-def _pre_activation(net: Network, x: torch.Tensor, k: int) -> torch.Tensor:
-    if net.model == "full":
-        return torch.bmm(x, net.layers_W[k].mT)
-    return x
+    return net.f.has_inner_weights and net.activation.name in INPLACE
 
 
 def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = False,
@@ -109,7 +115,7 @@ def _activated(net: Network, pre: torch.Tensor, n_states: int, record: bool = Fa
                scratch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Rows fed to V_k: σ(pre) for states, σ'(pre_h) ⊙ pre_q for tangents; with `record`, also
     what the reverse pass needs of σ'(pre_h) (see `Activation.record`; into `mask_out` if given)."""
-    if net.model == "linear":
+    if not net.f.nonlinear:
         return pre, None
     act = net.activation
     h_pre = pre[:, :n_states]
@@ -149,7 +155,7 @@ def forward_layer(net: Network, k: int, x: torch.Tensor, base: torch.Tensor | No
             mask = act.record_activated(fed_h, mask_out)
         fed = pre.mul_(scale_col)
     else:
-        pre = torch.bmm(x, WTs[k]) if net.model == "full" else x
+        pre = net.f.inner(x, WTs[k] if WTs is not None else None)
         fed, mask = _activated(net, pre, n_states, record, mask_out, scratch)
         fed = fed * scale_col
     (x if delta is None else delta).baddbmm_(fed, VTs[k])  # the rows the increments are added to
@@ -180,10 +186,7 @@ def reverse_layer(net: Network, k: int, mask: torch.Tensor | None, p: torch.Tens
     if mask is not None:
         net.activation.apply_recorded_(u, mask)
     acc = p if pi is None else pi  # the rows the increment is added to
-    if net.model == "full":
-        acc.baddbmm_(u, Ws[k])
-    else:
-        acc.add_(u)
+    net.f.add_pullback(acc, u, Ws[k] if Ws is not None else None, out=acc)
     if pi is not None:
         torch.add(base, pi, out=p)
     if renorm:

@@ -27,13 +27,10 @@ from typing import Callable
 
 import torch
 
-from resnet_scale_cli.dynamics.activations import ACTIVATIONS, INPLACE, LEAKY_SLOPE, Activation  # noqa: F401
-from resnet_scale_cli.dynamics.layers import (  # noqa: F401  (Network, Forward, … are re-exported)
-    RENORM_EVERY, Forward, Network, _activated, _pre_activation, _renormalize, _renormalize_delta, fused,
-)
+from resnet_scale_cli.dynamics.layers import RENORM_EVERY, Forward, Network, fused  # noqa: F401 (re-exported)
 from resnet_scale_cli.dynamics.layers import forward_layer as _forward_layer
 from resnet_scale_cli.dynamics.layers import reverse_layer as _reverse_layer
-from resnet_scale_cli.dynamics.models import MODELS  # noqa: F401
+
 
 def forward(
     net: Network,
@@ -64,7 +61,7 @@ def forward(
     """
     depth = net.depth if stop is None else stop
     d0, rows, width = x0.shape
-    store_masks = record_masks and net.model != "linear" and net.activation.slopes is not None and mask_store is not None
+    store_masks = record_masks and net.f.nonlinear and net.activation.slopes is not None and mask_store is not None
     if store_masks and (mask_store.shape != (depth - start, d0, n_states, width) or mask_store.dtype != torch.bool):
         raise ValueError(f"forward: mask_store is {tuple(mask_store.shape)} {mask_store.dtype}, expected "
                          f"{(depth - start, d0, n_states, width)} torch.bool")
@@ -90,7 +87,7 @@ def forward(
     buffer = torch.empty_like(x) if in_place else None
     out = Forward(x, exps, n_states, masks=[] if record_masks else None, checkpoint_every=checkpoint_every)
     scratch = None
-    if record_masks and net.model != "linear" and net.activation.slopes is not None:
+    if record_masks and net.f.nonlinear and net.activation.slopes is not None:
         # `Activation.record` uses it on the CPU only; ReLU in place records from σ(pre)
         if x0.device.type == "cpu" and not (in_place and net.activation.zero_below):
             scratch = torch.empty((d0, n_states, width), dtype=x0.dtype, device=x0.device)
@@ -130,7 +127,7 @@ def backward(
     needs no masks. With `delta_out` (a list), π_0 = p_0 − p_L is carried apart (module
     docstring) and appended to it as π̂_0, in the frame of p̂_0 (same exponents).
     """
-    if net.model == "linear" or fwd.masks is not None:
+    if not net.f.nonlinear or fwd.masks is not None:
         from resnet_scale_cli.dynamics import replay
 
         if replay.wanted(p_last):  # CUDA: replayed from captured graphs (None: capture failed)
@@ -157,7 +154,7 @@ def backward(
         if progress is not None and done % 64 == 0:
             progress(64)
 
-    if net.model == "linear":
+    if not net.f.nonlinear:
         for k in reversed(range(depth)):
             step(k, None)
     elif fwd.masks is not None:
@@ -181,8 +178,8 @@ def forward_direct(net: Network, h0: torch.Tensor, scales: torch.Tensor) -> torc
     scale_col = scales.to(h0.dtype).view(1, -1, 1)
     h = h0
     for k in range(net.depth):
-        fed, _ = _activated(net, _pre_activation(net, h, k), h.shape[1])
-        h = h + torch.bmm(fed * scale_col, net.layers_V[k].mT)
+        W = net.layers_W[k].mT if net.layers_W is not None else None
+        h = h + torch.bmm(net.f.fed(net.activation, h, W) * scale_col, net.layers_V[k].mT)
     return h
 
 

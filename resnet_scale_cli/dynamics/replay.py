@@ -165,7 +165,7 @@ def forward(net: Network, x0: torch.Tensor, scales: torch.Tensor, n_states: int,
     block by block (`Forward.masks` are its layers), as the eager loop records into it."""
     d0, rows, width = x0.shape
     dtype, device, graphs = x0.dtype, x0.device, x0.is_cuda
-    masked = record_masks and net.model != "linear"
+    masked = record_masks and net.f.nonlinear
     mask_dtype = torch.bool if net.activation.slopes is not None else dtype
     key = ("forward", str(device), dtype, scales.dtype, net.model, net.activation.name, net.layers_W is not None,
            d0, rows, width, n_states, carry_log_norms, masked, carry_delta, graphs, BLOCK)
@@ -239,7 +239,7 @@ def backward(net: Network, fwd: Forward, p_last: torch.Tensor, scales: torch.Ten
     d0, n_rows, width = p_last.shape
     dtype, device, graphs = p_last.dtype, p_last.device, p_last.is_cuda
     carry_delta = delta_out is not None
-    masked = net.model != "linear"
+    masked = net.f.nonlinear
     mask_dtype = fwd.masks[0].dtype if masked and fwd.masks else None
     key = ("reverse", str(device), dtype, scales.dtype, net.model, net.activation.name, net.layers_W is not None,
            d0, n_rows, width, carry_log_norms, mask_dtype, carry_delta, graphs, BLOCK)

@@ -23,12 +23,12 @@ This module imports neither torch nor numpy at import time (the command line rea
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
 
 if TYPE_CHECKING:
@@ -44,78 +44,35 @@ NON_SMOOTH = ("relu", "leaky_relu")
 
 
 @dataclass(frozen=True)
-class AdjointSpec:
+class AdjointSpec(F.Spec):
     """What `rscale adjoint` measures; field names are the flags (`depths` is `--depth`)."""
 
-    net: str = "resnet"
-    law: str = "iid"
-    dist: str = "gaussian"
-    lengthscale: float = 0.1
-    hurst: float = 0.5
-    model: str = "full"
-    activation: str = "tanh"
-    depths: tuple[int, ...] = (16, 32, 64, 128, 256)
-    width: int = 32
-    samples: int = 16
-    batch: int = 1
-    beta: float = 1.0
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float64"
-    memory_gb: float = 2.0
+    net: str = F.Setting(F.registry_choice("nets"), "resnet: Euler step, memory-free by reverse Euler; heunnet: Heun step "
+                         "(eq. 8), by reverse Heun.", "resnet", panel=F.MODEL).field()
+    law: str = F.LAW_NAME.field()
+    dist: str = F.law_setting("dist")
+    lengthscale: float = F.law_setting("lengthscale")
+    hurst: float = F.law_setting("hurst")
+    model: str = F.MODEL_NAME.field()
+    activation: str = F.ACTIVATION.field("tanh", help="σ (the bounds assume a smooth f).")
+    depths: tuple[int, ...] = F.DEPTHS.field((16, 32, 64, 128, 256), help="Depths N: list 16,32,64 or range 16:256:5:log.")
+    width: int = F.WIDTH.field(32)
+    samples: int = F.SAMPLES.field(16, help="Draws (weights, input, target) per depth.")
+    batch: int = F.Setting(F.Whole(1), "Inputs per draw (the loss sums over them).", 1).field()
+    beta: float = F.BETA.field(help="Step s = N^-β (the paper: β = 1).")
+    seed: int = F.SEED.field()
+    device: str = F.DEVICE.field()
+    dtype: str = F.DTYPE.field("float64", help="Precision (errors fall below float32's).")
+    memory_gb: float = F.MEMORY_GB.field()
 
     def __post_init__(self) -> None:
-        from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
-        from resnet_scale_cli.dynamics.gradients import NETS
-        from resnet_scale_cli.laws import DISTS, LAWS
-        from resnet_scale_cli.spec import DEVICES, DTYPES, _choice, _real, _whole, resolve_device
-
-        if isinstance(self.depths, list):
-            object.__setattr__(self, "depths", tuple(self.depths))
-        _choice(self.net, NETS, "--net")
-        _choice(self.law, LAWS, "--law")
-        _choice(self.dist, DISTS, "--dist")
-        _choice(self.model, MODELS, "--model")
-        _choice(self.activation, ACTIVATIONS, "--activation")
-        _choice(self.device, DEVICES, "--device")
-        _choice(self.dtype, DTYPES, "--dtype")
-        if not 0.0 < _real(self.hurst, "--hurst") < 1.0:
-            raise SpecError(f"--hurst must be in the open interval (0, 1), got {self.hurst}")
-        if not _real(self.lengthscale, "--lengthscale") > 0.0:
-            raise SpecError(f"--lengthscale must be positive, got {self.lengthscale}")
-        if not isinstance(self.depths, tuple) or not self.depths:
-            raise SpecError("--depth: give one depth or more, e.g. 16,32,64,128,256")
-        for depth in self.depths:
-            _whole(depth, "--depth", 1)
-        if len(set(self.depths)) != len(self.depths):
-            raise SpecError(f"--depth: repeated depth in {list(self.depths)}")
-        _whole(self.width, "--width", 1)
-        _whole(self.samples, "--samples", 1)
-        _whole(self.batch, "--batch", 1)
-        _whole(self.seed, "--seed", 0)
-        beta = _real(self.beta, "--beta")
-        if not (math.isfinite(beta) and beta >= 0.0):
-            raise SpecError(f"--beta must be a finite number >= 0, got {self.beta}")
-        if _real(self.memory_gb, "--memory-gb") <= 0:
-            raise SpecError(f"--memory-gb must be positive, got {self.memory_gb}")
-        if self.device != "auto":
-            resolve_device(self.device)
+        F.check_fields(self)
 
     @property
     def scheme(self) -> str:
         from resnet_scale_cli.dynamics.gradients import NETS
 
         return NETS[self.net].scheme
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["depths"] = list(self.depths)
-        return out
-
-
-def weight_layers(spec: AdjointSpec, depth: int) -> int:
-    """Weight layers of a net of depth N: N for `resnet`, N + 1 (θ_0..θ_N) for `heunnet`."""
-    return depth + (1 if spec.net == "heunnet" else 0)
 
 
 def cell_bytes(spec: AdjointSpec, depth: int) -> int:
@@ -124,11 +81,13 @@ def cell_bytes(spec: AdjointSpec, depth: int) -> int:
     model, else 1; K weight layers, D = samples); the N + 1 states the exact pass stores,
     (N + 1)·D·R·d (R = batch); STATE_COPIES rows of temporaries, D·R·d each; and the law's
     sampler (`resources.law_bytes`: the RBF kernel's (N + 1)² matrices)."""
+    from resnet_scale_cli.dynamics import MODELS
+    from resnet_scale_cli.dynamics.schemes import SCHEMES
     from resnet_scale_cli.resources import STATE_COPIES, itemsize, law_bytes
 
-    m = 2 if spec.model == "full" else 1
+    m = len(MODELS[spec.model].weights)
     d, draws, rows = spec.width, spec.samples, spec.samples * spec.batch
-    weights = 3 * m * weight_layers(spec, depth) * draws * d * d
+    weights = 3 * m * SCHEMES[spec.scheme].weight_layers(depth) * draws * d * d
     return (weights + (depth + 1 + STATE_COPIES) * rows * d) * itemsize(spec.dtype) + law_bytes(spec.law, depth + 1)
 
 
@@ -167,8 +126,9 @@ def measure_adjoint_cell(spec: AdjointSpec, depth: int, progress: Callable[[int]
     import torch
 
     from resnet_scale_cli import seeding
-    from resnet_scale_cli.dynamics import ACTIVATIONS, Network
+    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS, Network
     from resnet_scale_cli.dynamics import adjoint as A
+    from resnet_scale_cli.dynamics.schemes import SCHEMES
     from resnet_scale_cli.experiments.memory import PeakMemory
     from resnet_scale_cli.laws.sampling import sample_weights
     from resnet_scale_cli.metrics import summarize
@@ -176,7 +136,8 @@ def measure_adjoint_cell(spec: AdjointSpec, depth: int, progress: Callable[[int]
 
     start = time.perf_counter()
     device, dtype = resolve_device(spec.device), torch_dtype(spec.dtype)
-    d, layers, scheme = spec.width, weight_layers(spec, depth), spec.scheme
+    d, scheme = spec.width, spec.scheme
+    layers = SCHEMES[scheme].weight_layers(depth)
     key = _stream_key(spec, depth)
 
     def gens(purpose: int) -> list[torch.Generator]:
@@ -185,7 +146,7 @@ def measure_adjoint_cell(spec: AdjointSpec, depth: int, progress: Callable[[int]
     options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
     V = sample_weights(spec.law, layers, d, gens(seeding.WEIGHTS_V), layer_major=True, **options)
     W = (sample_weights(spec.law, layers, d, gens(seeding.WEIGHTS_W), layer_major=True, **options)
-         if spec.model == "full" else None)
+         if MODELS[spec.model].has_inner_weights else None)
     net = Network(V, W, spec.model, ACTIVATIONS[spec.activation], layer_major=True)
 
     def rows(purpose: int) -> torch.Tensor:

@@ -23,6 +23,7 @@ import torch
 
 from resnet_scale_cli import seeding
 from resnet_scale_cli.dynamics.activations import ACTIVATIONS
+from resnet_scale_cli.dynamics.models import MODELS
 from resnet_scale_cli.dynamics.recursion import RENORM_EVERY, Network, autograd_gradient, backward, forward
 from resnet_scale_cli.laws.sampling import sample_weights
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
@@ -59,7 +60,7 @@ def resolved_grad_method(spec: RunSpec) -> str:
 def _budget_draws(spec: RunSpec) -> int:
     """Draws whose weights fit the memory budget (at least 1)."""
     itemsize = torch.finfo(spec.torch_dtype()).bits // 8
-    per_draw = spec.depth * spec.width**2 * itemsize * (2 if spec.model == "full" else 1)
+    per_draw = spec.depth * spec.width**2 * itemsize * len(MODELS[spec.model].weights)
     return max(1, int(spec.memory_gb * 2**29 // per_draw))
 
 
@@ -152,7 +153,7 @@ def _autograd_pass(c: _Chunk) -> _Pass:
 
 def _forward_pass(c: _Chunk, *, record_masks: bool) -> tuple[Any, _Pass]:
     store = None
-    if record_masks and c.reuse is not None and c.net.model != "linear" and c.net.activation.slopes is not None:
+    if record_masks and c.reuse is not None and c.net.f.nonlinear and c.net.activation.slopes is not None:
         store = c.reuse.tensor("masks", (c.net.depth, *c.h0.shape), torch.bool, c.h0.device)
     fwd = forward(c.net, c.h0, c.row_scales, c.h0.shape[1], record_masks=record_masks,
                   checkpoint_every=c.checkpoint_every, carry_delta=c.carry_delta, progress=c.progress,
@@ -417,8 +418,9 @@ def _measure_pairs(pairs: list[tuple[RunSpec, int]], progress: Callable[[int], N
             first += len(draws)
         return out
 
-    net = Network(weights(seeding.WEIGHTS_V, "V"), weights(seeding.WEIGHTS_W, "W") if spec.model == "full" else None,
-                  spec.model, act, layer_major=True)
+    V = weights(seeding.WEIGHTS_V, "V")
+    W = weights(seeding.WEIGHTS_W, "W") if MODELS[spec.model].has_inner_weights else None
+    net = Network(V, W, spec.model, act, layer_major=True)
     h0 = torch.stack([torch.randn((m, d), generator=g, dtype=dtype, device=device) for g in all_gens(seeding.INPUTS)])
     h0 = h0.repeat(1, n_beta, 1)  # rows: β-major, then inputs
     readout = torch.stack([torch.randn(d, generator=g, dtype=dtype, device=device) for g in all_gens(seeding.READOUT)])

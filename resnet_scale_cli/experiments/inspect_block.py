@@ -56,6 +56,7 @@ from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments import inspect_block_stack as stk
 from resnet_scale_cli.experiments.inspect_spec import (  # noqa: F401  (the spec, torch-free, re-exported)
     BATCHING, HOMOGENEOUS, INITS, MAX_PROFILE_POINTS, InspectSpec, _whole, parse_block, parse_shape)
+from resnet_scale_cli.laws import law_entry, law_parameter
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize
 
 if TYPE_CHECKING:
@@ -65,15 +66,15 @@ COMMAND = "inspect"
 QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
 #: relative tolerance of the homogeneity check and of the vmap-against-loop comparison
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
-LAW_PARAMETER = {"fbm": "hurst", "rbf": "lengthscale"}
 
 
 # ----------------------------------------------------------------------------- cells
 def cell_id(spec: InspectSpec, depth: int) -> dict[str, Any]:
     """{"law", [hurst | lengthscale], "depth"}: the coordinates of the built-in grid cells."""
     out: dict[str, Any] = {"law": spec.law}
-    if spec.law in LAW_PARAMETER:
-        out[LAW_PARAMETER[spec.law]] = getattr(spec, LAW_PARAMETER[spec.law])
+    parameter = law_parameter(spec.law)
+    if parameter:
+        out[parameter] = getattr(spec, parameter)
     out["depth"] = depth
     return out
 
@@ -248,11 +249,6 @@ def cell_cost(spec: InspectSpec, cell: dict[str, Any] | int) -> int:
     return math.ceil(spec.n_draws / chunk) * depth * (3 if spec.gradients else 2)
 
 
-def progress_total(spec: InspectSpec) -> int:
-    """Units `measure_inspect_cell` reports over all depths."""
-    return sum(cell_cost(spec, depth) for depth in spec.depths)
-
-
 def grid_cells(spec: InspectSpec) -> list[dict[str, Any]]:
     """The cells of the grid, one per depth: their coordinates as records carry them. A depth
     whose one draw does not fit is refused first (`preflight`)."""
@@ -261,7 +257,8 @@ def grid_cells(spec: InspectSpec) -> list[dict[str, Any]]:
 
 
 def measure_grid_cell(spec: InspectSpec, cell: dict[str, Any], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """`measure_inspect_cell` for a cell of `grid_cells` (the signature of `api.Experiment.measure`)."""
+    """`measure_inspect_cell` for a cell of `grid_cells` (the signature of
+    `experiments.protocol.Experiment.measure`)."""
     return measure_inspect_cell(spec, cell["depth"], progress=progress)
 
 
@@ -540,14 +537,14 @@ def summarize_inspect(spec: InspectSpec, records: list[dict[str, Any]]) -> dict[
     setting from the existing analysis (two depths or more), and profiles (one per depth × β)
     — from the records alone, so a resumed run summarizes identically."""
     from resnet_scale_cli.analysis import analyze
-    from resnet_scale_cli.analysis.theory import critical_beta_reference
 
     cells = [{**r["cell"], **row} for r in records for row in r["results"]]
     depths = {r["cell"]["depth"] for r in records}
     critical = analyze(records, seed=spec.seed) if len(depths) > 1 else []
     for entry in critical:
-        entry["theory_reference"] = float(critical_beta_reference(
-            entry["law"], hurst=entry.get("hurst", spec.hurst), lengthscale=entry.get("lengthscale", spec.lengthscale)))
+        law = law_entry(entry["law"])
+        settings = {p.name: entry.get(p.name, getattr(spec, p.name, p.default)) for p in law.parameters}
+        entry["theory_reference"] = law.reference("output", "full", "relu", settings).value
         entry["theory_basis"] = {"kind": "comparison", "statement": THEORY_BASIS, "source": None}
     profiles = [{**r["cell"], **p} for r in records for p in r.get("profiles", [])]
     info = records[0]["info"] if records else {}

@@ -6,13 +6,12 @@ the block itself (which needs torch) happens when it is measured, once the spec 
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.spec import _whole  # noqa: F401  (one definition of the whole-number check)
+from resnet_scale_cli.fields import whole_number as _whole  # noqa: F401  (`experiments.inspect_block` reads it)
 
 HOMOGENEOUS = ("auto", "yes", "no")
 MAX_PROFILE_POINTS = 64
@@ -62,19 +61,8 @@ def parse_shape(text: Any, flag: str = "--input-shape") -> tuple[int, ...]:
     return tuple(out)
 
 
-def _real(value: Any, flag: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _choice(value: Any, choices, flag: str) -> None:
-    if value not in choices:
-        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
-
-
 @dataclass(frozen=True)
-class InspectSpec:
+class InspectSpec(F.Spec):
     """A user's block measured over depths × β (field names = the future flags, `-` → `_`).
 
     `block`: package.module:factory or path/to/file.py:factory. `input_shape`: the shape S of
@@ -85,83 +73,48 @@ class InspectSpec:
     """
 
     block: str = ""
-    law: str = "iid"
-    init: str = "module"
-    dist: str = "gaussian"
-    lengthscale: float = 0.1
-    hurst: float = 0.5
-    depths: tuple[int, ...] = (100, 300, 1000)
-    width: int = 40
-    betas: tuple[float, ...] = (0.25, 0.5, 1.0)
-    samples: int = 32
-    draws: int | None = None
+    law: str = F.LAW_NAME.field()
+    init: str = F.Setting(F.Choice(INITS), "iid weights: module = the module's own init, a fresh seed per layer; moments = "
+                          "law paths with its per-tensor mean and std (fast).", "module", panel=F.MODEL).field()
+    dist: str = F.law_setting("dist")
+    lengthscale: float = F.law_setting("lengthscale")
+    hurst: float = F.law_setting("hurst")
+    depths: tuple[int, ...] = F.DEPTHS.field()
+    width: int = F.WIDTH.field()
+    betas: tuple[float, ...] = F.BETAS.field()
+    samples: int = F.SAMPLES.field(32)
+    draws: int | None = F.DRAWS.field()
     input_shape: tuple[int, ...] | None = None
-    inputs: str | None = None
-    homogeneous: str = "auto"
-    gradients: bool = True
-    profile_points: int = MAX_PROFILE_POINTS
-    batching: str = "auto"
-    threads: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    memory_gb: float = 2.0
+    inputs: str | None = F.Setting(F.Text("the path of a .npy file"), "A .npy file of inputs (N, *shape), loaded with "
+                                   "allow_pickle=False.", none="Gaussian").field()
+    homogeneous: str = F.Setting(F.Choice(HOMOGENEOUS), "Carry log-norms (f positively homogeneous): auto = checked on "
+                                 "the draws.", "auto", panel=F.MODEL).field()
+    gradients: bool = F.GRADIENTS.field()
+    profile_points: int = F.Setting(F.Whole(1, MAX_PROFILE_POINTS), f"Layer positions k/L of the profiles (at most "
+                                    f"{MAX_PROFILE_POINTS}).", MAX_PROFILE_POINTS, panel=F.OUTPUT).field()
+    batching: str = F.Setting(F.Choice(BATCHING), "torch.func.vmap over draws, or a per-draw loop; auto = vmap where it "
+                              "runs and agrees.", "auto", panel=F.EXECUTION).field()
+    threads: int | None = F.Setting(F.Whole(1)).field()
+    seed: int = F.SEED.field()
+    device: str = F.DEVICE.field()
+    dtype: str = F.DTYPE.field()
+    memory_gb: float = F.MEMORY_GB.field()
 
     def __post_init__(self) -> None:
         from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
-        from resnet_scale_cli.laws import LAWS
-        from resnet_scale_cli.spec import DTYPES, resolve_device
-
-        def put(name: str, value: Any) -> None:
-            object.__setattr__(self, name, value)
-
-        from resnet_scale_cli.laws import DISTS
 
         parse_block(self.block)
-        _choice(self.law, LAWS, "--law")
-        _choice(self.init, INITS, "--init")
-        _choice(self.dist, DISTS, "--dist")
+        F.check_fields(self)
         if self.dist != "gaussian" and not (self.law == "iid" and self.init == "moments"):
             raise SpecError("--dist applies to law paths: --law iid --init moments (the module's own "
                             "initialization keeps its own entry law)")
-        hurst = _real(self.hurst, "--hurst")
-        if not 0.0 < hurst < 1.0:
-            raise SpecError(f"--hurst must be in the open interval (0, 1), got {self.hurst}")
-        if not _real(self.lengthscale, "--lengthscale") > 0.0:
-            raise SpecError(f"--lengthscale must be positive, got {self.lengthscale}")
-        put("depths", parse_int_grid(list(self.depths) if isinstance(self.depths, tuple) else self.depths, "--depth"))
-        for depth in self.depths:
-            _whole(depth, "--depth", 1)
-        put("betas", parse_float_grid(list(self.betas) if isinstance(self.betas, tuple) else self.betas, "--beta"))
-        for beta in self.betas:
-            if beta < 0.0:
-                raise SpecError(f"--beta values must be >= 0, got {beta}")
-        _whole(self.width, "--width", 1)
-        _whole(self.samples, "--samples", 1)
-        if self.draws is not None:
-            _whole(self.draws, "--draws", 1)
-            if self.draws > self.samples or self.samples % self.draws:
-                raise SpecError(f"--draws ({self.draws}) must divide --samples ({self.samples})")
+        if self.draws is not None and (self.draws > self.samples or self.samples % self.draws):
+            raise SpecError(f"--draws ({self.draws}) must divide --samples ({self.samples})")
+        # sorted as a grid (and β rounded as one), whatever order the caller gave
+        object.__setattr__(self, "depths", parse_int_grid(list(self.depths), "--depth"))
+        object.__setattr__(self, "betas", parse_float_grid(list(self.betas), "--beta"))
         if self.input_shape is not None:
-            put("input_shape", parse_shape(self.input_shape))
-        if self.inputs is not None and (not isinstance(self.inputs, str) or not self.inputs):
-            raise SpecError(f"--inputs: expected the path of a .npy file, got {self.inputs!r}")
-        _choice(self.homogeneous, HOMOGENEOUS, "--homogeneous")
-        if not isinstance(self.gradients, bool):
-            raise SpecError(f"--gradients: expected true or false, got {self.gradients!r}")
-        _whole(self.profile_points, "--profile-points", 1)
-        if self.profile_points > MAX_PROFILE_POINTS:
-            raise SpecError(f"--profile-points must be at most {MAX_PROFILE_POINTS}, got {self.profile_points}")
-        _choice(self.batching, BATCHING, "--batching")
-        if self.threads is not None:
-            _whole(self.threads, "--threads", 1)
-        _whole(self.seed, "--seed", 0)
-        _choice(self.device, ("auto", "cpu", "cuda"), "--device")
-        _choice(self.dtype, DTYPES, "--dtype")
-        if _real(self.memory_gb, "--memory-gb") <= 0:
-            raise SpecError(f"--memory-gb must be positive, got {self.memory_gb}")
-        if self.device == "cuda":  # torch is imported only to ask for CUDA
-            resolve_device(self.device)
+            object.__setattr__(self, "input_shape", parse_shape(self.input_shape))
 
     @property
     def n_draws(self) -> int:
@@ -170,13 +123,3 @@ class InspectSpec:
     @property
     def inputs_per_draw(self) -> int:
         return self.samples // self.n_draws
-
-    def replace(self, **changes: Any) -> "InspectSpec":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for name in ("depths", "betas", "input_shape"):
-            if out[name] is not None:
-                out[name] = list(out[name])
-        return out

@@ -30,12 +30,12 @@ below anything measured), the GP refinement in float64, and the dynamics run in 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
 
 if TYPE_CHECKING:
@@ -71,36 +71,39 @@ def critical_beta(law: str, hurst: float) -> float:
 
 
 @dataclass(frozen=True)
-class LimitSpec:
+class LimitSpec(F.Spec):
     """Settings of `rscale limit`: a law, a model, β (default: the law's critical β), depths, and
     the reference's refinement factor r (even, ≥ 2: the reference runs r·L steps, and r/2·L for
     its own convergence check)."""
 
-    law: str = "iid"
-    dist: str = "gaussian"
-    hurst: float = 0.5
-    lengthscale: float = 0.1
-    model: str = "simple"
-    activation: str = "relu"
-    beta: float | None = None
-    depths: tuple[int, ...] = (100, 300, 1000)
-    width: int = 40
-    samples: int = 32
-    refinement: int = 16
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float64"
-    memory_gb: float = 2.0
+    law: str = F.LAW_NAME.field()
+    dist: str = F.law_setting("dist")
+    hurst: float = F.law_setting("hurst")
+    lengthscale: float = F.law_setting("lengthscale")
+    model: str = F.MODEL_NAME.field("simple", help="Residual f: simple V σ(h), linear V h, full V σ(W h) (rbf and tied "
+                                    "only).")
+    activation: str = F.ACTIVATION.field()
+    beta: float | None = F.BETA.field(None, help="β: a limit exists only at the law's critical β.",
+                                      none="1/2 iid, H fbm, 1 rbf and tied")
+    depths: tuple[int, ...] = F.DEPTHS.field(check=F.Whole(2))
+    width: int = F.WIDTH.field()
+    samples: int = F.SAMPLES.field(32, check=F.Whole(2), help="Weight draws, each with its own input h_0.")
+    refinement: int = F.Setting(F.Whole(2), "The reference runs r·L steps (r even, ≥ 2; its own check r/2·L).", 16,
+                                ("--refinement", "-r"), F.GRID).field()
+    seed: int = F.SEED.field()
+    device: str = F.DEVICE.field()
+    dtype: str = F.DTYPE.field("float64", help="Precision of the dynamics (float32 rounding over r·L steps reaches an "
+                               "O(1/L) distance).")
+    memory_gb: float = F.MEMORY_GB.field()
 
     def __post_init__(self) -> None:
-        if isinstance(self.depths, list):
-            object.__setattr__(self, "depths", tuple(self.depths))
-        validate(self)
-        if self.beta is None:
-            object.__setattr__(self, "beta", critical_beta(self.law, self.hurst))
-        object.__setattr__(self, "beta", float(self.beta))
-        if len(set(self.depths)) != len(self.depths):
-            raise SpecError(f"--depth: repeated depth in {list(self.depths)}; give each value once")
+        F.check_fields(self)
+        if len(self.depths) < 2:
+            raise SpecError(f"--depth: a rate needs at least two depths, got {list(self.depths)}")
+        if self.refinement % 2:
+            raise SpecError(f"--refinement must be even (the reference's check runs r/2·L steps), got {self.refinement}")
+        _check_limit(self)
+        object.__setattr__(self, "beta", float(critical_beta(self.law, self.hurst) if self.beta is None else self.beta))
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
 
     @property
@@ -109,79 +112,6 @@ class LimitSpec:
         if self.law == "fbm" and abs(self.hurst - 0.5) < 1e-12:
             return "sde"
         return LIMITS[self.law][0]
-
-    def torch_device(self) -> "torch.device":
-        from resnet_scale_cli.spec import resolve_device
-
-        return resolve_device(self.device)
-
-    def torch_dtype(self) -> "torch.dtype":
-        from resnet_scale_cli.spec import torch_dtype
-
-        return torch_dtype(self.dtype)
-
-    def replace(self, **changes: Any) -> "LimitSpec":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["depths"] = list(self.depths)
-        return out
-
-
-def _whole(value: Any, flag: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
-    return value
-
-
-def _real(value: Any, flag: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _choice(value: Any, choices, flag: str) -> None:
-    if value not in choices:
-        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
-
-
-def validate(spec: LimitSpec) -> None:
-    """Raise `SpecError` naming the flag of the first invalid setting, or the combination that has
-    no limit theorem."""
-    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
-    from resnet_scale_cli.laws import DISTS, LAWS
-    from resnet_scale_cli.spec import DEVICES, DTYPES, resolve_device
-
-    _choice(spec.law, LAWS, "--law")
-    _choice(spec.dist, DISTS, "--dist")
-    _choice(spec.model, MODELS, "--model")
-    _choice(spec.activation, ACTIVATIONS, "--activation")
-    _choice(spec.device, DEVICES, "--device")
-    _choice(spec.dtype, DTYPES, "--dtype")
-    hurst = _real(spec.hurst, "--hurst")
-    if not 0.0 < hurst < 1.0:
-        raise SpecError(f"--hurst must be in the open interval (0, 1), got {spec.hurst}")
-    if not _real(spec.lengthscale, "--lengthscale") > 0.0:
-        raise SpecError(f"--lengthscale must be positive, got {spec.lengthscale}")
-    if not isinstance(spec.depths, tuple) or len(set(spec.depths)) < 2:
-        given = list(spec.depths) if isinstance(spec.depths, tuple) else spec.depths
-        raise SpecError(f"--depth: a rate needs at least two depths, got {given}")
-    for depth in spec.depths:
-        _whole(depth, "--depth", 2)
-    _whole(spec.width, "--width", 1)
-    _whole(spec.samples, "--samples", 2)
-    _whole(spec.seed, "--seed", 0)
-    refinement = _whole(spec.refinement, "--refinement", 2)
-    if refinement % 2:
-        raise SpecError(f"--refinement must be even (the reference's check runs r/2·L steps), got {refinement}")
-    if _real(spec.memory_gb, "--memory-gb") <= 0:
-        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
-    _check_limit(spec)
-    if spec.device != "auto":
-        resolve_device(spec.device)
 
 
 def _check_limit(spec: LimitSpec) -> None:
@@ -197,7 +127,7 @@ def _check_limit(spec: LimitSpec) -> None:
         raise SpecError(f"--hurst {spec.hurst:g}: Euler's scheme has no pathwise limit for fBm with H < 1/2 "
                         "(a rough driver); use H ≥ 1/2")
     if spec.beta is not None:
-        beta = _real(spec.beta, "--beta")
+        beta = spec.beta
         if abs(beta - critical) > 1e-9:
             where = {"iid": "β = 1/2 (the neural SDE)", "fbm": f"β = H = {spec.hurst:g} (the Young equation)"}.get(
                 law, "β = 1 (the neural ODE)")
@@ -242,6 +172,7 @@ class _Drive:
         import torch
 
         from resnet_scale_cli import seeding
+        from resnet_scale_cli.dynamics import MODELS
         from resnet_scale_cli.laws import sample_paths, sample_weights
 
         self.spec, self.depth, self.r = spec, depth, spec.refinement
@@ -262,7 +193,7 @@ class _Drive:
                                           hurst=spec.hurst, dtype=torch.float32, device=device)
         else:
             self.V = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_V], layer_major=True, **options)
-            if spec.model == "full":
+            if MODELS[spec.model].has_inner_weights:
                 self.W = sample_weights(law, depth, d, self.gens[seeding.WEIGHTS_W], layer_major=True, **options)
         if law == "rbf":
             from resnet_scale_cli.laws.rbf_bridge import bridge_plan, draw_noise
@@ -350,20 +281,6 @@ class _Drive:
         return out
 
 
-def _step(h: "torch.Tensor", A: "torch.Tensor", W: "torch.Tensor | None", model: str, act) -> None:
-    """h ← h + A f(h) in place, rows h (D, 1, d), A and W (D, d, d)."""
-    import torch
-
-    if model == "linear":  # h is not both input and output of one in-place product
-        h.add_(torch.bmm(h, A.mT))
-        return
-    if model == "full":
-        fed = act.fn(torch.bmm(h, W.mT))
-    else:
-        fed = act.fn(h)  # a new tensor (never h itself)
-    h.baddbmm_(fed, A.mT)
-
-
 #: per-layer products below this many multiply-adds run on one CPU thread
 SMALL_PRODUCT = 2**20
 
@@ -394,9 +311,10 @@ def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, rec
     `reference`, `half`."""
     import torch
 
-    from resnet_scale_cli.dynamics import ACTIVATIONS
+    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
+    from resnet_scale_cli.dynamics.schemes import Euler
 
-    act = ACTIVATIONS[activation]
+    f, act, step_ = MODELS[model], ACTIVATIONS[activation], Euler.step_
     L, r = drive.depth, drive.r
     h, H, Hh = (h0.unsqueeze(1).clone() for _ in range(3))
     zeros = torch.zeros(h0.shape[0], dtype=h0.dtype, device=h0.device)
@@ -408,11 +326,11 @@ def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, rec
         cW, fW, hW = weights_W if weights_W is not None else (None, None, None)
         with _one_thread(h0.device, h0.shape[0] * h0.shape[1] ** 2):
             for i in range(k1 - k0):
-                _step(h, coarse[:, i], cW[:, i] if cW is not None else None, model, act)
+                step_(f, act, h, coarse[:, i], cW[:, i] if cW is not None else None)
                 for j in range(r):
-                    _step(H, fine[:, i, j], fW[:, i, j] if fW is not None else None, model, act)
+                    step_(f, act, H, fine[:, i, j], fW[:, i, j] if fW is not None else None)
                 for j in range(r // 2):
-                    _step(Hh, half[:, i, j], hW[:, i, j] if hW is not None else None, model, act)
+                    step_(f, act, Hh, half[:, i, j], hW[:, i, j] if hW is not None else None)
                 dist = torch.linalg.vector_norm(h - H, dim=(1, 2))
                 change = torch.linalg.vector_norm(Hh - H, dim=(1, 2))
                 dist_max = torch.maximum(dist_max, dist)
@@ -438,16 +356,17 @@ def draw_bytes(spec: LimitSpec, depth: int) -> int:
     """Memory one draw needs: its coarse weights (V, and W for the full model) or, for fBm, its
     fine path (float32), plus one block of fine step matrices (fine, half and noise); for rbf
     also the refinement's prior noise and nugget (float64) and its float64 block."""
+    from resnet_scale_cli.dynamics import MODELS
+    from resnet_scale_cli.resources import law_bytes
+
     size, d2, r = _itemsize(spec.dtype), spec.width**2, spec.refinement
-    matrices = 2 if spec.model == "full" else 1
+    matrices = len(MODELS[spec.model].weights)
     weights = depth * d2 * 4 * r if spec.law == "fbm" else depth * d2 * size * matrices
     block = BLOCK * r * d2 * (2 * size + 4) * matrices
     if spec.law == "rbf":
         n_noise = math.ceil(1.0 / spec.lengthscale + 13) * 4 + 2  # the prior's grid (rbf_bridge, δ = ℓ/4)
         weights += (n_noise + depth) * d2 * 8 * matrices
         block += (BLOCK * r + 2 * 64 + BLOCK) * d2 * 8  # the float64 product and its window of coarse values
-    from resnet_scale_cli.resources import law_bytes
-
     return weights + block + law_bytes(spec.law, depth)
 
 

@@ -29,8 +29,8 @@ def weight_statistics(spec: RunSpec, max_lag: int = 10) -> dict[str, Any]:
     key = cell_key(spec)
     gens = [seeding.generator(spec.seed, key + (i, seeding.WEIGHTS_V), device) for i in range(spec.samples)]
     with torch.no_grad():
-        raw = sample_paths(spec.law, spec.depth, spec.width**2, gens, dist=spec.dist, lengthscale=spec.lengthscale,
-                           hurst=spec.hurst, fbm_backend=spec.fbm_backend, dtype=spec.torch_dtype(), device=device)
+        raw = sample_paths(spec.law, spec.depth, spec.width**2, gens, dtype=spec.torch_dtype(), device=device,
+                           **spec.law_settings())
     paths = raw.transpose(1, 2).reshape(-1, spec.depth).to(torch.float64).cpu().numpy()
     empirical, stderr = autocovariance(paths, max_lag)
     lags = np.arange(empirical.size)

@@ -25,13 +25,12 @@ so E ‖J_L‖_F²/d is the same and E ‖J_L − I‖_F²/d = (1 + c L^{−2β}
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.spec import _whole  # noqa: F401  (one definition of the whole-number check)
 
 if TYPE_CHECKING:
     import torch
@@ -48,37 +47,30 @@ LN_2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
-class SpectrumSpec:
+class SpectrumSpec(F.Spec):
     """Settings of `rscale spectrum`: a law (and a grid of its parameter), a model, grids of depths,
     β and widths, weight draws per cell (one input h_0 each), and the β of the histogram
     (None: the critical β read from σ_max(J_L − I), else 0.5)."""
 
-    law: str = "iid"
-    dist: str = "gaussian"
-    hurst: tuple[float, ...] = (0.5,)
-    lengthscale: tuple[float, ...] = (0.1,)
-    model: str = "full"
-    activation: str = "relu"
-    depths: tuple[int, ...] = (100, 300, 1000)
-    betas: tuple[float, ...] = (0.25, 0.5, 1.0)
-    width: tuple[int, ...] = (40,)
-    samples: int = 32
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float64"
-    memory_gb: float = 2.0
-    hist_beta: float | None = None
+    law: str = F.LAW_NAME.field()
+    dist: str = F.law_setting("dist")
+    hurst: tuple[float, ...] = F.law_setting("hurst", grid=True)
+    lengthscale: tuple[float, ...] = F.law_setting("lengthscale", grid=True)
+    model: str = F.MODEL_NAME.field()
+    activation: str = F.ACTIVATION.field()
+    depths: tuple[int, ...] = F.DEPTHS.field()
+    betas: tuple[float, ...] = F.BETAS.field()
+    width: tuple[int, ...] = F.WIDTH.field(grid=True)
+    samples: int = F.SAMPLES.field(32)
+    seed: int = F.SEED.field()
+    device: str = F.DEVICE.field()
+    dtype: str = F.DTYPE.field("float64")
+    memory_gb: float = F.MEMORY_GB.field()
+    hist_beta: float | None = F.Setting(F.Real(0.0), "β of the histogram (nearest grid value).", panel=F.OUTPUT,
+                                        none="the critical β of σ_max(J_L − I)").field()
 
     def __post_init__(self) -> None:
-        for name in ("hurst", "lengthscale", "depths", "betas", "width"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                object.__setattr__(self, name, (value,))
-        validate(self)
-        if len(set(self.depths)) != len(self.depths):
-            raise SpecError(f"--depth: repeated depth in {list(self.depths)}; give each value once")
+        F.check_fields(self)
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
@@ -93,79 +85,6 @@ class SpectrumSpec:
         if self.parameter is None:
             return [{"law": self.law}]
         return [{"law": self.law, self.parameter: float(v)} for v in getattr(self, self.parameter)]
-
-    def torch_device(self) -> "torch.device":
-        from resnet_scale_cli.spec import resolve_device
-
-        return resolve_device(self.device)
-
-    def torch_dtype(self) -> "torch.dtype":
-        from resnet_scale_cli.spec import torch_dtype
-
-        return torch_dtype(self.dtype)
-
-    def replace(self, **changes: Any) -> "SpectrumSpec":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for name in ("hurst", "lengthscale", "depths", "betas", "width"):
-            out[name] = list(getattr(self, name))
-        return out
-
-
-def _real(value: Any, flag: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
-    return float(value)
-
-
-def _choice(value: Any, choices, flag: str) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
-
-
-def _grid(values: Any, flag: str) -> tuple:
-    if not isinstance(values, tuple) or not values:
-        raise SpecError(f"{flag}: no values given")
-    return values
-
-
-def validate(spec: SpectrumSpec) -> None:
-    """Raise `SpecError` naming the flag of the first invalid setting."""
-    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
-    from resnet_scale_cli.laws import DISTS, LAWS
-    from resnet_scale_cli.spec import DEVICES, DTYPES, resolve_device
-
-    _choice(spec.law, LAWS, "--law")
-    _choice(spec.dist, DISTS, "--dist")
-    _choice(spec.model, MODELS, "--model")
-    _choice(spec.activation, ACTIVATIONS, "--activation")
-    _choice(spec.device, DEVICES, "--device")
-    _choice(spec.dtype, DTYPES, "--dtype")
-    for h in _grid(spec.hurst, "--hurst"):
-        if not 0.0 < _real(h, "--hurst") < 1.0:
-            raise SpecError(f"--hurst must be in the open interval (0, 1), got {h}")
-    for ell in _grid(spec.lengthscale, "--lengthscale"):
-        if not _real(ell, "--lengthscale") > 0.0:
-            raise SpecError(f"--lengthscale must be positive, got {ell}")
-    for depth in _grid(spec.depths, "--depth"):
-        _whole(depth, "--depth", 1)
-    for beta in _grid(spec.betas, "--beta"):
-        if _real(beta, "--beta") < 0.0:
-            raise SpecError(f"--beta values must be >= 0, got {beta}")
-    for width in _grid(spec.width, "--width"):
-        _whole(width, "--width", 1)
-    if len(set(spec.width)) != len(spec.width):
-        raise SpecError(f"--width: repeated values in {list(spec.width)}")
-    _whole(spec.samples, "--samples", 1)
-    _whole(spec.seed, "--seed", 0)
-    if _real(spec.memory_gb, "--memory-gb") <= 0:
-        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
-    if spec.hist_beta is not None and _real(spec.hist_beta, "--hist-beta") < 0:
-        raise SpecError(f"--hist-beta must be >= 0, got {spec.hist_beta}")
-    if spec.device != "auto":
-        resolve_device(spec.device)
 
 
 # ----------------------------------------------------------------------------- cells

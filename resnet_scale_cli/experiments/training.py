@@ -57,12 +57,13 @@ import numpy as np
 import torch
 
 from resnet_scale_cli import seeding
+from resnet_scale_cli.dynamics.schemes import net_scheme
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments.training_engine import (
-    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, autograd_gradients, depth_lr_factor, digits_dataset, loss_and_grad,
-    max_increments, relative_gradient_error, synthetic_dataset, test_metric,
+    LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, autograd_gradients, depth_lr_factor, digits_dataset, euler_states,
+    loss_and_grad, max_increments, relative_gradient_error, synthetic_dataset, test_metric,
 )
-from resnet_scale_cli.experiments.training_passes import end_layer_lr_factor, make_passes, scale_end_layers, weight_layers
+from resnet_scale_cli.experiments.training_passes import end_layer_lr_factor, make_passes, scale_end_layers
 from resnet_scale_cli.experiments.training_spec import (  # noqa: F401  (re-exported)
     BACKPROPS, DATASETS, DEPTH_SEEDS, DIGITS_SIZE, LR_SCALINGS, NETS, OPTIMIZERS, SMOOTH_ACTIVATIONS, V_INITS, TrainSpec,
     _whole, validate,
@@ -112,17 +113,14 @@ def law_lengthscale(spec: TrainSpec, depth: int) -> float:
     ℓ·N/(N + 1), which is what is drawn. (Tied and i.i.d. weights do not depend on the times; fBm
     weights are N + 1 consecutive values of unit-variance fractional Gaussian noise.)
     """
-    if spec.net != "heunnet":
-        return spec.lengthscale
-    return spec.lengthscale * depth / (depth + 1)
+    layers = net_scheme(spec.net).weight_layers(depth)
+    return spec.lengthscale if layers == depth else spec.lengthscale * depth / layers
 
 
 def layer_times(spec: TrainSpec, depth: int) -> list[float]:
     """The time in [0, 1] of each weight layer: k/N, k = 1..N (ResNet, θ_k acts on step k − 1 → k);
     n/N, n = 0..N (HeunNet)."""
-    if spec.net == "heunnet":
-        return [n / depth for n in range(depth + 1)]
-    return [(k + 1) / depth for k in range(depth)]
+    return net_scheme(spec.net).layer_times(depth)
 
 
 # --------------------------------------------------------------------------- data
@@ -211,14 +209,14 @@ class _CellRun:
     HISTORY = ("train_loss", "test_loss", "test_metric", "inc", "inc_V", "inc_W", "dist", "dist_V", "dist_W")
 
     def __init__(self, spec: TrainSpec, depth: int, data: Dataset) -> None:
-        from resnet_scale_cli.dynamics import ACTIVATIONS
+        from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
 
         self.spec, self.depth = spec, depth
         self.device, self.dtype = spec.torch_device(), spec.torch_dtype()
         self.data = data.to(self.device, self.dtype)
         self.act = ACTIVATIONS[spec.activation]
         self.scale = float(depth) ** (-spec.beta)
-        self.layers = weight_layers(spec.net, depth)
+        self.layers = net_scheme(spec.net).weight_layers(depth)
         self.lr_factor = depth_lr_factor(depth, spec.beta, spec.lr_scaling) if spec.optimizer != "adam" else 1.0
         self.end_factor = end_layer_lr_factor(spec.net, spec.optimizer, spec.lr_scaling)
         rows = spec.batch_size or spec.n_examples
@@ -228,7 +226,7 @@ class _CellRun:
         picks = np.unique(np.round(np.linspace(0, len(self.tracked) - 1, min(SNAPSHOT_TIMES, len(self.tracked)))))
         self.snapshot_steps = [self.tracked[int(i)] for i in picks]
         self.key = cell_key(spec, depth)
-        self.full = spec.model == "full"
+        self.full = MODELS[spec.model].has_inner_weights
         self.step = 0
         self.finished = False
 
@@ -587,16 +585,7 @@ def reference_cell(spec: TrainSpec, data: Dataset, checkpoint_dir=None, checkpoi
 def sampled_states(cell: "_CellRun", h0: torch.Tensor, every: int) -> torch.Tensor:
     """h_0, h_every, h_2·every, …, h_L of the cell's trained networks from h0 (S, n, d):
     (L/every + 1, S, n, d), h_{k+1} = h_k + L^{-β} f(h_k, θ_{k+1})."""
-    model = cell.spec.model
-    sVt = (cell.V * cell.scale).mT.unbind(0)
-    Wt = cell.W.mT.unbind(0) if model == "full" else None
-    out, h = [h0], h0
-    for k in range(len(sVt)):
-        a = h if model == "linear" else cell.act.fn(torch.bmm(h, Wt[k]) if model == "full" else h)
-        h = torch.baddbmm(h, a, sVt[k])
-        if (k + 1) % every == 0:
-            out.append(h)
-    return torch.stack(out)
+    return torch.stack(euler_states(cell.V * cell.scale, cell.W, cell.spec.model, cell.act, h0, every))
 
 
 LIMIT_WEIGHTS = ("max over k of ‖θ^L_k(T) − θ^ref(k/L, T)‖_F (V and W together), the reference of depth R·L_max "

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import torch
 
-from resnet_scale_cli.dynamics import LEAKY_SLOPE, Activation
+from resnet_scale_cli.dynamics import MODELS, Activation
 
 TASKS = ("regression", "classification")
 
@@ -134,36 +134,6 @@ LOSS_NAMES = {"regression": "mean squared error", "classification": "cross-entro
 
 
 # --------------------------------------------------------------------------- passes
-def _act_out(act: Activation, z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """σ(z) written into `out` (one kernel, no temporary)."""
-    name = act.name
-    if name == "gelu":
-        return torch._C._nn.gelu(z, out=out)
-    if name == "tanh":
-        return torch.tanh(z, out=out)
-    if name == "relu":
-        return torch.clamp_min(z, 0.0, out=out)
-    if name == "leaky_relu":
-        return torch._C._nn.leaky_relu(z, LEAKY_SLOPE, out=out)
-    return out.copy_(act.fn(z))
-
-
-def _act_backward_(act: Activation, g: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-    """g ← g ⊙ σ'(z) in place (one fused kernel for the registered activations)."""
-    name, aten = act.name, torch.ops.aten
-    if name == "gelu":
-        return aten.gelu_backward.grad_input(g, z, grad_input=g)
-    if name == "tanh":
-        return aten.tanh_backward.grad_input(g, a, grad_input=g)
-    if name == "relu":
-        return aten.threshold_backward.grad_input(g, z, 0.0, grad_input=g)
-    if name == "leaky_relu":
-        return aten.leaky_relu_backward.grad_input(g, z, LEAKY_SLOPE, False, grad_input=g)
-    if name == "identity":
-        return g
-    return g.mul_(act.deriv(z))
-
-
 class Workspace:
     """Buffers of one training pass at a fixed batch shape, allocated once per cell:
     h_0..h_L and p_0..p_L (L+1, S, n, d), z_k, σ(z_k) and e_k (L, S, n, m): about
@@ -172,12 +142,12 @@ class Workspace:
 
     def __init__(self, depth: int, samples: int, n: int, d: int, m: int, model: str, dtype, device) -> None:
         opts = dict(dtype=dtype, device=device)
-        self.model = model
+        self.f = f = MODELS[model]
         self.H = torch.empty((depth + 1, samples, n, d), **opts)
         self.P = torch.empty((depth + 1, samples, n, d), **opts)
         self.E = torch.empty((depth, samples, n, m), **opts)
-        self.Z = torch.empty((depth, samples, n, m), **opts) if model == "full" else self.H[:-1]
-        self.A = torch.empty((depth, samples, n, m), **opts) if model != "linear" else self.H[:-1]
+        self.Z = torch.empty((depth, samples, n, m), **opts) if f.has_inner_weights else self.H[:-1]
+        self.A = torch.empty((depth, samples, n, m), **opts) if f.nonlinear else self.H[:-1]
         self.Hs, self.Ps, self.Es = self.H.unbind(0), self.P.unbind(0), self.E.unbind(0)
         self.Zs, self.As = self.Z.unbind(0), self.A.unbind(0)
 
@@ -186,16 +156,14 @@ def forward_store(ws: Workspace, sV: torch.Tensor, W: torch.Tensor | None, act: 
                   h0: torch.Tensor) -> torch.Tensor:
     """h_L (S, n, d) from h_0, keeping every h_k, z_k and σ(z_k) in the workspace.
     `sV` = L^{-β} V (the residual scale folded into V)."""
-    model = ws.model
-    Hs, Zs, As = ws.Hs, ws.Zs, ws.As
+    f, Hs, Zs, As = ws.f, ws.Hs, ws.Zs, ws.As
     sVt = sV.mT.unbind(0)
-    Wt = W.mT.unbind(0) if model == "full" else None
+    Wt = W.mT.unbind(0) if f.has_inner_weights else None
     Hs[0].copy_(h0)
     for k in range(len(sVt)):
         h = Hs[k]
-        z = torch.bmm(h, Wt[k], out=Zs[k]) if model == "full" else h
-        a = h if model == "linear" else _act_out(act, z, As[k])
-        torch.baddbmm(h, a, sVt[k], out=Hs[k + 1])
+        z = f.inner(h, Wt[k] if Wt is not None else None, out=Zs[k])
+        torch.baddbmm(h, f.activate(act, z, out=As[k]), sVt[k], out=Hs[k + 1])
     return Hs[-1]
 
 
@@ -203,22 +171,18 @@ def backward_store(ws: Workspace, sV: torch.Tensor, W: torch.Tensor | None, act:
                    scale: float) -> tuple[torch.Tensor, torch.Tensor | None]:
     """∂ℓ/∂V (L, S, d, m) and ∂ℓ/∂W (L, S, m, d) (None unless ``full``) from p_L = ∂ℓ/∂h_L,
     after `forward_store` on the same workspace."""
-    model = ws.model
-    Ps, Es, Zs, As = ws.Ps, ws.Es, ws.Zs, ws.As
+    f, Ps, Es, Zs, As = ws.f, ws.Ps, ws.Es, ws.Zs, ws.As
     sVl = sV.unbind(0)
-    Wl = W.unbind(0) if model == "full" else None
+    Wl = W.unbind(0) if f.has_inner_weights else None
     Ps[-1].copy_(p_last)
     for k in reversed(range(len(sVl))):
         p = Ps[k + 1]
         e = torch.bmm(p, sVl[k], out=Es[k])  # L^{-β} p_{k+1} V_k
-        if model != "linear":
-            _act_backward_(act, e, Zs[k], As[k])
-        if model == "full":
-            torch.baddbmm(p, e, Wl[k], out=Ps[k])
-        else:
-            torch.add(p, e, out=Ps[k])
+        if f.nonlinear:
+            act.backward_(e, Zs[k], As[k])
+        f.add_pullback(p, e, Wl[k] if Wl is not None else None, out=Ps[k])
     grad_V = torch.matmul(ws.P[1:].mT, ws.A).mul_(scale)
-    grad_W = torch.matmul(ws.E.mT, ws.H[:-1]) if model == "full" else None
+    grad_W = torch.matmul(ws.E.mT, ws.H[:-1]) if f.has_inner_weights else None
     return grad_V, grad_W
 
 
@@ -230,26 +194,24 @@ def backward_adjoint(sV: torch.Tensor, W: torch.Tensor | None, model: str, act: 
     O(1) activations are held (no Workspace); the gradients differ from exact backpropagation by
     reverse Euler's error (measured O(1/L) at β = 1 for tied and smooth weights; `rscale train`
     records it at step 0 as ``adjoint_gradient_error``)."""
+    f = MODELS[model]
     sVl = sV.unbind(0)
-    Wl = W.unbind(0) if model == "full" else None
+    Wl = W.unbind(0) if f.has_inner_weights else None
     grad_V = torch.empty_like(sV)
-    grad_W = torch.empty_like(W) if model == "full" else None
+    grad_W = torch.empty_like(W) if f.has_inner_weights else None
     h, p = h_last, p_last
     for k in reversed(range(len(sVl))):
-        z_next = torch.bmm(h, Wl[k].mT) if model == "full" else h
-        a_next = h if model == "linear" else act.fn(z_next)
-        h = torch.baddbmm(h, a_next, sVl[k].mT, alpha=-1.0)  # reverse Euler: h̃_k
-        z = torch.bmm(h, Wl[k].mT) if model == "full" else h
-        a = h if model == "linear" else act.fn(z)
+        Wk = Wl[k] if Wl is not None else None
+        Wk_T = Wk.mT if Wk is not None else None
+        h = torch.baddbmm(h, f.fed(act, h, Wk_T), sVl[k].mT, alpha=-1.0)  # reverse Euler: h̃_k
+        z = f.inner(h, Wk_T)
         e = torch.bmm(p, sVl[k])
-        if model != "linear":
+        if f.nonlinear:
             e = e * act.deriv(z)
-        torch.matmul(p.mT, a, out=grad_V[k]).mul_(scale)
-        if model == "full":
+        torch.matmul(p.mT, f.activate(act, z), out=grad_V[k]).mul_(scale)
+        if Wk is not None:
             torch.matmul(e.mT, h, out=grad_W[k])
-            p = torch.baddbmm(p, e, Wl[k])
-        else:
-            p = p + e
+        p = f.add_pullback(p, e, Wk)
     return grad_V, grad_W
 
 
@@ -262,16 +224,22 @@ def relative_gradient_error(approx: Sequence[torch.Tensor | None], exact: Sequen
 
 def forward_eval(sV: torch.Tensor, W: torch.Tensor | None, model: str, act: Activation, h0: torch.Tensor) -> torch.Tensor:
     """h_L without storing anything (evaluation)."""
+    return euler_states(sV, W, model, act, h0)[-1]
+
+
+def euler_states(sV: torch.Tensor, W: torch.Tensor | None, model: str, act: Activation, h0: torch.Tensor,
+                 every: int | None = None) -> list[torch.Tensor]:
+    """h_{k+1} = h_k + f(h_k, θ_k) with `sV` = L^{-β} V: [h_L], or with `every`, h_0, h_every,
+    h_2·every, …, h_L (nothing else stored)."""
+    f = MODELS[model]
     sVt = sV.mT.unbind(0)
-    Wt = W.mT.unbind(0) if model == "full" else None
-    h = h0
+    Wt = W.mT.unbind(0) if f.has_inner_weights else None
+    out, h = [h0], h0
     for k in range(len(sVt)):
-        if model == "linear":
-            a = h
-        else:
-            a = act.fn(torch.bmm(h, Wt[k]) if model == "full" else h)
-        h = torch.baddbmm(h, a, sVt[k])
-    return h
+        h = torch.baddbmm(h, f.fed(act, h, Wt[k] if Wt is not None else None), sVt[k])
+        if every is not None and (k + 1) % every == 0:
+            out.append(h)
+    return out if every is not None else [h]
 
 
 def autograd_gradients(V: torch.Tensor, W: torch.Tensor | None, model: str, act: Activation, h0: torch.Tensor,
@@ -281,13 +249,9 @@ def autograd_gradients(V: torch.Tensor, W: torch.Tensor | None, model: str, act:
         Vr = V.detach().clone().requires_grad_(True)
         Wr = W.detach().clone().requires_grad_(True) if W is not None else None
         h = h0
+        f = MODELS[model]
         for k in range(V.shape[0]):
-            if model == "linear":
-                a = h
-            elif model == "simple":
-                a = act.fn(h)
-            else:
-                a = act.fn(h @ Wr[k].mT)
+            a = f.activate(act, h @ Wr[k].mT if f.has_inner_weights else h)
             h = h + scale * a @ Vr[k].mT
         loss, _ = loss_and_grad(task, h @ B.mT, y, with_grad=False)
         grads = torch.autograd.grad(loss.sum(), [Vr] + ([Wr] if Wr is not None else []))

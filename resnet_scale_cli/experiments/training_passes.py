@@ -10,8 +10,8 @@ V (K, S, d, m) and W (K, S, m, d) (None unless ``full``); s = N^{-β}; p_N = ∂
   by reverse Euler.
 - ``heunnet`` (Heun, K = N + 1 weight layers θ_0..θ_N, Sander, Ablin & Peyré eq. 8):
   y_n = h_n + s f(h_n, θ_n),  h_{n+1} = h_n + (s/2)(f(h_n, θ_n) + f(y_n, θ_{n+1})); the passes of
-  `dynamics.adjoint` (exact: the N + 1 states h_n stored, y_n recomputed; adjoint: states
-  recovered by reverse Heun, eq. 9).
+  the scheme `dynamics.schemes.Heun` (exact: the N + 1 states h_n stored, y_n recomputed;
+  adjoint: states recovered by reverse Heun, eq. 9).
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ from __future__ import annotations
 import torch
 
 from resnet_scale_cli.dynamics import Activation, Network
-from resnet_scale_cli.dynamics import adjoint as A
+from resnet_scale_cli.dynamics.adjoint import gradient_buffers
+from resnet_scale_cli.dynamics.schemes import SCHEMES, net_scheme
 from resnet_scale_cli.experiments.training_engine import (
     Workspace, backward_adjoint, backward_store, forward_eval, forward_store,
 )
 
 Grads = tuple[torch.Tensor, torch.Tensor | None]
-
-
-def weight_layers(net: str, depth: int) -> int:
-    """K: N weight layers for ``resnet``, N + 1 (θ_0..θ_N) for ``heunnet``."""
-    return depth + (1 if net == "heunnet" else 0)
 
 
 class EulerPasses:
@@ -68,8 +64,10 @@ class EulerPasses:
 
 
 class HeunPasses:
-    """HeunNet passes (`dynamics.adjoint`, scheme ``heun``): the states h_0..h_N of the last
+    """HeunNet passes (the scheme `dynamics.schemes.Heun`): the states h_0..h_N of the last
     storing forward are held for `exact`."""
+
+    scheme = SCHEMES["heun"]
 
     def __init__(self, model: str, act: Activation, scale: float) -> None:
         self.model, self.act, self.scale = model, act, scale
@@ -82,19 +80,21 @@ class HeunPasses:
     def forward(self, V: torch.Tensor, W: torch.Tensor | None, h0: torch.Tensor, *, store: bool) -> torch.Tensor:
         """h_N by N Heun steps; with `store`, the states h_0..h_N kept for `exact`."""
         self._net = self._network(V, W)
-        h, self._states = A.forward(self._net, "heun", h0, self.scale, store=store)
+        h, self._states = self.scheme.forward(self._net, h0, self.scale, store=store)
         return h
 
     def exact(self, p_last: torch.Tensor) -> Grads:
-        _, grad_V, grad_W = A.backward_exact(self._net, "heun", self._states, p_last, self.scale)
-        return grad_V, grad_W
+        grads = gradient_buffers(self._net)
+        self.scheme.backward_exact(self._net, self._states, p_last, self.scale, grads)
+        return grads
 
     def adjoint(self, h_last: torch.Tensor, p_last: torch.Tensor) -> Grads:
-        _, grad_V, grad_W = A.backward_memory_free(self._net, "heun", h_last, p_last, self.scale)
-        return grad_V, grad_W
+        grads = gradient_buffers(self._net)
+        self.scheme.backward_memory_free(self._net, h_last, p_last, self.scale, grads)
+        return grads
 
     def evaluate(self, V: torch.Tensor, W: torch.Tensor | None, h0: torch.Tensor) -> torch.Tensor:
-        return A.forward(self._network(V, W), "heun", h0, self.scale)[0]
+        return self.scheme.forward(self._network(V, W), h0, self.scale)[0]
 
     def release(self) -> None:
         self._states = None
@@ -104,7 +104,7 @@ def make_passes(net: str, model: str, act: Activation, scale: float, shape: tupl
                 dtype: torch.dtype, device: torch.device) -> EulerPasses | HeunPasses:
     """The passes of `net` at step s = `scale`; `shape` = (N, S, rows, d, m) sizes the ResNet's
     workspace."""
-    if net == "heunnet":
+    if net_scheme(net) is HeunPasses.scheme:
         return HeunPasses(model, act, scale)
     return EulerPasses(model, act, scale, shape, dtype, device)
 
@@ -122,7 +122,7 @@ def end_layer_lr_factor(net: str, optimizer: str, lr_scaling: str) -> float:
     neighbours and training opens an O(1) gap θ_1 − θ_0. Adam is invariant to a gradient's scale
     (factor 1); so is a step without depth scaling (plain gradient descent on the parameters).
     """
-    return 2.0 if net == "heunnet" and optimizer != "adam" and lr_scaling == "depth" else 1.0
+    return 1.0 / net_scheme(net).end_weight if optimizer != "adam" and lr_scaling == "depth" else 1.0
 
 
 def scale_end_layers(grads: Grads, factor: float) -> None:

@@ -4,13 +4,12 @@ See `resnet_scale_cli.experiments.training` for the experiment itself."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.fields import whole_number as _whole  # noqa: F401  (`experiments.training` reads it)
 
 if TYPE_CHECKING:
     import torch
@@ -26,7 +25,6 @@ BACKPROPS = ("exact", "adjoint")
 LR_SCALINGS = ("depth", "none")
 V_INITS = ("law", "zero")
 DEPTH_SEEDS = ("common", "independent")
-DEVICES = ("auto", "cpu", "cuda")
 #: images in scikit-learn's bundled digits data set
 DIGITS_SIZE = 1797
 #: σ with a Lipschitz derivative (the theorem's condition); relu and leaky_relu are not
@@ -35,30 +33,17 @@ SMOOTH_ACTIVATIONS = ("gelu", "tanh", "identity")
 __all__ = ["TrainSpec", "validate", "NETS", "DATASETS", "OPTIMIZERS", "BACKPROPS", "LR_SCALINGS", "V_INITS", "DEPTH_SEEDS",
            "DIGITS_SIZE", "SMOOTH_ACTIVATIONS", "cell_bytes", "cell_need", "preflight"]
 
-
-def _choice(value: Any, choices, flag: str) -> None:
-    if value not in choices:
-        raise SpecError(f"{flag}: unknown value {value!r}; choose from {', '.join(choices)}")
+#: the help panels of train's own settings: the data, and the optimization
+DATA, TRAINING = "Data", "Training"
 
 
-def _whole(value: Any, flag: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise SpecError(f"{flag}: expected a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{flag} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _real(value: Any, flag: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"{flag}: expected a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise SpecError(f"{flag}: expected a finite number, got {value!r}")
-    return float(value)
+def _own(check: Any, help: str, default: Any, panel: str = TRAINING, **more: Any) -> Any:
+    """A setting of `rscale train` alone, as its field."""
+    return F.Setting(check, help, default, panel=panel, **more).field()
 
 
 @dataclass(frozen=True)
-class TrainSpec:
+class TrainSpec(F.Spec):
     """Settings of `rscale train` (field = flag name with `-` → `_`; `depths` is `--depth`).
 
     Defaults: the paper's setting in its PL regime (full model, tied initialization, GELU, β = 1,
@@ -68,39 +53,46 @@ class TrainSpec:
     and GELU is the authors' choice; with ReLU the mask flips make the gradients rough in k.
     """
 
-    law: str = "tied"
-    dist: str = "gaussian"
-    lengthscale: float = 0.1
-    hurst: float = 0.5
-    net: str = "resnet"
-    model: str = "full"
-    activation: str = "gelu"
-    beta: float = 1.0
-    depths: tuple[int, ...] = (8, 16, 32, 64)
-    width: int = 64
-    hidden: int | None = None
-    v_init: str = "law"
-    data: str = "synthetic"
-    n_examples: int = 32
-    n_test: int = 256
-    input_dim: int = 8
-    output_dim: int = 1
-    noise: float = 0.0
-    data_seed: int = 0
-    optimizer: str = "gd"
-    lr: float = 0.05
-    lr_scaling: str = "depth"
-    steps: int = 300
-    batch_size: int | None = None
-    backprop: str = "exact"
-    track_points: int = 20
-    depth_seeds: str = "common"
-    samples: int = 4
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    memory_gb: float = 2.0
-    limit_reference: int | None = None
+    law: str = F.LAW_NAME.field("tied")
+    dist: str = F.law_setting("dist")
+    lengthscale: float = F.law_setting("lengthscale")
+    hurst: float = F.law_setting("hurst")
+    net: str = _own(F.Choice(NETS), "resnet: Euler steps, N weight layers; heunnet: Heun steps (Sander, Ablin & Peyré, "
+                    "eq. 8), N + 1 weight layers θ_0..θ_N.", "resnet", F.MODEL)
+    model: str = F.MODEL_NAME.field()
+    activation: str = F.ACTIVATION.field("gelu")
+    beta: float = F.BETA.field(help="Residual scale L^-β (one value; the theorem is for β = 1).")
+    depths: tuple[int, ...] = F.DEPTHS.field((8, 16, 32, 64), check=F.Whole(2, why=" (increments need two layers)"))
+    width: int = F.WIDTH.field(64)
+    hidden: int | None = _own(F.Whole(1), "Hidden width m of --model full's V σ(W h).", None, F.MODEL, none="the width d")
+    v_init: str = _own(F.Choice(V_INITS), "V(0) from the law, or zero (the authors' scripts).", "law", F.MODEL)
+    data: str = _own(F.Choice(DATASETS), "Task: teacher regression (MSE, R²) or scikit-learn digits (cross-entropy, "
+                     "accuracy).", "synthetic", DATA)
+    n_examples: int = _own(F.Whole(1), "Training examples.", 32, DATA)
+    n_test: int = _own(F.Whole(1), "Test examples.", 256, DATA)
+    input_dim: int = _own(F.Whole(1), "Input dimension p of --data synthetic (digits: 64).", 8, DATA)
+    output_dim: int = _own(F.Whole(1), "Outputs of --data synthetic (digits: 10 classes).", 1, DATA)
+    noise: float = _own(F.NON_NEGATIVE, "Label noise of --data synthetic.", 0.0, DATA)
+    data_seed: int = _own(F.Whole(0), "Seed of the data and the teacher (shared by every depth and network).", 0, DATA)
+    optimizer: str = _own(F.Choice(OPTIMIZERS), "gd = full-batch gradient descent (gradient flow), sgd, adam.", "gd")
+    lr: float = _own(F.POSITIVE, "Learning rate η (> 0): the time step of gradient flow in rescaled time.", 0.05)
+    lr_scaling: str = _own(F.Choice(LR_SCALINGS), "depth: step η·L^(2β−1)·∇ (= η L ∇ at β = 1; gd, sgd); none: η ∇.",
+                           "depth")
+    steps: int = _own(F.Whole(1), "Optimizer steps (≥ 1).", 300)
+    batch_size: int | None = _own(F.Whole(1), "Minibatch of sgd/adam.", None, none="full batch")
+    backprop: str = _own(F.Choice(BACKPROPS), "exact: stored activations; adjoint: memory-free, activations recovered "
+                         "by reverse Euler (reverse Heun for --net heunnet).", "exact")
+    track_points: int = _own(F.Whole(2), "Log-spaced steps at which losses and norms are recorded.", 20)
+    depth_seeds: str = _own(F.Choice(DEPTH_SEEDS), "Same draws at every depth (common), or independent.", "common")
+    samples: int = F.SAMPLES.field(4, help="Networks trained per depth (seeds; the exponent's interval resamples them).")
+    seed: int = F.SEED.field()
+    device: str = F.DEVICE.field()
+    dtype: str = F.DTYPE.field()
+    memory_gb: float = F.MEMORY_GB.field()
+    limit_reference: int | None = _own(
+        F.Whole(2), "R ≥ 2: also train a reference of depth R × the largest depth from the same path θ(s) and fit the "
+        "rates of the trained nets' distance to it (weights, states); needs β = 1, gd with depth-scaled lr, law "
+        "tied|rbf|iid, depths dividing R × max depth.", None, none="off")
 
     def __post_init__(self) -> None:
         from resnet_scale_cli.grids import parse_int_grid
@@ -119,90 +111,21 @@ class TrainSpec:
         """m: the hidden width of the full model's residual V σ(W h) (d for the other models)."""
         return self.width if self.hidden is None or self.model != "full" else self.hidden
 
-    def law_params(self) -> dict[str, Any]:
-        from resnet_scale_cli.laws import LAWS
-
-        return {name: getattr(self, name) for name in LAWS[self.law].params}
-
-    def torch_dtype(self) -> "torch.dtype":
-        from resnet_scale_cli.spec import torch_dtype
-
-        return torch_dtype(self.dtype)
-
-    def torch_device(self) -> "torch.device":
-        from resnet_scale_cli.spec import resolve_device
-
-        return resolve_device(self.device)
-
-    def replace(self, **changes: Any) -> "TrainSpec":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["depths"] = list(self.depths)
-        return out
-
 
 def validate(spec: TrainSpec) -> None:
-    """Raise `SpecError` naming the flag of the first invalid setting."""
-    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
-    from resnet_scale_cli.laws import DISTS, LAWS
-    from resnet_scale_cli.spec import DTYPES, resolve_device
-
-    _choice(spec.net, NETS, "--net")
-    _choice(spec.law, LAWS, "--law")
-    _choice(spec.dist, DISTS, "--dist")
-    _choice(spec.model, MODELS, "--model")
-    _choice(spec.activation, ACTIVATIONS, "--activation")
-    _choice(spec.v_init, V_INITS, "--v-init")
-    _choice(spec.data, DATASETS, "--data")
-    _choice(spec.optimizer, OPTIMIZERS, "--optimizer")
-    _choice(spec.lr_scaling, LR_SCALINGS, "--lr-scaling")
-    _choice(spec.backprop, BACKPROPS, "--backprop")
-    _choice(spec.depth_seeds, DEPTH_SEEDS, "--depth-seeds")
-    _choice(spec.device, DEVICES, "--device")
-    _choice(spec.dtype, DTYPES, "--dtype")
-    if not 0.0 < _real(spec.hurst, "--hurst") < 1.0:
-        raise SpecError(f"--hurst must be in the open interval (0, 1), got {spec.hurst}")
-    if _real(spec.lengthscale, "--lengthscale") <= 0.0:
-        raise SpecError(f"--lengthscale must be positive, got {spec.lengthscale}")
-    if _real(spec.beta, "--beta") < 0.0:
-        raise SpecError(f"--beta must be >= 0, got {spec.beta}")
-    if not spec.depths:
-        raise SpecError("--depth: no values given")
-    for depth in spec.depths:
-        if depth < 2:
-            raise SpecError(f"--depth values must be at least 2 (increments need two layers), got {depth}")
-    _whole(spec.width, "--width", 1)
-    if spec.hidden is not None:
-        _whole(spec.hidden, "--hidden", 1)
-        if spec.model != "full":
-            raise SpecError(f"--hidden applies to --model full (V σ(W h)), not {spec.model}")
-    n = _whole(spec.n_examples, "--n-examples", 1)
-    n_test = _whole(spec.n_test, "--n-test", 1)
-    _whole(spec.input_dim, "--input-dim", 1)
-    _whole(spec.output_dim, "--output-dim", 1)
-    if _real(spec.noise, "--noise") < 0.0:
-        raise SpecError(f"--noise must be >= 0, got {spec.noise}")
-    _whole(spec.data_seed, "--data-seed", 0)
+    """Raise `SpecError` naming the flag of the first invalid setting: each field's own check,
+    then the settings that must agree."""
+    F.check_fields(spec)
+    if spec.hidden is not None and spec.model != "full":
+        raise SpecError(f"--hidden applies to --model full (V σ(W h)), not {spec.model}")
+    n, n_test = spec.n_examples, spec.n_test
     if spec.data == "digits" and n + n_test > DIGITS_SIZE:
         raise SpecError(f"--n-examples + --n-test must be at most {DIGITS_SIZE} for --data digits, got {n} + {n_test}")
-    if _real(spec.lr, "--lr") <= 0.0:
-        raise SpecError(f"--lr must be positive, got {spec.lr}")
-    _whole(spec.steps, "--steps", 1)
     if spec.batch_size is not None:
-        b = _whole(spec.batch_size, "--batch-size", 1)
         if spec.optimizer == "gd":
             raise SpecError("--batch-size applies to --optimizer sgd or adam (gd is full-batch)")
-        if b > n:
-            raise SpecError(f"--batch-size ({b}) must be at most --n-examples ({n})")
-    _whole(spec.track_points, "--track-points", 2)
-    _whole(spec.samples, "--samples", 1)
-    _whole(spec.seed, "--seed", 0)
-    if _real(spec.memory_gb, "--memory-gb") <= 0:
-        raise SpecError(f"--memory-gb must be positive, got {spec.memory_gb}")
-    if spec.device != "auto":
-        resolve_device(spec.device)
+        if spec.batch_size > n:
+            raise SpecError(f"--batch-size ({spec.batch_size}) must be at most --n-examples ({n})")
     if spec.limit_reference is not None:
         _validate_limit_reference(spec)
 
@@ -215,7 +138,6 @@ LIMIT_LAWS = ("tied", "rbf", "iid")
 def _validate_limit_reference(spec: TrainSpec) -> None:
     """`--limit-reference R`: the trained-limit comparison needs one path θ(s) sampled at k/L by every
     depth (so each depth divides R · max(depths)), β = 1 and gradient flow (gd, depth-scaled rate)."""
-    R = _whole(spec.limit_reference, "--limit-reference", 2)
     if spec.net != "resnet":
         raise SpecError("--limit-reference applies to --net resnet (the HeunNet's layers sit at n/N, n = 0..N)")
     if spec.law not in LIMIT_LAWS:
@@ -227,7 +149,7 @@ def _validate_limit_reference(spec: TrainSpec) -> None:
         raise SpecError("--limit-reference needs --optimizer gd with --lr-scaling depth (gradient flow in rescaled time)")
     if spec.depth_seeds != "common":
         raise SpecError("--limit-reference needs --depth-seeds common (every depth samples one path θ(s))")
-    fine = R * max(spec.depths)
+    fine = spec.limit_reference * max(spec.depths)
     bad = [L for L in spec.depths if fine % L]
     if bad:
         raise SpecError(f"--limit-reference: every depth must divide R × max depth = {fine} (so that s = k/L lies on "

@@ -18,6 +18,7 @@ from resnet_scale_cli.laws.registry import (
     Law,
     law_entry,
     law_parameter,
+    law_parameters,
     parameter_symbol,
     setting_label,
 )
@@ -32,7 +33,8 @@ _LAZY = {
     "rbf_kernel_matrix": "resnet_scale_cli.laws.rbf",
 }
 
-__all__ = ["DISTS", "FBM_BACKENDS", "LAWS", "Law", "law_entry", "law_parameter", "parameter_symbol", "setting_label", *_LAZY]
+__all__ = ["DISTS", "FBM_BACKENDS", "LAWS", "Law", "law_entry", "law_parameter", "law_parameters",
+           "parameter_symbol", "setting_label", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

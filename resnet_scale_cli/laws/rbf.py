@@ -8,7 +8,9 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.values import LAW as LAW_PANEL, POSITIVE, Setting
 from resnet_scale_cli.laws.base import Law, into
+from resnet_scale_cli.laws.references import ODE_REFERENCE_RATE, Limit, lipschitz_references
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,7 +43,7 @@ def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
 def sampler(depth: int, settings: dict[str, Any], dtype, device):
     import torch
 
-    chol = torch.as_tensor(_rbf_cholesky(int(depth), float(settings.get("lengthscale", 0.1))), dtype=dtype, device=device)
+    chol = torch.as_tensor(_rbf_cholesky(int(depth), float(settings["lengthscale"])), dtype=dtype, device=device)
 
     def draw(n_paths: int, gen, out=None) -> "torch.Tensor":
         return into(out, chol @ torch.randn((chol.shape[0], n_paths), generator=gen, dtype=dtype, device=device))
@@ -53,8 +55,19 @@ def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> n
     """exp(−(k/L)²/(2ℓ²)) at lag k."""
     import numpy as np
 
-    return np.exp(-((lags / depth) ** 2) / (2.0 * float(settings.get("lengthscale", 0.1)) ** 2))
+    return np.exp(-((lags / depth) ** 2) / (2.0 * float(settings["lengthscale"]) ** 2))
 
+
+#: the setting this law adds to a spec: ℓ > 0
+LENGTHSCALE = Setting(POSITIVE, "RBF lengthscale ℓ > 0 (on depth scaled to [0,1]).", 0.1, panel=LAW_PANEL,
+                      grid_help="RBF lengthscale ℓ (implies --law rbf): one value, a list or a range.",
+                      name="lengthscale", symbol="ℓ")
+
+LIMIT = Limit("ode", 1.0, "β = 1 (the neural ODE)", "dH/dt = f(H, θ(t)), θ(t) the Gaussian-process path",
+              "Euler, θ_{k+1} = θ((k+1)/L) on the step from k/L to (k+1)/L",
+              "Euler on a grid r·L finer, θ at the fine times drawn from the GP conditioned on the coarse values θ(k/L)",
+              *ODE_REFERENCE_RATE)
 
 LAW = Law("rbf", "smooth Gaussian process, RBF kernel with lengthscale ℓ", ("lengthscale",), sampler, autocorrelation,
-          parameter="lengthscale", symbol="ℓ")
+          parameter="lengthscale", symbol="ℓ", parameters=(LENGTHSCALE,), references=lipschitz_references,
+          limit=LIMIT, smoothness=1.0)

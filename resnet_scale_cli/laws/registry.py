@@ -32,7 +32,13 @@ def theory_autocorrelation(law: str, lags: np.ndarray, depth: int, **settings: A
     """Autocorrelation across depth of one entry path at the given lags."""
     import numpy as np
 
-    return law_entry(law).autocorrelation(np.asarray(lags, dtype=np.float64), depth, settings)
+    entry = law_entry(law)
+    return entry.autocorrelation(np.asarray(lags, dtype=np.float64), depth, entry.settings(settings))
+
+
+def law_parameters() -> tuple[str, ...]:
+    """Every parameter a sweep may vary, over the registered laws (hurst, lengthscale, …)."""
+    return tuple(law.parameter for law in LAWS.values() if law.parameter)
 
 
 def parameter_symbol(parameter: str) -> str:

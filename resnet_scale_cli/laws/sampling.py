@@ -12,19 +12,20 @@ from typing import Sequence
 
 import torch
 
-from resnet_scale_cli.laws.registry import law_entry
+from resnet_scale_cli.laws.registry import LAWS, law_entry
 
 #: paths drawn per call: bounds the temporaries (an FFT of length 2L per pair of paths) and fixes
 #: how a draw's stream is consumed, so results never depend on memory settings
 PATH_CHUNK = 256
-LAW_SETTINGS = dict(dist="gaussian", lengthscale=0.1, hurst=0.5, fbm_backend="torch")
+#: every law's settings at their defaults
+LAW_SETTINGS = {name: value for law in LAWS.values() for name, value in law.defaults.items()}
 
 
 def _fill_paths(out, law: str, depth: int, n_paths: int, generators: Sequence[torch.Generator], *, dtype, device,
                 **settings) -> None:
     """Write draw i's unit-variance paths into out(i) of shape (L, n_paths), chunk by chunk."""
     entry = law_entry(law)
-    settings = {**LAW_SETTINGS, **settings}
+    settings = entry.settings(settings)
     draw = entry.sampler(int(depth), settings, dtype, device)
     chunked = entry.chunked(settings)
     whole = chunked and entry.whole_draw(settings)
@@ -44,17 +45,15 @@ def sample_paths(
     n_paths: int,
     generators: Sequence[torch.Generator],
     *,
-    dist: str = "gaussian",
-    lengthscale: float = 0.1,
-    hurst: float = 0.5,
-    fbm_backend: str = "torch",
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
+    **settings,
 ) -> torch.Tensor:
-    """Unit-variance entry paths across depth, shape (draws, L, n_paths), one generator per draw."""
+    """Unit-variance entry paths across depth, shape (draws, L, n_paths), one generator per draw.
+    `settings`: the law's (dist, lengthscale, hurst, fbm_backend), each defaulting to the law's
+    declared default."""
     out = torch.empty((len(generators), depth, n_paths), dtype=dtype, device=device)
-    _fill_paths(lambda i: out[i], law, depth, n_paths, generators, dist=dist, lengthscale=lengthscale, hurst=hurst,
-                fbm_backend=fbm_backend, dtype=dtype, device=device)
+    _fill_paths(lambda i: out[i], law, depth, n_paths, generators, dtype=dtype, device=device, **settings)
     return out
 
 

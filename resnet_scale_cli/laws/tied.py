@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from resnet_scale_cli.laws.base import Law, into
+from resnet_scale_cli.laws.references import ODE_REFERENCE_RATE, Limit, lipschitz_references
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,5 +28,8 @@ def autocorrelation(lags: np.ndarray, depth: int, settings: dict[str, Any]) -> n
     return np.ones_like(lags, dtype=np.float64)
 
 
+LIMIT = Limit("ode", 1.0, "β = 1 (the neural ODE)", "dH/dt = f(H, θ), θ constant (autonomous)", "Euler",
+              "Euler on a grid r·L finer", *ODE_REFERENCE_RATE)
+
 LAW = Law("tied", "weight-tied: one Gaussian matrix shared by every layer (constant across depth)", (), sampler,
-          autocorrelation)
+          autocorrelation, references=lipschitz_references, limit=LIMIT, smoothness=math.inf)

@@ -93,8 +93,8 @@ def theory_reference(spec, quantity: str = "output", depths=None):
     its finite-(L, d) prediction over `depths` where one applies."""
     from resnet_scale_cli.analysis.theory import reference
 
-    return reference(spec.law, quantity, model=spec.model, activation=spec.activation, hurst=spec.hurst,
-                     width=spec.width, depths=depths)
+    return reference(spec.law, quantity, model=spec.model, activation=spec.activation, width=spec.width, depths=depths,
+                     **spec.law_settings())
 
 
 def _with_reference(info: dict[str, Any], ref) -> dict[str, Any]:
@@ -104,14 +104,18 @@ def _with_reference(info: dict[str, Any], ref) -> dict[str, Any]:
 
 def entry_spec(sweep, entry: dict[str, Any]):
     """The spec of a critical-β entry: the sweep's base with the entry's law parameter and width."""
-    return sweep.base.replace(**{k: entry[k] for k in ("hurst", "lengthscale", "width") if k in entry})
+    from resnet_scale_cli.laws import law_parameters
+
+    return sweep.base.replace(**{k: entry[k] for k in (*law_parameters(), "width") if k in entry})
 
 
 def grid_document(command: str, sweep, records: list[dict[str, Any]], critical: list[dict[str, Any]]) -> dict[str, Any]:
     """The JSON document of `sweep`/`phase` (also written as summary.json, without timing)."""
+    from resnet_scale_cli.laws import law_parameters
+
     cells = []
     for r in records:
-        spec = sweep.base.replace(**{k: r["cell"][k] for k in ("hurst", "lengthscale", "width", "depth") if k in r["cell"]})
+        spec = sweep.base.replace(**{k: r["cell"][k] for k in (*law_parameters(), "width", "depth") if k in r["cell"]})
         for j, res in enumerate(r["results"]):
             values = {q: v[j] for q, v in r["values"].items()}
             cells.append({**r["cell"], **res,
@@ -148,14 +152,9 @@ def histogram_record(records: list[dict[str, Any]], depth: int | None, beta: flo
 
 def sample_document(spec, stats: dict[str, Any]) -> dict[str, Any]:
     """One law setting of `rscale sample --json`."""
-    from resnet_scale_cli.laws import law_parameter
+    from resnet_scale_cli.laws import law_entry
 
-    out: dict[str, Any] = {"law": spec.law}
-    parameter = law_parameter(spec.law)
-    if parameter:
-        out[parameter] = getattr(spec, parameter)
-    elif spec.law == "iid":
-        out["dist"] = spec.dist
+    out: dict[str, Any] = {"law": spec.law} | {p: getattr(spec, p) for p in law_entry(spec.law).params}
     return out | {
         "lags": [int(k) for k in stats["lags"]],
         "autocovariance": {"empirical": stats["empirical"].tolist(), "stderr": stats["stderr"].tolist(),

@@ -29,7 +29,8 @@ def check_plot_path(path: str | Path, flag: str = "--plot") -> Path:
     return output_file(path, flag)
 
 
-def _pyplot():
+def pyplot():
+    """`matplotlib.pyplot` on the Agg backend (files only), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,16 +56,17 @@ def figure_style(dpi: int | None = None, figsize: tuple[float, float] | None = N
 def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
     """`pyplot.subplots`, with the figure closed in pyplot at once (it stays drawable and
     savable; pyplot keeps no reference to it)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(nrows, ncols, **kwargs)
     plt.close(fig)
     return fig, axes
 
 
-def layout(fig: Any, **kwargs: Any) -> None:
-    """`fig.tight_layout(**kwargs)`, remembered so that `save` redoes it at another --figsize."""
+def layout(fig: Any, **kwargs: Any) -> Any:
+    """`fig.tight_layout(**kwargs)`, remembered so that `save` redoes it at another --figsize; the figure."""
     fig.tight_layout(**kwargs)
     fig._rscale_layout = kwargs
+    return fig
 
 
 def save(fig: Any, path: str | Path, flag: str = "--plot") -> Path:
@@ -219,7 +221,7 @@ def depth_curves_figure(records: list[dict[str, Any]], title: str):
     """Median log10 ratio against L with 5–95 % bands, one panel per β, one curve per law
     setting and width d; output solid, gradient dashed. The depth axis is linear for an evenly
     spaced grid and logarithmic otherwise (`depth_scale`)."""
-    plt = _pyplot()
+    plt = pyplot()
     betas = records[0]["betas"]
     n = len(betas)
     cols = min(n, 4)
@@ -395,8 +397,8 @@ def _fine_references(entries: list[dict[str, Any]], parameter: str, q: str, base
     params = np.array(sorted({e[parameter] for e in entries}), dtype=float)
     fine = np.linspace(params.min(), params.max(), 200) if params.size > 1 else params
     quantity = "output" if q == "output_log10" else "gradient"
-    refs = [reference(base.law, quantity, model=base.model, activation=base.activation, hurst=v if parameter == "hurst"
-                      else base.hurst) for v in fine]
+    refs = [reference(base.law, quantity, model=base.model, activation=base.activation,
+                      **(base.law_settings() | {parameter: v})) for v in fine]
     values = np.array([np.nan if r.value is None else r.value for r in refs])
     kinds = sorted({BASIS_LABELS.get(r.basis, r.basis) for r in refs if r.value is not None})
     return fine, values, ", ".join(kinds)
@@ -407,7 +409,7 @@ def phase_param_figure(records: list[dict[str, Any]], entries: list[dict[str, An
     """β × H (or ℓ, or d) heatmaps at the largest depth (and largest width) with one critical-β
     curve per width d, the crossing of each pair of depths (faint), the reference with its basis
     and the first-order prediction where one applies (dotted, one per d)."""
-    plt = _pyplot()
+    plt = pyplot()
     largest = max(r["cell"]["depth"] for r in records)
     widths = sorted({e.get("width") for e in entries})
     shown_width = widths[-1]
@@ -531,28 +533,3 @@ def grid_figure(command: str, sweep: Any, records: list[dict[str, Any]], entries
     if entries:
         return phase_depth_figure(list(records), entries[0], title)
     raise SpecError("--plot of a phase diagram needs measured cells")
-
-
-def experiment_figure(command: str, document: dict[str, Any], records: list[dict[str, Any]]):
-    """The --plot figure of an experiment's result (train: its smoothness figure)."""
-    if command == "limit":
-        from resnet_scale_cli.report.figures_limit import limit_figure
-
-        return limit_figure(document)
-    if command == "spectrum":
-        from resnet_scale_cli.report.figures_spectrum import spectrum_figure
-
-        return spectrum_figure(document, records)
-    if command == "adjoint":
-        from resnet_scale_cli.report.figures_adjoint import adjoint_figure
-
-        return adjoint_figure([document])
-    if command == "train":
-        from resnet_scale_cli.report.figures_train import smoothness_figure
-
-        return smoothness_figure([document])
-    if command == "inspect":
-        from resnet_scale_cli.report.figures_inspect import inspect_title
-
-        return phase_depth_figure(list(records), document["critical"][0], inspect_title(document["spec"]))
-    raise SpecError(f"no figure for {command!r}")

@@ -7,32 +7,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from resnet_scale_cli.report.figures import layout, new_figure, save
+
 PANELS = (("activation_error", r"activations: $\mathrm{max}_n\, \|\tilde x_n - x_n\| / \|x_n\|$"),
           ("gradient_error", r"weight gradient: $\|\tilde\nabla_\theta - \nabla_\theta\| / \|\nabla_\theta\|$"),
           ("input_gradient_error", r"input gradient: $\|\tilde\nabla_x - \nabla_x\| / \|\nabla_x\|$"))
 
 
 def label(document: dict[str, Any]) -> str:
+    """'heunnet, fbm H=0.7': the net and the law of a document."""
+    from resnet_scale_cli.laws import law_entry
+
     spec = document["spec"]
-    law = spec["law"] + (f" ℓ={spec['lengthscale']:g}" if spec["law"] == "rbf" else
-                         f" H={spec['hurst']:g}" if spec["law"] == "fbm" else "")
-    return f"{spec['net']}, {law}"
+    return f"{spec['net']}, {law_entry(spec['law']).label(spec, 'compact')}"
 
 
 def plot_adjoint(documents: list[dict[str, Any]], path: str | Path) -> Path:
     """Write `adjoint_figure(documents)` to `path`."""
-    from resnet_scale_cli.report.figures import save
-
     return save(adjoint_figure(documents), path)
 
 
 def adjoint_figure(documents: list[dict[str, Any]]):
     """Three error panels (median, 5–95 % band, dotted fit c·N^−rate, dashed slope of the bound
     anchored at the smallest depth) and a memory panel (exact solid, memory-free dashed)."""
-    import numpy as np
-
-    from resnet_scale_cli.report.figures import layout, new_figure
-
     fig, axes = new_figure(1, 4, figsize=(19, 4.6))
     for i, doc in enumerate(documents):
         color = f"C{i}"

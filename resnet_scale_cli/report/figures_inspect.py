@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.report.figures import check_plot_path, layout, new_figure, phase_depth_figure, pyplot, save
 
 QUANTITIES = (("state_log10", r"$\log_{10}\,\|h_k\|/\|h_0\|$"),
               ("increment_log10", r"$\log_{10}\,\|L^{-\beta} f(h_{k-1})\|/\|h_0\|$"),
@@ -25,9 +26,7 @@ STYLES = ("-", "--", ":", "-.")
 def profiles_figure(profiles: Sequence[dict[str, Any]], title: str, betas: Sequence[float] | None = None):
     """The depth coordinate check of a document's `profiles` (or the records' `profiles` with
     their cell). `betas` picks a subset (default: all)."""
-    from resnet_scale_cli.report.figures import _pyplot, layout, new_figure
-
-    plt = _pyplot()
+    plt = pyplot()
     chosen = sorted({p["beta"] for p in profiles}) if betas is None else list(betas)
     depths = sorted({p["depth"] for p in profiles})
     colours = plt.get_cmap("viridis")
@@ -60,15 +59,12 @@ def profiles_figure(profiles: Sequence[dict[str, Any]], title: str, betas: Seque
 
 def inspect_title(spec: dict[str, Any]) -> str:
     """'examples/blocks.py:mlp (2048 parameters), iid (module init), d = 32, 32 samples'."""
-    from resnet_scale_cli.laws import law_parameter, setting_label
+    from resnet_scale_cli.laws import law_entry
 
-    parameter = law_parameter(spec["law"])
-    if parameter:
-        law = f"{spec['law']} ({setting_label({parameter: spec[parameter]})})"
-    elif spec["law"] == "iid":
+    if spec["law"] == "iid":
         law = f"iid ({spec['init']} init{', ' + spec['dist'] if spec['init'] == 'moments' else ''})"
     else:
-        law = spec["law"]
+        law = law_entry(spec["law"]).label(spec, "name")
     return f"{spec['block']} ({spec.get('parameters')} parameters), {law}, d = {spec['width']}, {spec['samples']} samples"
 
 
@@ -81,8 +77,6 @@ class InspectFigures:
 
     @classmethod
     def plan(cls, spec: Any, outputs: dict[str, Any]) -> "InspectFigures":
-        from resnet_scale_cli.report.figures import check_plot_path
-
         plot = check_plot_path(outputs["plot"]) if outputs.get("plot") else None
         if plot is not None and len(spec.depths) < 2:
             raise SpecError("--plot: the phase figure needs at least two depths (regimes come from the trend over L); "
@@ -92,8 +86,6 @@ class InspectFigures:
 
     def draw(self, records: list[dict[str, Any]], document: dict[str, Any]) -> list[Path]:
         """Draw and save the planned figures from a run's records and document; the paths written."""
-        from resnet_scale_cli.report.figures import phase_depth_figure, save
-
         title, written = inspect_title(document["spec"]), []
         if self.plot is not None:
             written.append(save(phase_depth_figure(list(records), document["critical"][0], title), self.plot))

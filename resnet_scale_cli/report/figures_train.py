@@ -20,35 +20,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-
-def _plt():
-    from resnet_scale_cli.report.figures import _pyplot
-
-    return _pyplot()
-
-
-def _new(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-    from resnet_scale_cli.report.figures import new_figure
-
-    return new_figure(*args, **kwargs)
-
-
-def _layout(fig: Any) -> Any:
-    from resnet_scale_cli.report.figures import layout
-
-    layout(fig)
-    return fig
+from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.report.figures import layout, new_figure, pyplot, save
 
 
 def _label(doc: dict[str, Any]) -> str:
+    """'HeunNet, fbm (H = 0.7): slope 1.02 [0.95, 1.10]': the net, the law and the fitted exponent."""
+    from resnet_scale_cli.laws import law_entry
+
     spec = doc["spec"]
-    law = spec["law"]
-    if law == "rbf":
-        law += f" (ℓ = {spec['lengthscale']:g})"
-    elif law == "fbm":
-        law += f" (H = {spec['hurst']:g})"
-    elif law == "iid":
-        law = "i.i.d."
+    law = "i.i.d." if spec["law"] == "iid" else law_entry(spec["law"]).label(spec, "name")
     if spec.get("net", "resnet") == "heunnet":
         law = f"HeunNet, {law}"
     exp = doc.get("exponent") or {}
@@ -70,7 +51,7 @@ def smoothness_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, t
     """max_{k,t} ‖Δθ‖ (median over seeds, 5–95 % band) against L for each document, log-log,
     with the L^{-1} reference where a document states it (labelled by its basis)."""
     docs = [documents] if isinstance(documents, dict) else list(documents)
-    fig, ax = _new(figsize=(5.2, 3.8))
+    fig, ax = new_figure(figsize=(5.2, 3.8))
     reference = None
     for doc in docs:
         rows = [r for r in doc["results"] if r["max_weight_increment"] is not None]
@@ -100,7 +81,7 @@ def smoothness_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, t
     ax.set_title(title or "Smoothness of the trained weights across depth", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    return _layout(fig)
+    return layout(fig)
 
 
 def _row(document: dict[str, Any], depth: int | None) -> dict[str, Any]:
@@ -118,7 +99,7 @@ def weights_figure(document: dict[str, Any], *, depth: int | None = None, tensor
                    title: str | None = None):
     """Entries (i, j) of V_k (or W_k) of the first seed against k/L, one panel per entry, one
     curve per snapshot step (from before training, light, to after, dark)."""
-    plt = _plt()
+    plt = pyplot()
     cell = _row(document, depth)
     snaps = cell["snapshots"]
     if tensor not in snaps:
@@ -127,7 +108,7 @@ def weights_figure(document: dict[str, Any], *, depth: int | None = None, tensor
     entries = snaps["entries"]
     cols = min(2, len(entries))
     rows = (len(entries) + cols - 1) // cols
-    fig, axes = _new(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
     cmap = plt.get_cmap("viridis")
     steps = snaps["steps"]
     for e, (i, j) in enumerate(entries):
@@ -143,7 +124,7 @@ def weights_figure(document: dict[str, Any], *, depth: int | None = None, tensor
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, title="step", title_fontsize=7)
     fig.suptitle(title or f"Weights across depth before and after training (L = {cell['depth']})", fontsize=10)
-    return _layout(fig)
+    return layout(fig)
 
 
 def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
@@ -157,9 +138,9 @@ def _median_rows(rows: list[list[float | None]]) -> np.ndarray:
 def loss_figure(document: dict[str, Any], *, title: str | None = None):
     """Median over seeds of the train (solid) and test (dashed) loss, and of max_k ‖Δθ_k(t)‖,
     against the step (t + 1 on a log axis), one colour per depth."""
-    plt = _plt()
+    plt = pyplot()
     cells = document["results"]
-    fig, (ax_loss, ax_inc) = _new(1, 2, figsize=(9.0, 3.6))
+    fig, (ax_loss, ax_inc) = new_figure(1, 2, figsize=(9.0, 3.6))
     cmap = plt.get_cmap("plasma")
     for c, cell in enumerate(sorted(cells, key=lambda r: r["depth"])):
         h = cell["history"]
@@ -182,7 +163,7 @@ def loss_figure(document: dict[str, Any], *, title: str | None = None):
         ax.grid(True, which="both", alpha=0.3)
     ax_loss.legend(fontsize=7)
     fig.suptitle(title or "Training curves (median over seeds)", fontsize=10)
-    return _layout(fig)
+    return layout(fig)
 
 
 def limit_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, title: str | None = None):
@@ -192,7 +173,7 @@ def limit_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, title:
     docs = [d for d in ([documents] if isinstance(documents, dict) else list(documents)) if d.get("limit")]
     if not docs:
         raise ValueError("no document with a `limit` block (run with --limit-reference)")
-    fig, axes = _new(1, 2, figsize=(9.0, 3.6))
+    fig, axes = new_figure(1, 2, figsize=(9.0, 3.6))
     labels = {"weights": r"$\max_k\,\|\theta^L_k(T)-\theta^{ref}(k/L,T)\|_F$",
               "states": r"$\max_{k,x}\,\|h^L_k-h^{ref}(k/L)\|/\|h_0\|$"}
     depths: set[int] = set()
@@ -229,15 +210,13 @@ def limit_figure(documents: dict[str, Any] | Sequence[dict[str, Any]], *, title:
     ref = docs[0]["limit"]["reference_depth"]
     fig.suptitle(title or f"Distance of the trained ResNet to the trained reference (depth {ref}); dashed: fitted rates",
                  fontsize=10)
-    return _layout(fig)
+    return layout(fig)
 
 
 def read_documents(paths: Sequence[str | Path], flag: str = "--compare") -> list[dict[str, Any]]:
     """Documents of other `rscale train` runs (their `--json` output or `<out>/summary.json`),
     refused with a `SpecError` naming `flag` when missing or not a train document."""
     import json
-
-    from resnet_scale_cli.errors import SpecError
 
     documents = []
     for path in paths:
@@ -262,8 +241,6 @@ def figure_paths(path: str | Path) -> dict[str, Path]:
 def plot_training(document: dict[str, Any], path: str | Path, *, others: Sequence[dict[str, Any]] = ()) -> list[Path]:
     """All three figures of one document (plus `others`, e.g. runs with other initializations,
     on the smoothness plot), at the paths of `figure_paths(path)`."""
-    from resnet_scale_cli.report.figures import save
-
     paths = figure_paths(path)
     return [
         save(smoothness_figure([document, *others]), paths["smoothness"]),

@@ -28,7 +28,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 #: headers of columns that identify a row: repeated in every part of a stacked table, never wrapped
-KEY_HEADERS = frozenset({"β", "L", "N", "d", "H", "ℓ", "lag", "setting", "error of", "quantity", "expectation"})
+#: (so are the symbols of the laws' parameters, H, ℓ, …)
+KEY_HEADERS = frozenset({"β", "L", "N", "d", "lag", "setting", "error of", "quantity", "expectation"})
 #: a table whose rows wrap onto more lines than this is stacked instead, when stacking spares lines
 WRAP_LINES = 2
 #: a key column wider than this may wrap (at words) rather than crowd every part of a stack
@@ -46,12 +47,15 @@ def _header(column: Column) -> str:
 
 def _key_count(table: RichTable, keys: int | None) -> int:
     """How many leading columns identify a row: `keys` when given, else the leading columns
-    whose header is in KEY_HEADERS, at least one."""
+    whose header is in KEY_HEADERS or a law parameter's symbol, at least one."""
+    from resnet_scale_cli.laws import LAWS
+
     if keys is not None:
         return max(0, min(keys, len(table.columns)))
+    headers = KEY_HEADERS | {law.symbol for law in LAWS.values() if law.symbol}
     count = 0
     for column in table.columns:
-        if _header(column) not in KEY_HEADERS:
+        if _header(column) not in headers:
             break
         count += 1
     return max(1, count) if table.columns else 0

@@ -25,8 +25,14 @@ from resnet_scale_cli.errors import SpecError
 
 #: the tidy table written beside results.jsonl
 TABLE = "results.parquet"
-#: coordinate columns, in table order (those that apply to a command)
-COORDINATES = ("law", "hurst", "lengthscale", "width", "depth", "beta", "net", "sample")
+
+
+def coordinates() -> tuple[str, ...]:
+    """The coordinate columns, in table order (those that apply to a command): the law, the laws'
+    parameters (alphabetical: hurst, lengthscale, …), then width, depth, beta, net, sample."""
+    from resnet_scale_cli.laws import law_parameters
+
+    return ("law", *sorted(law_parameters()), "width", "depth", "beta", "net", "sample")
 
 
 def _scalar(value: Any) -> Any:
@@ -63,7 +69,10 @@ def tidy(records: list[dict[str, Any]], spec: dict[str, Any]):
     import numpy as np
     import pandas as pd
 
+    from resnet_scale_cli.laws import law_parameters
+
     constants = _constants(spec)
+    axes = coordinates()
     quantities: list[str] = []
     for record in records:
         for q, v in record.get("values", {}).items():
@@ -86,7 +95,7 @@ def tidy(records: list[dict[str, Any]], spec: dict[str, Any]):
             n_beta, n_sample = 1, shapes[0][-1]
             beta = np.full(n_sample, float(coords["beta"])) if "beta" in coords else None
         rows = n_beta * n_sample
-        block: dict[str, Any] = {k: [v] * rows for k, v in coords.items() if k in COORDINATES and k != "beta"}
+        block: dict[str, Any] = {k: [v] * rows for k, v in coords.items() if k in axes and k != "beta"}
         if beta is not None:
             block["beta"] = beta
         block["sample"] = np.tile(np.arange(n_sample), n_beta)
@@ -96,21 +105,21 @@ def tidy(records: list[dict[str, Any]], spec: dict[str, Any]):
     for block in blocks:
         for key in block:
             columns.setdefault(key, [])
-    order = [c for c in COORDINATES if c in columns] + quantities
+    order = [c for c in axes if c in columns] + quantities
     for block in blocks:
         rows = len(block["sample"])
         for key in order:
-            columns[key].append(np.asarray(block[key]) if key in block else np.full(rows, None if key in COORDINATES else np.nan))
+            columns[key].append(np.asarray(block[key]) if key in block else np.full(rows, None if key in axes else np.nan))
     data = {key: np.concatenate(parts) if parts else np.array([]) for key, parts in columns.items()}
     frame = pd.DataFrame({key: data[key] for key in order})
     for key, kind in (("width", "int64"), ("depth", "int64"), ("sample", "int64"), ("beta", "float64"),
-                      ("hurst", "float64"), ("lengthscale", "float64"), *((q, "float64") for q in quantities)):
+                      *((q, "float64") for q in (*law_parameters(), *quantities))):
         if key in frame and not frame[key].isna().any():
             frame[key] = frame[key].astype(kind)
     for key in ("law", "net"):
         if key in frame:
             frame[key] = frame[key].astype("str")
-    keys = [c for c in COORDINATES if c in frame and c not in ("law", "net")]
+    keys = [c for c in axes if c in frame and c not in ("law", "net")]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys and len(frame) else frame
 
 

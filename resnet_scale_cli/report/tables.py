@@ -299,7 +299,13 @@ def sample_footer(spec, stats: dict[str, Any]) -> str:
     h = stats["hurst_estimate"]
     return (f"mean {stats['mean']:+.4f}; variance × d {stats['variance_times_width']:.4f} (theory 1)"
             + (f"; estimated Hurst index {h:.3f}" if h is not None else "")
-            + (f" (law's H = {spec.hurst:g})" if spec.law == "fbm" else "") + "\n")
+            + _hurst_parameter(spec) + "\n")
+
+
+def _hurst_parameter(spec) -> str:
+    """" (law's H = 0.7)" where the law's own parameter is a Hurst index, to read the estimate against."""
+    law = LAWS[spec.law]
+    return f" (law's {law.label(spec.law_settings(), 'parameter')})" if law.parameter == "hurst" else ""
 
 
 def grid_tables(study, title: str) -> list:

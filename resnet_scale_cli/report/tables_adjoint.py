@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
+
+from resnet_scale_cli.laws import law_entry
 from resnet_scale_cli.report.fit import Table
 
 LABELS = {"activation_error": "activations", "gradient_error": "∇_θ", "input_gradient_error": "∇_x"}
@@ -43,8 +45,7 @@ def _rate(entry: dict[str, Any]) -> str:
 def adjoint_tables(document: dict[str, Any]) -> list[Any]:
     """The per-depth table, the rates table and the notes."""
     spec, info = document["spec"], document["info"]
-    law = spec["law"] + (f" (ℓ = {spec['lengthscale']:g})" if spec["law"] == "rbf" else
-                         f" (H = {spec['hurst']:g})" if spec["law"] == "fbm" else "")
+    law = law_entry(spec["law"]).label(spec, "name")
     f = spec["model"] if spec["model"] == "linear" else f"{spec['model']} {spec['activation']}"
     title = (f"adjoint: {spec['net']} ({info['memory_free_method']}), {law}, {f}, d = {spec['width']}, "
              f"{spec['samples']} draws, {info['step']}, {spec['dtype']} on {info['device']}")

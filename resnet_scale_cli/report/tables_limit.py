@@ -11,8 +11,9 @@ from resnet_scale_cli.report.fit import Table
 
 def limit_title(spec: dict[str, Any]) -> str:
     """'iid (gaussian), simple, relu, β = 0.5, d = 40, 32 draws, r = 16'."""
-    law = {"iid": f"iid ({spec['dist']})", "fbm": f"fbm (H = {spec['hurst']:g})",
-           "rbf": f"rbf (ℓ = {spec['lengthscale']:g})"}.get(spec["law"], spec["law"])
+    from resnet_scale_cli.laws import law_entry
+
+    law = law_entry(spec["law"]).label(spec)
     activation = "" if spec["model"] == "linear" else f", {spec['activation']}"
     return (f"{law}, {spec['model']}{activation}, β = {spec['beta']:g}, d = {spec['width']}, {spec['samples']} draws, "
             f"r = {spec['refinement']}")

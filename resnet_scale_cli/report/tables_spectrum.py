@@ -12,7 +12,9 @@ from resnet_scale_cli.report.fit import Table
 
 def spectrum_title(spec: dict[str, Any]) -> str:
     """'iid (gaussian), full, relu, d = 40, 32 draws'."""
-    law = {"iid": f"iid ({spec['dist']})"}.get(spec["law"], spec["law"])
+    from resnet_scale_cli.laws import law_entry
+
+    law = law_entry(spec["law"]).label(spec, "fixed")
     activation = "" if spec["model"] == "linear" else f", {spec['activation']}"
     widths = ",".join(str(w) for w in spec["width"])
     return f"{law}, {spec['model']}{activation}, d = {widths}, {spec['samples']} draws"

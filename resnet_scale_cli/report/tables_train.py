@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.markup import escape
+
+from resnet_scale_cli.laws import law_entry
 from resnet_scale_cli.report.fit import Table
 
 
@@ -16,7 +19,7 @@ def _stat(cell: dict[str, float] | None, fmt: str = ".3g") -> str:
 
 def _title(document: dict[str, Any]) -> str:
     spec = document["spec"]
-    law = spec["law"] + {"rbf": f" ℓ={spec['lengthscale']:g}", "fbm": f" H={spec['hurst']:g}"}.get(spec["law"], "")
+    law = law_entry(spec["law"]).label(spec, "compact")
     hidden = f", m={spec['hidden']}" if spec.get("hidden") else ""
     batch = f", batch {spec['batch_size']}" if spec.get("batch_size") else ""
     net = {"resnet": "ResNet", "heunnet": "HeunNet"}.get(spec.get("net", "resnet"), spec.get("net"))
@@ -56,7 +59,8 @@ def train_footer(document: dict[str, Any]) -> str:
         if exp.get("paired_interval"):
             lines[-1] += f", paired across depths {_interval(exp['paired_interval'])}"
         update = exp.get("update") or {}
-        if update.get("estimate") is not None and document["spec"]["law"] != "tied":  # tied: the same quantity
+        # weights constant across depth at initialization (Δ = 0, e.g. tied): the same quantity
+        if update.get("estimate") is not None and law_entry(document["spec"]["law"]).smoothness != math.inf:
             lines.append(f"exponent of what training changed, max_{{k,t}} ‖Δ(θ_k(t) − θ_k(0))‖: {update['estimate']:+.3f} "
                          f"{_interval(update['interval'])}")
         if exp["theory"] is not None:

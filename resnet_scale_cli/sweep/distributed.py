@@ -15,7 +15,6 @@ seed and its own coordinates, so a distributed grid's records equal a serial one
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,8 +197,3 @@ def _has_bokeh() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("bokeh") is not None
-
-
-def worker_pids(client) -> dict[str, int]:
-    """The process id of each worker of `client`'s cluster (tests and benchmarks kill one)."""
-    return client.run(os.getpid)

@@ -1,7 +1,7 @@
 """The grid of `sweep` and `phase`: (law setting, width d, depth L) × every β.
 
-A cell is one `experiments.cell.measure` call, keyed by its coordinates (law, its parameter,
-the width when several are swept, depth). Every cell draws from streams derived from the root
+A cell is a `RunSpec` at one depth, keyed by its coordinates (law, its parameter, the width
+when several are swept, depth). Every cell draws from streams derived from the root
 seed and its own coordinates (d included), so results do not depend on the order cells run in,
 on resume or on the executor. With a single width, cell ids and the stored settings are those
 of a sweep without a width axis (resumes and baselines made before stay valid).
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
-
-import numpy as np
+from typing import Any, Iterator
 
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.laws import law_parameter
@@ -105,46 +103,3 @@ def cell_id(spec: RunSpec) -> dict[str, Any]:
 def cell_key(cid: dict[str, Any]) -> str:
     """The store's key of a cell's coordinates (stable across runs)."""
     return json.dumps(cid, sort_keys=True)
-
-
-def _nan_to_none(array: np.ndarray) -> list:
-    return [[None if not np.isfinite(v) else float(v) for v in row] for row in array]
-
-
-def measure_cell(spec: RunSpec, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """One cell as a JSON-ready record: per-β statistics and the per-sample values."""
-    from resnet_scale_cli.experiments import cell
-
-    return _record(spec, cell.measure(spec, progress))
-
-
-def measure_cells(specs: list[RunSpec], progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """`measure_cell` of each spec of a group (equal `experiments.cell.group_key`), measured in one
-    pass of the engine where the memory budget allows; the records equal `measure_cell`'s."""
-    from resnet_scale_cli.experiments import cell
-
-    return [_record(spec, meas) for spec, meas in zip(specs, cell.measure_group(list(specs), progress))]
-
-
-def _record(spec: RunSpec, meas: Any) -> dict[str, Any]:
-    from resnet_scale_cli.experiments import cell
-
-    return {
-        "cell": cell_id(spec),
-        "betas": list(meas.betas),
-        "inputs_per_draw": meas.info["inputs_per_draw"],
-        "results": cell.statistics(spec, meas),
-        "values": {q: _nan_to_none(v) for q, v in meas.values.items()},
-        "info": {k: meas.info[k] for k in ("device", "grad_method_used", "checkpoint_every")},
-    }
-
-
-def cell_cost(spec: RunSpec) -> int:
-    """Units of progress (layers) one cell reports."""
-    from resnet_scale_cli.experiments.cell import progress_total as layers
-
-    return layers(spec)
-
-
-def progress_total(sweep: SweepSpec) -> int:
-    return sum(cell_cost(cell) for cell in sweep.cells())

@@ -1,14 +1,12 @@
 """`run_grid`: measure every cell of a grid with an executor, streaming each finished record to
 the store, skipping the cells a resumed store already holds. The measurement is a function, so
-every grid command (sweep, phase, check, and the later ones) shares grids, resume and progress."""
+every grid command shares grids, resume and progress."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Hashable, Iterator, Sequence, TypeVar
 
 from resnet_scale_cli.sweep.executors import Executor, SerialExecutor
-from resnet_scale_cli.sweep.grid import SweepSpec, cell_cost, cell_id, cell_key, measure_cell, measure_cells
 from resnet_scale_cli.sweep.store import ResultStore
 
 Cell = TypeVar("Cell")
@@ -100,25 +98,3 @@ class _GroupTask:
 
     def __call__(self, cells: list[Any], progress: Callable[[int], None] | None) -> Record:
         return {"records": self.measure_group(cells, progress)}
-
-
-def run_sweep(
-    sweep: SweepSpec,
-    *,
-    out: Path | None = None,
-    resume: bool = False,
-    progress: Callable[[int], None] | None = None,
-    on_cell: Callable[[Record, bool], None] | None = None,
-    executor: Executor | None = None,
-) -> list[Record]:
-    """Measure every cell of a sweep (skipping those already in `out` when resuming); a cell too
-    big for the device is refused before anything runs."""
-    from resnet_scale_cli.resources import check_fits
-
-    for cell in sweep.cells():
-        check_fits(cell)
-    store = ResultStore(out, {"sweep": sweep.to_dict()}, resume, cell_key) if out is not None else None
-    from resnet_scale_cli.experiments.cell import group_key
-
-    return run_grid(list(sweep.cells()), measure_cell, key=cell_id, store=store, executor=executor, cost=cell_cost,
-                    progress=progress, on_cell=on_cell, group=group_key, measure_group=measure_cells)

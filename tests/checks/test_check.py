@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import MLP, TINY_CHECK, assert_one_line_error, check_toml
 from resnet_scale_cli.checks import load_check, run_checks
 from resnet_scale_cli.checks.runner import load_checks, total_layers
 from resnet_scale_cli.errors import SpecError
 
-
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = """
 name = "small"
 law = "iid"
@@ -224,30 +223,10 @@ def test_baseline_statistics_per_draw_means_and_their_standard_error():
     ]
 
 
-TINY = """name = "tiny"
-law = "iid"
-depth = [4, 8]
-beta = [0.5, 1.0]
-width = 4
-samples = 4
-device = "cpu"
-
-[[expect]]
-type = "statistic"
-stat = "output_log10.median"
-depth = 8
-beta = 1.0
-width = 4
-max = 0.0
-
-[[expect]]
-type = "statistic"
-stat = "output_log10.median"
-depth = 8
-beta = 1.0
-min = 0.0
-name = "fails on purpose"
-"""
+#: what both expectations of TINY read: the median log10 output ratio at L = 8, β = 1
+MEDIAN_AT_L8 = {"type": "statistic", "stat": "output_log10.median", "depth": 8, "beta": 1.0}
+TINY = check_toml(TINY_CHECK, {**MEDIAN_AT_L8, "width": 4, "max": 0.0},
+                  {**MEDIAN_AT_L8, "min": 0.0, "name": "fails on purpose"})
 
 
 def test_a_small_check_runs_end_to_end_with_baseline_junit_and_progress(tmp_path):
@@ -287,7 +266,7 @@ def test_block_and_spectrum_checks_advance_the_bar_to_its_total_and_name_their_c
     """The grids of `rscale inspect` (block = …) and `rscale spectrum` (command = "spectrum"):
     progress reaches the total the bar is given; the spectrum document names its command, and
     `of = "condition"` is kept."""
-    block = load_check("b.toml", f'block = "{ROOT / "examples" / "blocks.py"}:mlp"\nwidth = 4\ndepth = [3, 6]\n'
+    block = load_check("b.toml", f'block = "{MLP}"\nwidth = 4\ndepth = [3, 6]\n'
                                  'beta = [0.5]\nsamples = 2\nprofile_points = 2\ndevice = "cpu"\n'
                                  '[[expect]]\ntype = "statistic"\nstat = "output_log10.median"\nbeta = 0.5\n'
                                  'depth = 6\nmax = 10\n')
@@ -307,5 +286,4 @@ def test_baseline_errors(capsys, tmp_path, cli):
     path = write(tmp_path, BASELINE_CHECK)
     code, _, err = cli("check", path, "--baseline", str(tmp_path / "none.json"))
     assert code == 2 and "--update-baseline" in err and str(tmp_path / "none.json") in err
-    code, _, err = cli("check", path, "--update-baseline")
-    assert code == 2 and "--baseline" in err
+    assert_one_line_error(*cli("check", path, "--update-baseline"), "--baseline")

@@ -10,7 +10,7 @@ import pytest
 
 from resnet_scale_cli.checks import evaluate, load_check
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.sweep import run_sweep
+from resnet_scale_cli.experiments.registry import run_sweep
 
 Z = 4.0  # Monte Carlo tolerance of the independent check, in standard errors
 

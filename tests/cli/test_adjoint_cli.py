@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+
+from helpers import ROOT, assert_one_line_error, document, main_in_fresh_interpreter
 
 TINY = ["--depth", "8,16", "--width", "6", "--samples", "3", "--device", "cpu"]
 
 
 def test_json_prints_one_document_with_the_contract(cli):
-    code, out, err = cli("adjoint", "--law", "rbf", "--lengthscale", "0.3", "--net", "heunnet", "--model", "full",
-                         *TINY, "--seed", "0", "--json")
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = document(cli, "adjoint", "--law", "rbf", "--lengthscale", "0.3", "--net", "heunnet", "--model", "full",
+                   *TINY, "--seed", "0")
     assert doc["command"] == "adjoint"
     assert doc["spec"]["net"] == "heunnet" and doc["spec"]["depths"] == [8, 16] and doc["spec"]["dtype"] == "float64"
     assert [r["depth"] for r in doc["results"]] == [8, 16]
@@ -59,8 +57,7 @@ def test_out_and_resume(cli, tmp_path):
     code, first, err = cli("adjoint", *TINY, "--out", str(folder), "--json")
     assert code == 0, err
     assert (folder / "results.jsonl").read_text().count("\n") == 2
-    code, _, err = cli("adjoint", *TINY, "--out", str(folder))
-    assert code == 2 and "--resume" in err
+    assert_one_line_error(*cli("adjoint", *TINY, "--out", str(folder)), "--resume")
     code, again, err = cli("adjoint", *TINY, "--out", str(folder), "--resume", "--json")
     assert code == 0, err
     assert json.loads(again)["results"] == json.loads(first)["results"]
@@ -74,34 +71,25 @@ def test_out_and_resume(cli, tmp_path):
     (["--activation", "softplus"], "softplus"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, args, needle):
-    code, out, err = cli("adjoint", *TINY, *args)
-    assert code == 2 and out == "" and err.count("\n") == 1 and needle in err, err
+    assert_one_line_error(*cli("adjoint", *TINY, *args), needle)
 
 
 def test_unknown_config_key_exits_2(cli, tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text("probes = 3\n")
-    code, _, err = cli("adjoint", "--config", str(config))
-    assert code == 2 and "probes" in err
+    assert_one_line_error(*cli("adjoint", "--config", str(config)), "probes")
 
 
 @pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_lists_the_nets_without_importing_torch():
-    code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
-            "try:\n    main(['adjoint', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'mpl': 'matplotlib' in sys.modules,"
-            " 'numpy': 'numpy' in sys.modules}), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    result = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert result == {"code": 0, "torch": False, "mpl": False, "numpy": False}
-    words = set(proc.stdout.replace("│", " ").replace(".", " ").split())
+    codes, imported, stdout = main_in_fresh_interpreter(["adjoint", "--help"])
+    assert codes == [0] and imported == set()
+    words = set(stdout.replace("│", " ").replace(".", " ").split())
     assert {"resnet", "heunnet", "--net", "--batch"} <= words
 
 
 def test_the_sample_config_runs(cli):
-    from pathlib import Path
-
-    config = Path(__file__).resolve().parents[2] / "sample_configs" / "adjoint" / "heunnet_rbf.toml"
+    config = ROOT / "sample_configs" / "adjoint" / "heunnet_rbf.toml"
     code, out, err = cli("adjoint", "--config", str(config), "--depth", "8,16", "--samples", "2", "--width", "6", "--json")
     assert code == 0, err
     spec = json.loads(out)["spec"]

@@ -5,37 +5,16 @@ values come from the closed form written here with mpmath, and from Jensen's ine
 E[ln ratio²] ≤ ln E[ratio²], so the median log10 ratio sits below ½ log10 E[ratio²] (plus the
 spread of a median of a few samples)."""
 
-import json
-import math
-
 import mpmath
 import pytest
 
-
-def strict_json(text: str):
-    """One JSON document; NaN and Infinity are refused."""
-    def refuse(name):
-        raise ValueError(f"non-finite JSON constant {name}")
-
-    return json.loads(text, parse_constant=refuse)
+from helpers import finite_json
 
 
 def log10_exact(c: float, L: int, beta: float, minus_one: bool = True) -> float:
     mpmath.mp.dps = 40
     x = mpmath.mpf(L) * mpmath.log1p(mpmath.mpf(c) * mpmath.mpf(L) ** (-2 * mpmath.mpf(beta)))
     return float(mpmath.log10(mpmath.expm1(x) if minus_one else mpmath.exp(x)))
-
-
-def finite_numbers(node, path="$"):
-    """Every number in a JSON document is finite (strict_json already refuses NaN/Infinity)."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            finite_numbers(v, f"{path}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            finite_numbers(v, f"{path}[{i}]")
-    elif isinstance(node, float):
-        assert math.isfinite(node), path
 
 
 @pytest.mark.slow
@@ -45,8 +24,7 @@ def test_run_in_the_explosion_regime_is_exact_and_finite(cli):
     code, out, err = cli("run", "--law", "iid", "--depth", "4000", "--width", "40", "--beta", "0.1", "--samples", "8",
                          "--seed", "1", "--json")
     assert code == 0 and err == ""
-    doc = strict_json(out)
-    finite_numbers(doc)
+    doc = finite_json(out)
     row = doc["results"][0]
     exact = log10_exact(0.5, 4000, 0.1)
     assert row["overflowed"] == 0
@@ -83,8 +61,7 @@ def test_the_commands_of_the_report_exit_0_with_finite_json(cli, args):
     document, and the exact side of every block matches the closed form."""
     code, out, err = cli(*args, "--seed", "0", "--json")
     assert code == 0 and err == "", err
-    doc = strict_json(out)
-    finite_numbers(doc)
+    doc = finite_json(out)
     rows = doc.get("results") or doc.get("cells")
     linear = "linear" in args
     c = 1.0 if linear else 0.5
@@ -111,8 +88,7 @@ def test_an_exact_identity_check_in_the_explosion_regime_fails_as_not_testable(c
                     '[[expect]]\ntype = "exact_identity"\nquantity = "output"\nbeta = 0.0\n')
     code, out, err = cli("check", str(path), "--json")
     assert code == 1 and err == ""
-    doc = strict_json(out)
-    finite_numbers(doc)
+    doc = finite_json(out)
     outcome = doc["files"][0]["expectations"][0]
     assert outcome["passed"] is False and "not testable" in outcome["message"]
     assert outcome["exact"] == pytest.approx(log10_exact(0.5, 2000, 0.0), rel=1e-9)

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MLP = str(ROOT / "examples" / "blocks.py") + ":mlp"
+from helpers import MLP, ROOT, assert_one_line_error, check_toml, document, main_in_fresh_interpreter
+
 SMALL = ["--width", "4", "--depth", "6,12", "--beta", "0.5,1", "--samples", "4", "--device", "cpu", "--profile-points", "3"]
 
 
-def _document(cli, *args):
-    code, out, err = cli("inspect", *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
-
-
 def test_json_document(cli):
-    doc = _document(cli, MLP, *SMALL)
+    doc = document(cli, "inspect", MLP, *SMALL)
     assert doc["command"] == "inspect" and set(doc) >= {"spec", "cells", "critical", "profiles", "versions"}
     spec = doc["spec"]
     assert spec["block"] == MLP and spec["parameters"] == 2 * 4 * 4 and spec["factory_keywords"] == ["width"]
@@ -40,15 +31,24 @@ def test_json_document(cli):
     assert len(profile["state_log10"]) == len(profile["increment_log10"]) == len(profile["gradient_log10"]) == 3
 
 
+def test_a_law_without_a_reference_compares_with_none(cli, monkeypatch):
+    """A law that declares no theory reference: the critical β is still read, its reference is null."""
+    import dataclasses
+
+    from resnet_scale_cli.laws import LAWS
+
+    monkeypatch.setitem(LAWS, "tied", dataclasses.replace(LAWS["tied"], references=None))
+    (entry,) = document(cli, "inspect", MLP, "--law", "tied", *SMALL)["critical"]
+    assert entry["law"] == "tied" and entry["depths"] == [6, 12] and entry["theory_reference"] is None
+
+
 def test_same_numbers_as_phase(cli):
     """The MLP example under a law draws the engine's weights, inputs and readouts: the cells and
     the critical β of `inspect` are those of `phase --model full` at the same settings."""
     settings = ["--law", "tied", "--width", "5", "--depth", "8,16", "--beta", "0.25,0.75,1.25", "--samples", "6",
                 "--seed", "4", "--dtype", "float64", "--device", "cpu"]
-    ours = _document(cli, MLP, *settings, "--profile-points", "2")
-    code, out, err = cli("phase", *settings, "--model", "full", "--activation", "relu", "--json")
-    assert code == 0, err
-    theirs = json.loads(out)
+    ours = document(cli, "inspect", MLP, *settings, "--profile-points", "2")
+    theirs = document(cli, "phase", *settings, "--model", "full", "--activation", "relu")
     assert len(ours["cells"]) == len(theirs["cells"])
     for a, b in zip(ours["cells"], theirs["cells"]):
         assert (a["depth"], a["beta"]) == (b["depth"], b["beta"])
@@ -60,7 +60,7 @@ def test_same_numbers_as_phase(cli):
 
 def test_out_and_resume_end_identical(cli, tmp_path):
     full = tmp_path / "full"
-    first = _document(cli, MLP, *SMALL, "--out", str(full))
+    first = document(cli, "inspect", MLP, *SMALL, "--out", str(full))
     saved = json.loads((full / "summary.json").read_text())
     assert saved == {k: v for k, v in first.items() if k != "elapsed_seconds"}
     # an interrupted run: only the first cell's line made it to disk
@@ -70,7 +70,7 @@ def test_out_and_resume_end_identical(cli, tmp_path):
     lines = (full / "results.jsonl").read_text().splitlines(keepends=True)
     assert len(lines) == 2
     (part / "results.jsonl").write_text(lines[0])
-    resumed = _document(cli, MLP, *SMALL, "--out", str(part), "--resume")
+    resumed = document(cli, "inspect", MLP, *SMALL, "--out", str(part), "--resume")
     assert {k: v for k, v in resumed.items() if k not in ("elapsed_seconds", "versions")} == \
            {k: v for k, v in first.items() if k not in ("elapsed_seconds", "versions")}
     assert (part / "results.jsonl").read_text() == "".join(lines)
@@ -88,15 +88,14 @@ def test_figures_and_human_output(cli, tmp_path):
     assert phase.stat().st_size > 1000 and profiles.stat().st_size > 1000
     assert "critical β" in out and "profiles along depth" in out and "blocks.py:mlp" in out
     assert f"figure written to {phase}" in out
-    code, _, err = cli("inspect", MLP, *SMALL[:2], "--depth", "6", "--plot", str(phase))
-    assert code == 2 and "at least two depths" in err and err.count("\n") == 1
+    assert_one_line_error(*cli("inspect", MLP, *SMALL[:2], "--depth", "6", "--plot", str(phase)), "at least two depths")
 
 
 def test_config_file_names_the_block(cli, tmp_path):
     config = tmp_path / "inspect.toml"
     config.write_text(f'block = "{MLP}"\nwidth = 4\ndepth = [6, 12]\nbetas = [0.5]\nsamples = 2\ndevice = "cpu"\n'
                       'profile_points = 2\ninit = "moments"\n')
-    doc = _document(cli, "--config", str(config))
+    doc = document(cli, "inspect", "--config", str(config))
     assert doc["spec"]["block"] == MLP and doc["spec"]["init"] == "moments" and doc["spec"]["betas"] == [0.5]
     config.write_text(config.read_text() + "sampels = 3\n")
     code, _, err = cli("inspect", "--config", str(config))
@@ -118,20 +117,18 @@ def test_factory_errors_exit_2_in_one_line(cli, tmp_path, case):
     path = tmp_path / f"{case}.py"
     path.write_text(body)
     code, out, err = cli("inspect", f"{path}:block", *SMALL, "--json")
-    assert code == 2 and out == "" and err.count("\n") == 1, err
-    assert f"{path}:block" in err and cause in err
+    assert_one_line_error(code, out, err, f"{path}:block")
+    assert cause in err
 
 
 @pytest.mark.parametrize("block, cause", [("no_colon", "BLOCK must be"), ("", "BLOCK: name the block"),
                                           ("nowhere/x.py:f", "no such file"), (MLP + "_missing", "has no attribute")])
 def test_bad_block_text_exits_2(cli, block, cause):
-    code, _, err = cli("inspect", block, *SMALL)
-    assert code == 2 and cause in err and err.count("\n") == 1, err
+    assert_one_line_error(*cli("inspect", block, *SMALL), cause)
 
 
 def test_missing_block_exits_2(cli):
-    code, _, err = cli("inspect", "--depth", "4,8")
-    assert code == 2 and "BLOCK: name the block" in err
+    assert_one_line_error(*cli("inspect", "--depth", "4,8"), "BLOCK: name the block")
 
 
 def test_a_block_that_fails_while_running_exits_2(cli, tmp_path):
@@ -152,31 +149,37 @@ def test_a_block_that_fails_while_running_exits_2(cli, tmp_path):
         def late(width):
             return Late(width)
     """))
-    code, _, err = cli("inspect", f"{path}:late", *SMALL)
-    assert code == 2 and "tired" in err and f"{path}:late" in err and err.count("\n") == 1
+    code, out, err = cli("inspect", f"{path}:late", *SMALL)
+    assert_one_line_error(code, out, err, "tired")
+    assert f"{path}:late" in err
 
 
 def test_choices_agree_with_the_library():
-    from resnet_scale_cli.cli import inspect as command
-    from resnet_scale_cli.experiments import inspect_block, inspect_block_stack
+    """--init, --homogeneous and --batching accept each choice the spec declares
+    (`fields.settings_of(InspectSpec)`, the library's tuples) and refuse any other value, naming those choices."""
+    import typer
 
-    assert tuple(m.value for m in command.Init) == inspect_block_stack.INITS
-    assert tuple(m.value for m in command.Batching) == inspect_block_stack.BATCHING
-    assert tuple(m.value for m in command.Homogeneity) == inspect_block.HOMOGENEOUS
+    from resnet_scale_cli.cli import app
+    from resnet_scale_cli.experiments import inspect_spec
+    from resnet_scale_cli.fields import settings_of
+
+    library = {"--init": inspect_spec.INITS, "--homogeneous": inspect_spec.HOMOGENEOUS, "--batching": inspect_spec.BATCHING}
+    declared = {s.flag: tuple(s.check.options) for _, s in settings_of(inspect_spec.InspectSpec) if s.flag in library}
+    assert declared == library
+    command = typer.main.get_command(app).commands["inspect"]
+    for flag, choices in library.items():
+        name = flag.removeprefix("--")
+        assert [command.make_context("inspect", [flag, c]).params[name] for c in choices] == list(choices)
+        with pytest.raises(Exception, match=f"^{flag}: unknown value 'other' \\(choose from {', '.join(choices)}\\)$"):
+            command.make_context("inspect", [flag, "other"])
 
 
-@pytest.mark.slow  # a subprocess
 @pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_without_torch_names_the_security_note():
-    code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
-            "try:\n    main(['inspect', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'mpl': 'matplotlib' in sys.modules}),"
-            " file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"COLUMNS": "200", "NO_COLOR": "1", "PATH": ""}, cwd=ROOT)
-    result = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert result == {"code": 0, "torch": False, "mpl": False}
-    words = " ".join(proc.stdout.replace("│", " ").split())  # the help's text, wherever it wraps
+    codes, imported, stdout = main_in_fresh_interpreter(["inspect", "--help"], cwd=ROOT,
+                                                        env={"COLUMNS": "200", "NO_COLOR": "1", "PATH": ""})
+    assert codes == [0] and not {"torch", "matplotlib"} & imported
+    words = " ".join(stdout.replace("│", " ").split())  # the help's text, wherever it wraps
     assert "imported and run as Python code" in words and "BLOCK" in words
 
 
@@ -184,38 +187,18 @@ def test_a_check_file_can_target_a_block(cli, tmp_path):
     """`block = ...` in a check file: the grid of `inspect`, read by the same expectations; a
     failing expectation exits 1, a broken factory 2 (one line)."""
     check = tmp_path / "block.toml"
-    check.write_text(textwrap.dedent(f"""
-        name = "my-block"
-        block = "{MLP}"
-        width = 4
-        depth = [6, 24]
-        beta = "0,2"
-        samples = 4
-        profile_points = 2
-        device = "cpu"
-
-        [[expect]]
-        type = "regime"
-        beta = 2
-        regime = "identity"
-
-        [[expect]]
-        type = "statistic"
-        stat = "output_log10.median"
-        beta = 0
-        depth = 24
-        min = 0.0
-    """))
-    code, out, err = cli("check", str(check), "--json")
-    assert code == 0, err
-    doc = json.loads(out)
+    check.write_text(check_toml(
+        {"name": "my-block", "block": MLP, "width": 4, "depth": [6, 24], "beta": "0,2", "samples": 4,
+         "profile_points": 2, "device": "cpu"},
+        {"type": "regime", "beta": 2, "regime": "identity"},
+        {"type": "statistic", "stat": "output_log10.median", "beta": 0, "depth": 24, "min": 0.0}))
+    doc = document(cli, "check", str(check))
     assert doc["passed"] and doc["files"][0]["spec"]["block"] == MLP
     check.write_text(check.read_text().replace('regime = "identity"', 'regime = "explosion"'))
     code, out, _ = cli("check", str(check), "--json")
     assert code == 1 and not json.loads(out)["passed"]
     check.write_text(check.read_text().replace(MLP, MLP + "_nope"))
-    code, _, err = cli("check", str(check))
-    assert code == 2 and "has no attribute" in err and err.count("\n") == 1
+    assert_one_line_error(*cli("check", str(check)), "has no attribute")
 
 
 def test_check_keys_of_a_block_are_inspects():

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT, assert_one_line_error, document, main_in_fresh_interpreter
+
 SMALL = ["--depth", "8,16", "--width", "3", "--samples", "4", "--refinement", "2", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_json_contract(cli):
-    code, out, err = cli("limit", "--law", "iid", "--model", "simple", "--beta", "0.5", *SMALL, "--seed", "0", "--json")
-    assert code == 0, err
-    doc = json.loads(out)  # exactly one document
+    doc = document(cli, "limit", "--law", "iid", "--model", "simple", "--beta", "0.5", *SMALL, "--seed", "0")
     assert doc["command"] == "limit"
     spec = doc["spec"]
     assert spec["refinement"] == 2 and spec["depths"] == [8, 16] and spec["beta"] == 0.5 and spec["seed"] == 0
@@ -61,8 +48,7 @@ def test_rbf_theory_rate_is_one_and_hurst_implies_fbm(cli):
 ])
 def test_bad_input_exits_2_with_one_line(cli, args, flag):
     base = [a for a in SMALL if a not in ("--depth", "8,16")] if "--depth" in args else SMALL
-    code, out, err = cli("limit", *base, *args)
-    assert code == 2 and out == "" and err.count("\n") == 1 and flag in err, err
+    assert_one_line_error(*cli("limit", *base, *args), flag)
 
 
 def test_out_and_resume(cli, tmp_path):
@@ -74,8 +60,7 @@ def test_out_and_resume(cli, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     first = json.loads(first)
     assert summary["results"] == first["results"] and summary["rate"] == first["rate"]
-    code, _, err = cli("limit", "--law", "tied", *SMALL, "--out", str(out))
-    assert code == 2 and "--resume" in err
+    assert_one_line_error(*cli("limit", "--law", "tied", *SMALL, "--out", str(out)), "--resume")
     (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1][:20])  # a kill after the first cell, mid-line
     code, again, err = cli("limit", "--law", "tied", *SMALL, "--out", str(out), "--resume", "--json")
     assert code == 0, err
@@ -91,7 +76,8 @@ def test_a_draw_too_big_for_the_machine_is_refused_before_running(cli, monkeypat
 
     monkeypatch.setattr(resources, "available_bytes", lambda device: 1000)
     code, out, err = cli("limit", *SMALL)
-    assert code == 2 and out == "" and err.count("\n") == 1 and "--refinement" in err and "GB" in err
+    assert_one_line_error(code, out, err, "--refinement")
+    assert "GB" in err
 
 
 @pytest.mark.slow
@@ -126,11 +112,6 @@ def test_config_with_flag_overrides(cli, tmp_path):
 
 @pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_and_usage_errors_import_neither_torch_nor_matplotlib():
-    code = ("import sys, json\nfrom resnet_scale_cli.cli import main\nout = []\n"
-            "for args in (['limit', '--help'], ['limit', '--beta', '0.3'], ['limit', '--refinement', '3']):\n"
-            "    try:\n        main(args)\n    except SystemExit as e:\n        out.append(e.code)\n"
-            "print(json.dumps({'codes': out, 'torch': 'torch' in sys.modules, 'mpl': 'matplotlib' in sys.modules}),"
-            " file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    result = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert result == {"codes": [0, 2, 2], "torch": False, "mpl": False}
+    codes, imported, _ = main_in_fresh_interpreter(["limit", "--help"], ["limit", "--beta", "0.3"],
+                                                   ["limit", "--refinement", "3"], cwd=ROOT)
+    assert codes == [0, 2, 2] and not {"torch", "matplotlib"} & imported

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import MLP, TINY_CHECK, assert_one_line_error, check_toml
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.outputs import output_file, output_folder
 
-ROOT = Path(__file__).resolve().parents[2]
 GRID = ["--depth", "6,12", "--width", "4", "--beta", "0.5,1", "--samples", "4", "--device", "cpu"]
 #: each command with settings small enough to run in well under a second
 COMMANDS = {
@@ -25,28 +25,14 @@ COMMANDS = {
     "adjoint": ["--depth", "8,16", "--width", "6", "--samples", "3", "--device", "cpu"],
     "train": ["--depth", "4,8", "--width", "8", "--n-examples", "8", "--n-test", "16", "--steps", "6", "--samples", "2",
               "--track-points", "4", "--device", "cpu"],
-    "inspect": [str(ROOT / "examples" / "blocks.py") + ":mlp", "--width", "4", "--depth", "6,12", "--beta", "0.5,1",
+    "inspect": [MLP, "--width", "4", "--depth", "6,12", "--beta", "0.5,1",
                 "--samples", "4", "--device", "cpu", "--profile-points", "3"],
 }
 #: every output path flag: (command, flag, file name it writes under the folder)
 FLAGS = [(c, "--plot", "fig.png") for c in COMMANDS] + [
     ("sweep", "--plot-hist", "hist.png"), ("inspect", "--plot-profiles", "profiles.png"),
 ] + [(c, "--out", "results") for c in ("sweep", "phase", "limit", "spectrum", "adjoint", "train", "inspect")]
-CHECK = """name = "tiny"
-law = "iid"
-depth = [4, 8]
-beta = [0.5, 1.0]
-width = 4
-samples = 4
-device = "cpu"
-
-[[expect]]
-type = "statistic"
-stat = "output_log10.median"
-depth = 8
-beta = 1.0
-max = 10
-"""
+CHECK = check_toml(TINY_CHECK, {"type": "statistic", "stat": "output_log10.median", "depth": 8, "beta": 1.0, "max": 10})
 
 
 @pytest.fixture
@@ -55,12 +41,6 @@ def blocker(tmp_path) -> Path:
     path = tmp_path / "blocker"
     path.write_text("a file, not a folder")
     return path
-
-
-def _one_line(code: int, out: str, err: str, flag: str) -> None:
-    assert code == 2 and out == "", (code, out, err)
-    assert err.count("\n") == 1 and err.startswith("rscale: error: ") and flag in err, err
-    assert "Traceback" not in err
 
 
 # ----------------------------------------------------------------------------- the helper
@@ -104,7 +84,7 @@ def test_every_output_flag_refuses_a_folder_it_cannot_make(cli, blocker, command
     """One line and exit 2 before any work (the command line's figures and folders are checked
     by the same helper), whatever the command."""
     code, out, err = cli(command, *COMMANDS[command], flag, str(blocker / "sub" / name))
-    _one_line(code, out, err, flag)
+    assert_one_line_error(code, out, err, flag)
 
 
 @pytest.mark.parametrize("args,flag", [(["--junit", "{b}/sub/r.xml"], "--junit"),
@@ -113,7 +93,7 @@ def test_check_refuses_a_report_folder_it_cannot_make(cli, tmp_path, blocker, ar
     path = tmp_path / "c.toml"
     path.write_text(CHECK)
     code, out, err = cli("check", str(path), *[a.format(b=blocker) for a in args])
-    _one_line(code, out, err, flag)
+    assert_one_line_error(code, out, err, flag)
 
 
 def test_check_creates_the_folders_of_junit_and_baseline(cli, tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""`rscale spectrum`: the JSON contract of issue 16, exit 2 with one line on bad input,
+"""`rscale spectrum`: the JSON contract, exit 2 with one line on bad input,
 --out/--resume, --plot, the table, config files."""
 
 from __future__ import annotations
@@ -6,24 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+
+from helpers import assert_one_line_error, check_toml, document
 
 SMALL = ["--depth", "10,20", "--width", "3", "--samples", "4", "--device", "cpu"]
 STATS = {"median", "q05", "q95", "mean"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_json_contract(cli):
-    code, out, err = cli("spectrum", "--law", "iid", *SMALL, "--beta", "0.25,0.5,1", "--seed", "0", "--json")
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = document(cli, "spectrum", "--law", "iid", *SMALL, "--beta", "0.25,0.5,1", "--seed", "0")
     assert doc["command"] == "spectrum"
     spec = doc["spec"]
     assert spec["depths"] == [10, 20] and spec["betas"] == [0.25, 0.5, 1.0] and spec["seed"] == 0
@@ -46,10 +37,8 @@ def test_json_contract(cli):
 
 
 def test_law_settings_and_widths_are_grid_axes(cli):
-    code, out, err = cli("spectrum", "--hurst", "0.3,0.7", "--depth", "10,20", "--width", "3,4", "--samples", "2",
-                         "--beta", "0.5", "--device", "cpu", "--json")
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = document(cli, "spectrum", "--hurst", "0.3,0.7", "--depth", "10,20", "--width", "3,4", "--samples", "2",
+                   "--beta", "0.5", "--device", "cpu")
     assert doc["spec"]["law"] == "fbm"
     assert [(c["hurst"], c["width"], c["depth"]) for c in doc["cells"]] == [
         (h, w, L) for h in (0.3, 0.7) for w in (3, 4) for L in (10, 20)]
@@ -68,10 +57,7 @@ def test_law_settings_and_widths_are_grid_axes(cli):
     (["--law", "iid", "--hurst", "0.3"], "--hurst"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, args, flag):
-    code, out, err = cli("spectrum", *args)
-    assert code == 2, (out, err)
-    assert out == ""
-    assert len(err.strip().splitlines()) == 1 and flag in err, err
+    assert_one_line_error(*cli("spectrum", *args), flag)
 
 
 def test_out_and_resume_end_identical(cli, tmp_path):
@@ -103,38 +89,17 @@ def test_config_file(cli, tmp_path):
     config = tmp_path / "s.toml"
     config.write_text('law = "iid"\nmodel = "linear"\ndepth = [10, 20]\nbeta = "0.5,1"\nwidth = 3\nsamples = 2\n'
                       'device = "cpu"\n')
-    code, out, err = cli("spectrum", "--config", str(config), "--json")
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = document(cli, "spectrum", "--config", str(config))
     assert doc["spec"]["model"] == "linear" and doc["cells"][0]["exact_mean_square"]["factor"] == 1.0
     config.write_text("nonsense = 1\n")
-    code, out, err = cli("spectrum", "--config", str(config))
-    assert code == 2 and "nonsense" in err
+    assert_one_line_error(*cli("spectrum", "--config", str(config)), "nonsense")
 
 
-CHECK = """name = "tiny-spectrum"
-command = "spectrum"
-law = "iid"
-width = 3
-depth = [10, 20]
-beta = "0.25,1"
-samples = 4
-device = "cpu"
-
-[[expect]]
-type = "spectrum_statistic"
-stat = "log10_sigma_max.median"
-beta = 1.0
-depth = 20
-min = 0.0
-max = 0.5
-
-[[expect]]
-type = "spectrum_critical_beta"
-of = "condition"
-min = 0.0
-max = 1.3
-"""
+CHECK = check_toml(
+    {"name": "tiny-spectrum", "command": "spectrum", "law": "iid", "width": 3, "depth": [10, 20], "beta": "0.25,1",
+     "samples": 4, "device": "cpu"},
+    {"type": "spectrum_statistic", "stat": "log10_sigma_max.median", "beta": 1.0, "depth": 20, "min": 0.0, "max": 0.5},
+    {"type": "spectrum_critical_beta", "of": "condition", "min": 0.0, "max": 1.3})
 
 
 def test_check_files_target_sigma_max_and_condition(cli, tmp_path):

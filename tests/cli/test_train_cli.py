@@ -2,16 +2,14 @@
 figures, --out/--resume, and a --help that loads neither torch nor matplotlib."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from helpers import ROOT, assert_one_line_error, main_in_fresh_interpreter
 
 #: a grid small enough for command-line tests (two depths, two networks, a few steps)
 TINY = ["--depth", "4,8", "--width", "8", "--n-examples", "8", "--n-test", "16", "--steps", "6", "--samples", "2",
         "--track-points", "4", "--device", "cpu"]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_json_is_one_document_with_the_contract(cli):
@@ -71,9 +69,7 @@ def test_table_reports_the_exponent_and_its_theory(cli):
     (["--net", "densenet"], "--net"),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, needle):
-    code, out, err = cli("train", "--steps", "1", "--depth", "4", *args)
-    assert code == 2, err
-    assert out == "" and err.count("\n") == 1 and needle in err, err
+    assert_one_line_error(*cli("train", "--steps", "1", "--depth", "4", *args), needle)
 
 
 def test_heunnet_json_has_the_contract_and_n_plus_one_layers(cli):
@@ -103,8 +99,7 @@ def test_heunnet_table_names_the_net_its_end_step_and_the_adjoint_error(cli):
 def test_unknown_config_key_is_refused(cli, tmp_path):
     config = tmp_path / "train.toml"
     config.write_text('law = "tied"\nlearning_rate = 0.1\n')
-    code, _, err = cli("train", "--config", str(config), "--steps", "1")
-    assert code == 2 and "learning_rate" in err
+    assert_one_line_error(*cli("train", "--config", str(config), "--steps", "1"), "learning_rate")
 
 
 def test_divergence_is_reported_with_its_step(cli):
@@ -138,8 +133,8 @@ def test_compare_draws_other_runs_and_refuses_other_files(cli, tmp_path):
     assert "i.i.d." in svg and "tied" in svg  # one curve per initialization, labelled
     (tmp_path / "other.json").write_text('{"command": "run"}')
     for path in (tmp_path / "missing.json", tmp_path / "other.json"):
-        code, _, err = cli("train", *TINY, "--plot", str(tmp_path / "x.png"), "--compare", str(path))
-        assert code == 2 and "--compare" in err and err.count("\n") == 1
+        code, out, err = cli("train", *TINY, "--plot", str(tmp_path / "x.png"), "--compare", str(path))
+        assert_one_line_error(code, out, err, "--compare")
 
 
 def test_out_and_resume(cli, tmp_path):
@@ -155,22 +150,15 @@ def test_out_and_resume(cli, tmp_path):
     assert code == 0
     a, b = json.loads(first), json.loads(again)
     assert a["results"] == b["results"] and a["exponent"] == b["exponent"]
-    code, _, err = cli("train", *TINY, "--out", str(out_dir), "--resume", "--lr", "0.01")
-    assert code == 2 and "other settings" in err
+    assert_one_line_error(*cli("train", *TINY, "--out", str(out_dir), "--resume", "--lr", "0.01"), "other settings")
 
 
-@pytest.mark.slow
 @pytest.mark.slow  # starts a fresh interpreter (the slow tier holds the subprocess tests)
 def test_help_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, json\nfrom resnet_scale_cli.cli import main\n"
-            "try:\n    main(['train', '--help'])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'mpl': 'matplotlib' in sys.modules}),"
-            " file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    result = json.loads(proc.stderr.strip().splitlines()[-1])
-    assert result == {"code": 0, "torch": False, "mpl": False}
-    assert "--backprop" in proc.stdout and "synthetic | digits" in proc.stdout and "resnet | heunnet" in proc.stdout
-    assert "[default: tied]" in proc.stdout and "[default: gelu]" in proc.stdout  # train's own defaults
+    codes, imported, stdout = main_in_fresh_interpreter(["train", "--help"], cwd=ROOT)
+    assert codes == [0] and not {"torch", "matplotlib"} & imported
+    assert "--backprop" in stdout and "synthetic | digits" in stdout and "resnet | heunnet" in stdout
+    assert "[default: tied]" in stdout and "[default: gelu]" in stdout  # train's own defaults
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "sample_configs").glob("train/*.toml")), ids=lambda p: p.name)

@@ -10,12 +10,12 @@ independent implementation: exact reverse pass, bmm), never from `inspect` itsel
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from helpers import MLP
 from resnet_scale_cli import api
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.experiments import inspect_block_stack as stk
@@ -23,17 +23,7 @@ from resnet_scale_cli.experiments.inspect_block import InspectSpec, cell_key, me
 from resnet_scale_cli.spec import RunSpec
 from resnet_scale_cli.sweep import SweepSpec
 
-ROOT = Path(__file__).resolve().parents[2]
-MLP = str(ROOT / "examples" / "blocks.py") + ":mlp"
 QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def _as_array(rows) -> np.ndarray:

@@ -23,16 +23,6 @@ from resnet_scale_cli.experiments.limit import (
 )
 
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small products: one thread (on a busy 2-core machine intra-op threads only add waiting)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _drive(spec: LimitSpec, depth: int, draws: int = 2) -> _Drive:
     return _Drive(spec, depth, range(draws), torch.device("cpu"), torch.float64)
 

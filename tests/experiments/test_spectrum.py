@@ -22,14 +22,6 @@ from resnet_scale_cli.laws.sampling import sample_weights
 LOG10_2 = math.log10(2.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _linear_net(V: np.ndarray) -> Network:
     """V (draws, L, d, d) float64 → the linear model's network."""
     return Network(torch.from_numpy(V), None, "linear", ACTIVATIONS["identity"])

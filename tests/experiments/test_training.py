@@ -57,7 +57,10 @@ def test_depth_grid_strings_are_parsed():
 
 # --------------------------------------------------------------------------- passes
 def _reference_loss(V, W, A_h0, B, y, task, model, act, scale):
-    """Plain per-network, per-layer float64 loop, differentiated by torch.autograd."""
+    """Plain per-network, per-layer float64 loop, differentiated by torch.autograd.
+
+    The independent reference: it resembles the engine's `autograd_gradients`, which is not used
+    here because it computes the loss with `loss_and_grad`, one of the functions under test."""
     S = V.shape[1]
     total = 0.0
     for s in range(S):

@@ -15,33 +15,16 @@ from rich.console import Console, Group
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from helpers import MLP, check_toml
 from resnet_scale_cli.report import fit
 
-ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = (60, 80, 120)
 CPU = ["--device", "cpu", "--seed", "0"]
-CHECK_FILE = """name = "tiny"
-law = "iid"
-width = 4
-depth = [8, 16]
-beta = [0.25, 1.0]
-samples = 2
-seed = 0
-device = "cpu"
-
-[[expect]]
-type = "statistic"
-stat = "output_log10.q95"
-beta = 0.25
-depth = 16
-min = -1e300
-max = 1e300
-
-[[expect]]
-type = "critical_beta"
-min = -1e300
-max = 1e300
-"""
+CHECK_FILE = check_toml(
+    {"name": "tiny", "law": "iid", "width": 4, "depth": [8, 16], "beta": [0.25, 1.0], "samples": 2, "seed": 0,
+     "device": "cpu"},
+    {"type": "statistic", "stat": "output_log10.q95", "beta": 0.25, "depth": 16, "min": -1e300, "max": 1e300},
+    {"type": "critical_beta", "min": -1e300, "max": 1e300})
 #: one tiny command line per command (and per table layout: few law settings, many)
 COMMANDS = {
     "run": ["run", "--law", "iid", "--depth", "20", "--width", "4", "--beta", "0.25,0.5,1", "--samples", "4"],
@@ -59,8 +42,7 @@ COMMANDS = {
     "spectrum": ["spectrum", "--law", "iid", "--depth", "8,16", "--width", "4", "--beta", "0.5,1", "--samples", "2"],
     "train": ["train", "--law", "iid", "--depth", "2,4", "--width", "2", "--samples", "1", "--steps", "2",
               "--n-examples", "4", "--n-test", "4"],
-    "inspect": ["inspect", f"{ROOT / 'examples' / 'blocks.py'}:mlp", "--depth", "8,16", "--width", "4",
-                "--beta", "0.5,1", "--samples", "2"],
+    "inspect": ["inspect", MLP, "--depth", "8,16", "--width", "4", "--beta", "0.5,1", "--samples", "2"],
 }
 #: the fast tier: the commands whose tables were cut (the rest in the slow tier)
 FAST = ("run", "phase", "adjoint")

@@ -1,4 +1,4 @@
-"""Issue 10 item 1: the law settings of a grid measured in one pass give the same records, bit
+"""The law settings of a grid measured in one pass give the same records, bit
 for bit, as each setting measured alone (every draw keeps its own streams)."""
 
 import json
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from resnet_scale_cli.experiments import cell
+from resnet_scale_cli.experiments.registry import run_sweep
 from resnet_scale_cli.spec import RunSpec
-from resnet_scale_cli.sweep import SweepSpec, run_sweep
+from resnet_scale_cli.sweep import SweepSpec
 from resnet_scale_cli.sweep.store import RESULTS
 
 HURSTS = (0.3, 0.5, 0.7, 0.9)

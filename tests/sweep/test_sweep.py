@@ -10,9 +10,10 @@ import pytest
 
 from resnet_scale_cli.analysis.regimes import _crossing, analyze
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.experiments.registry import run_sweep
 from resnet_scale_cli.grids import parse_float_grid, parse_int_grid
 from resnet_scale_cli.spec import RunSpec
-from resnet_scale_cli.sweep import SweepSpec, run_sweep
+from resnet_scale_cli.sweep import SweepSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 

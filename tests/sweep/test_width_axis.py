@@ -9,9 +9,10 @@ from resnet_scale_cli import api
 from resnet_scale_cli.checks import load_check
 from resnet_scale_cli.checks.baseline import baseline_statistics
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.experiments.registry import run_sweep
 from resnet_scale_cli.settings import build_sweep
 from resnet_scale_cli.spec import RunSpec
-from resnet_scale_cli.sweep import SweepSpec, cell_id, run_sweep
+from resnet_scale_cli.sweep import SweepSpec, cell_id
 
 
 @pytest.mark.slow
