@@ -67,7 +67,9 @@ def run(spec: RunSpec | None = None, progress: Progress = None, *, out: str | Pa
 def _flag_names(settings: dict[str, Any]) -> dict[str, Any]:
     """Keyword settings under their flag names (`depths=` → `depth`, …); tuples become lists
     (what the grid parsers take)."""
-    plural = {"depths": "depth", "betas": "beta", "widths": "width", "hursts": "hurst", "lengthscales": "lengthscale"}
+    from resnet_scale_cli.laws import law_parameters
+
+    plural = {"depths": "depth", "betas": "beta", "widths": "width"} | {p + "s": p for p in law_parameters()}
     return {plural.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
 
@@ -84,17 +86,24 @@ def _finish_folder(out: Path, store: Any, records: list[dict[str, Any]], setting
     write_atomic(out / SUMMARY, json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
+def _read_through(inner: str) -> Any:
+    """A class's `__getattr__`: what the instance lacks is read from its field `inner`."""
+
+    def __getattr__(self: Any, name: str) -> Any:
+        if name == inner:
+            raise AttributeError(name)
+        return getattr(getattr(self, inner), name)
+
+    return __getattr__
+
+
+@dataclass
 class RunStudy:
     """The result of `run`: the `RunResult` (spec, measurements, per-β results, elapsed seconds;
     its attributes are read through) with the tidy table, the JSON document and the figure."""
 
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "result":
-            raise AttributeError(name)
-        return getattr(self.result, name)
+    result: Any
+    __getattr__ = _read_through("result")
 
     def record(self) -> dict[str, Any]:
         """The cell as a results.jsonl record (per-sample values, NaN as null)."""
@@ -136,10 +145,12 @@ class SampleResult:
     settings: list[tuple[str, RunSpec, dict[str, Any]]]
 
     def document(self) -> dict[str, Any]:
+        from resnet_scale_cli.laws import LAWS
         from resnet_scale_cli.report.documents import sample_document, versions
 
         base = self.settings[0][1]
-        keep = ("law", "dist", "fbm_backend", "depth", "width", "seed", "device", "dtype")
+        keep = {"law", "depth", "width", "seed", "device", "dtype"} | {  # and the law settings a sample does not vary
+            s.name for law in LAWS.values() for s in law.parameters if s.name != law.parameter}
         return {
             "command": "sample",
             "spec": {k: v for k, v in base.to_dict().items() if k in keep}
@@ -425,17 +436,13 @@ def inspect(block: str, *, out: str | Path | None = None, resume: bool = False, 
                           resume=resume, progress=progress, executor=executor)
 
 
+@dataclass
 class CheckStudy:
     """The result of `check`: the `CheckRun` (documents, baseline, passed, …; read through) with
     its table."""
 
-    def __init__(self, outcome: Any) -> None:
-        self.outcome = outcome
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "outcome":
-            raise AttributeError(name)
-        return getattr(self.outcome, name)
+    outcome: Any
+    __getattr__ = _read_through("outcome")
 
     def to_pandas(self):
         """One row per check file × expectation: check, type, passed, measured, message."""

@@ -7,7 +7,7 @@ fields in order, each converted or refused with one wording per error (`Choice`,
 `Real`). A grid field holds a tuple: it takes a list, a range string, or one value, each value
 checked and given once. The settings several specs share (the law's, the model's, the
 execution's) are declared below once; a law declares its own parameters (`Law.parameters`) and
-`law_setting` reads them from the registry. The command line builds its options, help and
+`law_fields` makes them fields of every spec (those of the laws `RSCALE_LAWS` names too). The command line builds its options, help and
 defaults from these declarations, and config files and the JSON `spec` use their keys.
 """
 
@@ -91,6 +91,13 @@ class Spec:
 
         return {name: getattr(self, name) for name in LAWS[self.law].params}  # type: ignore[attr-defined]
 
+    def law_settings(self) -> dict[str, Any]:
+        """Every setting a law's sampler or theory may read: each registered law's parameters, the
+        spec's value where it has the field, else the law's default."""
+        from resnet_scale_cli.laws import LAWS
+
+        return {s.name: getattr(self, s.name, s.default) for law in LAWS.values() for s in law.parameters}
+
     def torch_dtype(self) -> Any:
         return torch_dtype(self.dtype)  # type: ignore[attr-defined]
 
@@ -163,12 +170,37 @@ def flag_values(spec: Any) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in Spec.to_dict(spec).items()}
 
 
-def law_setting(name: str, **changes: Any) -> Any:
-    """The field of a law's parameter (`hurst`, `lengthscale`, `dist`, …), as its law declares it."""
-    from resnet_scale_cli.laws import LAWS
+def law_fields(*, order: tuple[str, ...] = (), exclude: tuple[str, ...] = (), grid: bool = False,
+               after: str = "law") -> Any:
+    """Class decorator, under `@dataclass`: after the field `after`, a field for each parameter
+    every registered law declares (its `Setting`: default, check, help, flag), those in `order`
+    first, then in the registry's order; with `grid`, a law's sweep parameter (H, ℓ, …) takes a
+    grid. The names in `exclude` are left out; a parameter named like one of the class's own
+    fields is refused (`SpecError`)."""
+    def add(cls: type) -> type:
+        from resnet_scale_cli.laws import LAWS
 
-    setting = next(s for law in LAWS.values() for s in law.parameters if s.name == name)
-    return setting.field(**changes)
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        found: dict[str, Setting] = {}
+        for law in LAWS.values():
+            for s in law.parameters:
+                if s.name in own:  # a law's parameter may not take the name of a command's setting
+                    raise SpecError(f"law {law.name!r}: its parameter {s.name!r} is the name of a setting of "
+                                    f"{cls.__name__}; give the parameter another name")
+                if s.name not in exclude and s.name not in found:
+                    found[s.name] = dataclasses.replace(s, grid=True) if grid and s.name == law.parameter else s
+        names = sorted(found, key=lambda n: order.index(n) if n in order else len(order))
+        annotations: dict[str, Any] = {}
+        for key, kind in own.items():
+            annotations[key] = kind
+            if key == after:
+                for n in names:
+                    annotations[n] = tuple if found[n].grid else found[n].check.kind
+                    setattr(cls, n, found[n].field())
+        cls.__annotations__ = annotations
+        return cls
+
+    return add
 
 
 # ----------------------------------------------------------------------------- shared settings

@@ -2,8 +2,8 @@
 
 Each setting is declared once, on its spec's field (`fields.Setting`: flag, help, default,
 check); the command line builds its options from those, and config files use the same keys.
-Precedence: the command's defaults < the config file < the flags that were given. `--hurst`
-alone implies `--law fbm` and `--lengthscale` alone `--law rbf`.
+Precedence: the command's defaults < the config file < the flags that were given. A law's sweep
+parameter alone implies its law (`--hurst` → `--law fbm`, `--lengthscale` → `--law rbf`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import DryRun, SpecError, did_you_mean
 from resnet_scale_cli.fields import (EXECUTION, GRID, GRID_METAVAR, LAW, MODEL, OUTPUT, PANELS,  # noqa: F401  (re-exported)
                                      SAMPLING, Setting)
+from resnet_scale_cli.laws import law_parameters
 from resnet_scale_cli.spec import RunSpec, spec_from_mapping
 
 DEFAULT = RunSpec()
@@ -129,10 +130,10 @@ def _finish(spec: Any, outputs: dict[str, Any] | None = None) -> None:
     apply_threads(invocation.threads)
 
 
-#: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `hurst`,
-#: `lengthscale` and `width` take grids in the latter
+#: settings of one cell (`run`) and of a grid (`sweep`, `phase`); `depth`, `width` and each law's
+#: sweep parameter (`hurst`, `lengthscale`, …) take grids in the latter
 RUN_SETTINGS = tuple(SETTINGS)
-GRID_VALUED = ("depth", "hurst", "lengthscale", "width")
+GRID_VALUED = ("depth", *law_parameters(), "width")
 
 
 #: the text of each config source read, to name the line of a key in error messages
@@ -209,7 +210,7 @@ def merge_settings(config: str | None, flags: dict[str, Any], defaults: dict[str
     law = values.get("law")
     for key, owner in owners.items():
         if key in given and law is not None and law != owner:
-            raise SpecError(f"--{key} applies to --law {owner}, not --law {law}")
+            raise SpecError(f"{SETTINGS[key].flag} applies to --law {owner}, not --law {law}")
     return values
 
 
@@ -249,9 +250,9 @@ def build_sweep(config: str | None, flags: dict[str, Any], *, depths: str, betas
     for name, entry in LAWS.items():
         key = entry.parameter
         if key and key in values:
-            grids[key] = parse_float_grid(values[key], f"--{key}")
+            grids[key] = parse_float_grid(values[key], SETTINGS[key].flag)
             if isinstance(law, str) and law in LAWS and key != law_parameter(law) and len(grids[key]) > 1:
-                raise SpecError(f"--{key} takes several values only with --law {name}")
+                raise SpecError(f"{SETTINGS[key].flag} takes several values only with --law {name}")
             values[key] = grids[key][0]
     base = spec_from_mapping({**values, "depth": depth_grid[0], "width": width_grid[0]}, source=source)
     parameter = law_parameter(base.law)

@@ -18,6 +18,7 @@ from resnet_scale_cli.grids import parse_float_grid
 
 
 @dataclass(frozen=True)
+@F.law_fields()
 class RunSpec(F.Spec):
     """One experiment cell: a weight law at depth L and width d, run for every β in `betas`.
 
@@ -27,10 +28,6 @@ class RunSpec(F.Spec):
     """
 
     law: str = F.LAW_NAME.field()
-    dist: str = F.law_setting("dist")
-    lengthscale: float = F.law_setting("lengthscale")
-    hurst: float = F.law_setting("hurst")
-    fbm_backend: str = F.law_setting("fbm_backend")
     model: str = F.MODEL_NAME.field()
     activation: str = F.ACTIVATION.field()
     depth: int = F.DEPTH.field()
@@ -59,13 +56,6 @@ class RunSpec(F.Spec):
     @property
     def inputs_per_draw(self) -> int:
         return self.samples // self.n_draws
-
-    def law_settings(self) -> dict[str, Any]:
-        """Every setting a law's sampler may read: each law's declared parameters (dist, lengthscale,
-        hurst, fbm_backend)."""
-        from resnet_scale_cli.laws import LAWS
-
-        return {s.name: getattr(self, s.name) for law in LAWS.values() for s in law.parameters}
 
 
 def validate(spec: RunSpec) -> None:

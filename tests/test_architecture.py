@@ -74,8 +74,8 @@ def _graph() -> dict[str, set[str]]:
 #: settings every spec shares, whose choices come from the law and model registries, the memory
 #: refusal) are read by sweep and experiments alike; `analysis` reads records and theory; `laws`
 #: and `dynamics` are the engine; errors, grid syntax, output paths, seeding, the log-ratio
-#: metrics and `values` (the checks and the `Setting` declaration laws declare their parameters
-#: with) sit at the bottom.
+#: metrics, `values` (the checks and the `Setting` declaration laws declare their parameters
+#: with) and `lazy` (the packages' lazily loaded names) sit at the bottom.
 LAYERS = (
     ("cli", "__main__"),
     ("api",),
@@ -86,7 +86,7 @@ LAYERS = (
     ("spec", "resources", "fields"),
     ("analysis",),
     ("laws", "dynamics"),
-    ("errors", "grids", "outputs", "seeding", "metrics", "values"),
+    ("errors", "grids", "outputs", "seeding", "metrics", "values", "lazy"),
 )
 
 def _layer(module: str) -> int:

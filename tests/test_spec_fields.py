@@ -84,6 +84,22 @@ def test_the_law_settings_of_every_spec_are_the_laws_own_declarations():
                 assert setting.check == declared[f.name].check
 
 
+def test_each_spec_takes_the_law_fields_its_engine_draws_with_after_the_law():
+    """The law's fields sit right after `law` (after `init` for inspect); only `run` and its grids
+    choose the fGn sampler; `spectrum` takes a grid of each law's sweep parameter."""
+    law_names = {"dist", "lengthscale", "hurst", "fbm_backend"}
+    expected = {RunSpec: ["dist", "lengthscale", "hurst", "fbm_backend"], LimitSpec: ["dist", "hurst", "lengthscale"],
+                SpectrumSpec: ["dist", "hurst", "lengthscale"], AdjointSpec: ["dist", "lengthscale", "hurst"],
+                InspectSpec: ["dist", "lengthscale", "hurst"], TrainSpec: ["dist", "lengthscale", "hurst"]}
+    for spec, names in expected.items():
+        fields = [f.name for f in dataclasses.fields(spec)]
+        first = fields.index("init" if spec is InspectSpec else "law") + 1
+        assert fields[first:first + len(names)] == names and law_names & set(fields) == set(names), spec.__name__
+    grids = {f.name for f, setting in F.settings_of(SpectrumSpec) if setting.grid}
+    assert {"hurst", "lengthscale"} <= grids and "dist" not in grids
+    assert SpectrumSpec(law="fbm", hurst="0.3,0.7").hurst == (0.3, 0.7)
+
+
 def test_a_law_from_outside_the_package_declares_its_parameter(monkeypatch):
     """An Ornstein–Uhlenbeck law with a rate θ > 0: its declaration gives a spec field with its
     default, flag, symbol and check."""
@@ -94,15 +110,16 @@ def test_a_law_from_outside_the_package_declares_its_parameter(monkeypatch):
     monkeypatch.setitem(LAWS, "ou", ou)
 
     @dataclass(frozen=True)
+    @F.law_fields(exclude=("fbm_backend",))
     class WithRate:
         law: str = F.LAW_NAME.field()
-        rate: float = F.law_setting("rate")
+        seed: int = F.SEED.field()
 
         def __post_init__(self) -> None:
             F.check_fields(self)
 
     assert WithRate(law="ou").rate == 2.0
-    assert F.keys_of(WithRate) == {"law": "law", "rate": "rate"}
+    assert list(F.keys_of(WithRate)) == ["law", "dist", "lengthscale", "hurst", "rate", "seed"]
     with pytest.raises(SpecError, match=r"^--rate must be positive, got -1$"):
         WithRate(law="ou", rate=-1)
 

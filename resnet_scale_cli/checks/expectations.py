@@ -10,14 +10,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from resnet_scale_cli.analysis import theory
-from resnet_scale_cli.laws import LAWS, setting_label
+from resnet_scale_cli.laws import LAWS, law_parameters, setting_label
 
 QUANTITIES = ("output", "gradient")
 STATS = ("median", "q05", "q95", "mean")
 REGIMES = ("identity", "stable", "explosion", "undetermined")
 STAT_QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
 VALID_STATS = {f"{q}.{s}" for q in STAT_QUANTITIES for s in STATS}
-COMMON_KEYS = frozenset({"type", "name", "quantity", "hurst", "lengthscale", "width"})
+COMMON_KEYS = frozenset({"type", "name", "quantity", "width", *law_parameters()})
 Z_THEOREM = 2.5758  # two-sided 99 %: a theorem check fails only on a significant violation
 
 
@@ -188,18 +188,26 @@ class CriticalBetaExpectation(ExpectationType):
     def evaluate(self, records, critical, o, width):
         entry = find_critical(critical, o["setting"])
         info = entry if o["quantity"] == "output" else entry["gradient"]
-        value = info["critical_beta"]
-        passed = within(value, o["min"], o["max"])
-        shown = (info["bound"] or "undetermined") if value is None else \
-            f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
-        message = (f"critical β = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
-                   f"critical β of the {o['quantity']} ratio is {shown}, outside {bounds_text(o['min'], o['max'])}")
+        outcome = _critical_outcome(info, o, "critical β", f"critical β of the {o['quantity']} ratio")
         ref = o.get("reference")
         if ref is not None:
-            message += ("; no reference holds here" if ref["value"] is None else
-                        f"; reference {ref['value']:g} ({ref['basis']})")
-        return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
-                "message": message, **({"reference": ref} if ref is not None else {})}
+            outcome["message"] += ("; no reference holds here" if ref["value"] is None else
+                                   f"; reference {ref['value']:g} ({ref['basis']})")
+            outcome["reference"] = ref
+        return outcome
+
+
+def _critical_outcome(info: dict[str, Any], o: dict[str, Any], named: str, outside: str) -> dict[str, Any]:
+    """A critical β estimate (`info`: critical_beta, bound, 95 % interval) against [o.min, o.max]:
+    "`named` = … within …" when it lies inside, "`outside` is …, outside …" when not."""
+    value = info["critical_beta"]
+    passed = within(value, o["min"], o["max"])
+    shown = (info["bound"] or "undetermined") if value is None else \
+        f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
+    bounds = bounds_text(o["min"], o["max"])
+    message = f"{named} = {shown} within {bounds}" if passed else f"{outside} is {shown}, outside {bounds}"
+    return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
+            "message": message}
 
 
 def _iid_output_interval(record, j: int, o: dict, width: int) -> dict[str, Any]:
@@ -365,15 +373,8 @@ class SpectrumCriticalBetaExpectation(ExpectationType):
 
     def evaluate(self, records, critical, o, width):
         entry = find_critical(critical, o["setting"])
-        info = entry[o["of"]]
-        value = info["critical_beta"]
-        passed = within(value, o["min"], o["max"])
-        shown = (info["bound"] or "undetermined") if value is None else \
-            f"{value:.3f} (95 % interval {interval_text(info['interval'])})"
-        message = (f"critical β of log {o['of']} = {shown} within {bounds_text(o['min'], o['max'])}" if passed else
-                   f"critical β of log {o['of']} is {shown}, outside {bounds_text(o['min'], o['max'])}")
-        return {"measured": value, "interval": info["interval"], "bounds": [o["min"], o["max"]], "passed": passed,
-                "message": message}
+        named = f"critical β of log {o['of']}"
+        return _critical_outcome(entry[o["of"]], o, named, named)
 
 
 class RateExpectation(ExpectationType):

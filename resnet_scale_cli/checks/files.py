@@ -203,11 +203,13 @@ def _expectation(located: Located, exp: dict, index: int, sweep) -> Expectation:
 
 
 def _setting(ctx: _Context, sweep) -> dict[str, float]:
-    """The law setting an expectation is about (`hurst = …` or `lengthscale = …`), and its
-    width (`width = …`) when several are swept."""
+    """The law setting an expectation is about (`hurst = …`, `lengthscale = …`: a law's sweep
+    parameter), and its width (`width = …`) when several are swept."""
+    from resnet_scale_cli.laws import law_parameters
+
     parameter = sweep.parameter
     setting: dict[str, float] = {}
-    for key in ("hurst", "lengthscale"):
+    for key in law_parameters():
         if key in ctx.exp:
             value = ctx.number(key)
             if key != parameter or value not in sweep.params:

@@ -27,18 +27,21 @@ from typing import Any
 
 from resnet_scale_cli.checks.experiment_grid import ExperimentGrid
 from resnet_scale_cli.experiments.registry import EXPERIMENTS
+from resnet_scale_cli.laws import LAWS
 
 #: keys the two commands' check files may hold beyond those of run/sweep/phase (their specs'
 #: fields; listed so that parsing a check file does not import torch — a test keeps them in step)
+#: the law parameters those specs take: every registered law's but the fGn sampler's choice
+_LAW_KEYS = frozenset(s.name for law in LAWS.values() for s in law.parameters) - {"fbm_backend"}
 RATE_COMMAND_KEYS = {
-    "adjoint": frozenset({"activation", "batch", "beta", "depths", "device", "dist", "dtype", "hurst", "law",
-                          "lengthscale", "memory_gb", "model", "net", "samples", "seed", "width"}),
-    "limit": frozenset({"activation", "beta", "depths", "device", "dist", "dtype", "hurst", "law", "lengthscale",
-                        "memory_gb", "model", "refinement", "samples", "seed", "width"}),
-    "train": frozenset({"activation", "backprop", "batch_size", "beta", "data", "data_seed", "depth_seeds", "depths",
-                        "device", "dist", "dtype", "hidden", "hurst", "input_dim", "law", "lengthscale", "limit_reference",
-                        "lr", "lr_scaling", "memory_gb", "model", "n_examples", "n_test", "net", "noise", "optimizer",
-                        "output_dim", "samples", "seed", "steps", "track_points", "v_init", "width"}),
+    "adjoint": _LAW_KEYS | {"activation", "batch", "beta", "depths", "device", "dtype", "law", "memory_gb", "model",
+                            "net", "samples", "seed", "width"},
+    "limit": _LAW_KEYS | {"activation", "beta", "depths", "device", "dtype", "law", "memory_gb", "model", "refinement",
+                          "samples", "seed", "width"},
+    "train": _LAW_KEYS | {"activation", "backprop", "batch_size", "beta", "data", "data_seed", "depth_seeds", "depths",
+                          "device", "dtype", "hidden", "input_dim", "law", "limit_reference", "lr", "lr_scaling",
+                          "memory_gb", "model", "n_examples", "n_test", "net", "noise", "optimizer", "output_dim",
+                          "samples", "seed", "steps", "track_points", "v_init", "width"},
 }
 #: the fits each command's document reports: adjoint under `rates`, limit at the top level
 RATES = {"adjoint": ("activation_error", "gradient_error", "input_gradient_error", "smoothness_delta"),

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli import options as opt, render
 from resnet_scale_cli.cli.app import EXIT_CHECK_FAILED, app
 
 Files = Annotated[list[str], typer.Argument(help="Check files (TOML); '-' reads one from stdin.", show_default=False)]
@@ -24,7 +24,7 @@ def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseli
     """Run check files: exit 0 when every expectation holds, 1 when one fails, 2 on bad input."""
     from resnet_scale_cli import api
     from resnet_scale_cli.errors import SpecError
-    from resnet_scale_cli.report import console as consoles, documents, tables
+    from resnet_scale_cli.report import documents, tables
 
     if not 0.5 <= confidence < 1.0:
         raise SpecError(f"--confidence must be in [0.5, 1), got {confidence}")
@@ -36,14 +36,10 @@ def check(files: Files, baseline: Baseline = None, update_baseline: UpdateBaseli
     from resnet_scale_cli.settings import apply_threads
 
     apply_threads(threads)
-    with consoles.progress_bar(api.total_layers(checks), "check: layers", not quiet) as advance:
-        outcome = api.run_checks(checks, baseline=baseline, update_baseline=update_baseline, confidence=confidence,
-                                 junit=junit, progress=advance)
-    if json_out:
-        documents.dump_json(documents.check_document(outcome))
-    else:
-        console = consoles.make_console(stderr=False, no_color=no_color)
-        for renderable in tables.check_tables(outcome, junit):
-            console.print(renderable)
+    outcome = render.execute(lambda progress: api.run_checks(checks, baseline=baseline, update_baseline=update_baseline,
+                                                             confidence=confidence, junit=junit, progress=progress),
+                             total=api.total_layers(checks), label="check: layers", quiet=quiet, json_out=json_out,
+                             no_color=no_color, document=documents.check_document,
+                             tables=lambda outcome: tables.check_tables(outcome, junit))
     if not outcome.passed:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli import options as opt, render
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.settings import GRID_VALUED, RUN_SETTINGS
@@ -25,20 +25,14 @@ def _grid(command: str, settings: dict[str, Any], config, outputs: dict[str, Any
     sweep, stored = build_sweep(config, settings | {k: v for k, v in outputs.items() if v is not None},
                                 depths=depths, betas=betas, defaults=defaults)  # before torch is imported
     from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures, tables
+    from resnet_scale_cli.report import figures, tables
     from resnet_scale_cli.experiments.registry import progress_total
     plan = figures.GridFigures.plan(command, sweep, stored)  # refuses bad figure settings before running
-    with consoles.progress_bar(progress_total(sweep), f"{command}: layers", not quiet) as advance:
-        study = api.grid_study(command, sweep, out=stored.get("out"), resume=bool(stored.get("resume")), progress=advance,
-                               executor=executor)
-    written = plan.draw(study)
-    if json_out:
-        return documents.dump_json(study.document | {"elapsed_seconds": round(study.elapsed_seconds, 3)})
-    console = consoles.make_console(stderr=False, no_color=no_color)
-    for renderable in tables.grid_tables(study, figures.grid_title(sweep)):
-        console.print(renderable)
-    for fig in written:
-        console.print(f"figure written to {fig}")
+    render.execute(lambda progress: api.grid_study(command, sweep, out=stored.get("out"),
+                                                   resume=bool(stored.get("resume")), progress=progress, executor=executor),
+                   total=progress_total(sweep), label=f"{command}: layers", quiet=quiet, json_out=json_out,
+                   no_color=no_color, document=render.timed, draw=plan.draw,
+                   tables=lambda study: tables.grid_tables(study, figures.grid_title(sweep)))
 
 
 @app.command()

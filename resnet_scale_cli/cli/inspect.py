@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli import options as opt, render
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.experiments.inspect_spec import InspectSpec
@@ -37,22 +37,16 @@ def inspect(settings: dict[str, Any], executor: Any, block: BlockArg = None, inp
 
     The document of `rscale phase --json`, plus the block's description and per-layer profiles.
     """
-    from resnet_scale_cli.settings import build_experiment_spec
+    from resnet_scale_cli.report.tables_inspect import inspect_tables
+
+    def figures(spec: InspectSpec, outputs: dict[str, Any]) -> render.Draw:
+        from resnet_scale_cli.report.figures_inspect import InspectFigures
+
+        plan = InspectFigures.plan(spec, outputs)
+        return lambda result: plan.draw(result.records, result.document)
 
     flags = settings | dict(block=block, input_shape=input_shape, out=out, resume=resume, plot=plot,
                             plot_profiles=plot_profiles)
-    spec, outputs = build_experiment_spec(InspectSpec, config, flags, outputs=("out", "resume", "plot", "plot_profiles"))
-    from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, documents, figures_inspect, tables_inspect
-    figures = figures_inspect.InspectFigures.plan(spec, outputs)
-    with consoles.progress_bar(api.total_cost(api.INSPECT, spec), "inspect: layers", not quiet) as advance:
-        result = api.run_experiment(api.INSPECT, spec, out=outputs.get("out"), resume=bool(outputs.get("resume")),
-                                    progress=advance, executor=executor)
-    written = figures.draw(result.records, result.document)
-    if json_out:
-        return documents.dump_json(result.document | {"elapsed_seconds": round(result.elapsed_seconds, 3)})
-    console = consoles.make_console(stderr=False, no_color=no_color)
-    for renderable in tables_inspect.inspect_tables(result.document, result.elapsed_seconds, result.out):
-        console.print(renderable)
-    for path in written:
-        console.print(f"figure written to {path}")
+    render.experiment("inspect", InspectSpec, config, flags, executor, figures=figures,
+                      outputs=("out", "resume", "plot", "plot_profiles"), quiet=quiet, json_out=json_out,
+                      no_color=no_color, tables=lambda r: inspect_tables(r.document, r.elapsed_seconds, r.out))

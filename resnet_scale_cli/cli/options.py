@@ -35,7 +35,12 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from resnet_scale_cli.errors import DryRun, SpecError, did_you_mean
 from resnet_scale_cli.fields import (EXECUTION, GRID, GRID_METAVAR, LAW, MODEL, OUTPUT, SAMPLING, Choice, Setting,
                                      settings_of)
-from resnet_scale_cli.settings import INVOCATION, Invocation, RunSpec, shown_defaults
+try:
+    from resnet_scale_cli.settings import INVOCATION, Invocation, RunSpec, shown_defaults
+except SpecError as refused:  # a law named by RSCALE_LAWS is refused before any command exists
+    from resnet_scale_cli.cli.app import EXIT_USAGE, _fail
+
+    raise SystemExit(_fail(str(refused), EXIT_USAGE)) from None
 
 _ENUMS: dict[tuple[str, tuple[str, ...]], type[enum.Enum]] = {}
 
@@ -290,6 +295,23 @@ def dry_run_lines(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+def with_law_parameters(names: tuple[str, ...], grid: tuple[str, ...], declared: dict[str, Setting]
+                        ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A command that takes `--law` takes the parameter of every registered law its spec holds
+    (after the law options it names); a sweep parameter (H, ℓ, …) is a grid where the command
+    takes the others as grids."""
+    from resnet_scale_cli.laws import LAWS, law_parameters
+
+    law_keys = [s.name for law in LAWS.values() for s in law.parameters]
+    extra = tuple(k for k in declared if k in law_keys and k not in names)
+    if "law" not in names or not extra:
+        return names, grid
+    at = max(i for i, n in enumerate(names) if n == "law" or n in law_keys) + 1
+    if any(g in law_parameters() for g in grid):
+        grid += tuple(k for k in extra if k in law_parameters())
+    return names[:at] + extra + names[at:], grid
+
+
 def with_settings(*names: str, grid: tuple[str, ...] = (), spec: type = RunSpec, command: str | None = None
                   ) -> Callable[[Callable], Callable]:
     """Decorator: the command takes the settings of `spec` named by their keys as options (grid
@@ -298,6 +320,7 @@ def with_settings(*names: str, grid: tuple[str, ...] = (), spec: type = RunSpec,
     grid command's own defaults). Adds `--threads` and `--dry-run`."""
     declared = {setting.key: setting for _, setting in settings_of(spec)}
     shown = shown_defaults(spec, command)
+    names, grid = with_law_parameters(names, grid, declared)
 
     def wrap(fn: Callable) -> Callable:
         signature = inspect.signature(fn, eval_str=True)

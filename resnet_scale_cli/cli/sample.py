@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli import options as opt, render
 from resnet_scale_cli.cli.app import app
 
 Draws = Annotated[Optional[int], typer.Option("--draws", help="Weight draws (each gives d² entry paths). [default: 1]", show_default=False)]
@@ -33,18 +33,13 @@ def sample(settings: dict[str, Any], draws: Draws = None, lags: Lags = 10, paths
         raise SpecError(f"--paths must be at least 1, got {paths}")
     sweep = sample_sweep(config, settings | {"samples": draws})  # before torch is imported
     from resnet_scale_cli import api
-    from resnet_scale_cli.report import console as consoles, figures, tables
-    plot_path = figures.check_plot_path(plot) if plot else None
-    result = api.sample(sweep, lags)
-    if plot_path:
-        figures.save(result.figure(paths), plot_path)
-    if json_out:
-        from resnet_scale_cli.report.documents import dump_json
+    from resnet_scale_cli.report import figures, tables
 
-        return dump_json(result.document())
-    console = consoles.make_console(stderr=False, no_color=no_color)
-    for label, s, stats in result.settings:
-        console.print(tables.sample_table(stats, f"{label}, {figures.sample_title(result)}"))
-        console.print(tables.sample_footer(s, stats))
-    if plot_path:
-        console.print(f"figure written to {plot_path}")
+    def shown(result: api.SampleResult) -> list[Any]:
+        title = figures.sample_title(result)
+        return [t for label, s, stats in result.settings
+                for t in (tables.sample_table(stats, f"{label}, {title}"), tables.sample_footer(s, stats))]
+
+    render.execute(lambda _: api.sample(sweep, lags), draw=render.one_figure(plot, lambda result: result.figure(paths)),
+                   quiet=quiet, json_out=json_out, no_color=no_color, document=lambda result: result.document(),
+                   tables=shown)

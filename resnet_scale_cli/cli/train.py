@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from resnet_scale_cli.cli import options as opt
+from resnet_scale_cli.cli import options as opt, render
 from resnet_scale_cli.cli.app import app
 from resnet_scale_cli.cli.execution import with_executor
 from resnet_scale_cli.experiments.training_spec import TrainSpec
@@ -32,20 +32,15 @@ def train(settings: dict[str, Any], executor: Any, config: opt.Config = None, ou
     """
     from resnet_scale_cli.settings import build_experiment_spec
 
-    given = {"out": out, "resume": resume, "plot": plot}
-    spec, outputs = build_experiment_spec(TrainSpec, config, settings | given)
+    spec, outputs = build_experiment_spec(TrainSpec, config, settings | {"out": out, "resume": resume, "plot": plot})
     from resnet_scale_cli import api  # after the spec: bad values answer before torch is imported
-    from resnet_scale_cli.report import console as consoles, documents, figures, figures_train, tables_train
+    from resnet_scale_cli.report import figures, figures_train, tables_train
     plot_path = figures.check_plot_path(outputs["plot"]) if outputs.get("plot") else None
     others = figures_train.read_documents(compare or [])
-    with consoles.progress_bar(api.total_cost(api.TRAIN, spec), "train: steps", not quiet) as advance:
-        result = api.train(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")), progress=advance,
-                           executor=executor)
-    written = figures_train.plot_training(result.document, plot_path, others=others) if plot_path else []
-    if json_out:
-        return documents.dump_json(result.document)
-    console = consoles.make_console(stderr=False, no_color=no_color)
-    for renderable in tables_train.train_tables(result.document):
-        console.print(renderable)
-    for path in written:
-        console.print(f"figure written to {path}")
+    render.execute(lambda progress: api.train(spec, out=outputs.get("out"), resume=bool(outputs.get("resume")),
+                                              progress=progress, executor=executor),
+                   total=api.total_cost(api.TRAIN, spec), label="train: steps", quiet=quiet, json_out=json_out,
+                   no_color=no_color, document=lambda result: result.document,
+                   tables=lambda result: tables_train.train_tables(result.document),
+                   draw=lambda result: figures_train.plot_training(result.document, plot_path, others=others)
+                   if plot_path else [])

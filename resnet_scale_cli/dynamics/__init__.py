@@ -6,22 +6,14 @@ recursion is loaded on first use."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from resnet_scale_cli.dynamics.activations import ACTIVATIONS, LEAKY_SLOPE, Activation
 from resnet_scale_cli.dynamics.gradients import GRAD_METHODS
 from resnet_scale_cli.dynamics.models import MODELS
+from resnet_scale_cli.lazy import lazy_attributes
 
 _LAZY = {name: "resnet_scale_cli.dynamics.recursion" for name in (
     "Forward", "Network", "RENORM_EVERY", "autograd_gradient", "backward", "forward", "forward_direct")}
 
 __all__ = ["ACTIVATIONS", "GRAD_METHODS", "LEAKY_SLOPE", "MODELS", "Activation", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)

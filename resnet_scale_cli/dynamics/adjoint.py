@@ -28,16 +28,6 @@ from resnet_scale_cli.dynamics.recursion import Network
 from resnet_scale_cli.dynamics.schemes import SCHEMES
 
 
-def weight_layers(scheme: str, depth: int) -> int:
-    """Weight layers K of a net of depth N: N (Euler), N + 1 (Heun, θ_0..θ_N)."""
-    return SCHEMES[scheme].weight_layers(depth)
-
-
-def forward(net: Network, scheme: str, x0: torch.Tensor, s: float, *, store: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """x_N, and the states x_0..x_N as one (N + 1, D, R, d) tensor when `store`."""
-    return SCHEMES[scheme].forward(net, x0, s, store=store)
-
-
 @dataclass
 class Gradients:
     """x_N (D, R, d); ∂ℓ/∂x_0 (D, R, d); ∂ℓ/∂V, ∂ℓ/∂W layer-major (K, D, d, d) (W: None unless

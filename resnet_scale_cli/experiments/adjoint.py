@@ -44,15 +44,13 @@ NON_SMOOTH = ("relu", "leaky_relu")
 
 
 @dataclass(frozen=True)
+@F.law_fields(exclude=("fbm_backend",))
 class AdjointSpec(F.Spec):
     """What `rscale adjoint` measures; field names are the flags (`depths` is `--depth`)."""
 
     net: str = F.Setting(F.registry_choice("nets"), "resnet: Euler step, memory-free by reverse Euler; heunnet: Heun step "
                          "(eq. 8), by reverse Heun.", "resnet", panel=F.MODEL).field()
     law: str = F.LAW_NAME.field()
-    dist: str = F.law_setting("dist")
-    lengthscale: float = F.law_setting("lengthscale")
-    hurst: float = F.law_setting("hurst")
     model: str = F.MODEL_NAME.field()
     activation: str = F.ACTIVATION.field("tanh", help="σ (the bounds assume a smooth f).")
     depths: tuple[int, ...] = F.DEPTHS.field((16, 32, 64, 128, 256), help="Depths N: list 16,32,64 or range 16:256:5:log.")
@@ -143,7 +141,7 @@ def measure_adjoint_cell(spec: AdjointSpec, depth: int, progress: Callable[[int]
     def gens(purpose: int) -> list[torch.Generator]:
         return [seeding.generator(spec.seed, key + (i, purpose), device) for i in range(spec.samples)]
 
-    options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
+    options = dict(spec.law_settings(), dtype=dtype, device=device)
     V = sample_weights(spec.law, layers, d, gens(seeding.WEIGHTS_V), layer_major=True, **options)
     W = (sample_weights(spec.law, layers, d, gens(seeding.WEIGHTS_W), layer_major=True, **options)
          if MODELS[spec.model].has_inner_weights else None)

@@ -25,6 +25,7 @@ from resnet_scale_cli import seeding
 from resnet_scale_cli.dynamics.activations import ACTIVATIONS
 from resnet_scale_cli.dynamics.models import MODELS
 from resnet_scale_cli.dynamics.recursion import RENORM_EVERY, Network, autograd_gradient, backward, forward
+from resnet_scale_cli.laws.registry import law_parameters
 from resnet_scale_cli.laws.sampling import sample_weights
 from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
 from resnet_scale_cli.spec import RunSpec
@@ -223,7 +224,7 @@ GROUP_SETTINGS = True
 """Measure the law settings (H or ℓ values) of a grid that share everything else in one pass
 (`measure_group`); False measures each setting alone. Values are bit-identical either way."""
 
-SETTING_FIELDS = ("hurst", "lengthscale")
+SETTING_FIELDS = law_parameters()
 """The spec fields that may differ within a group: the law's parameter (not part of `cell_key`,
 so the settings of a group share every draw's streams)."""
 
@@ -412,9 +413,8 @@ def _measure_pairs(pairs: list[tuple[RunSpec, int]], progress: Callable[[int], N
         out = torch.empty(shape, dtype=dtype, device=device) if reuse is None else reuse.tensor(name, shape, dtype, device)
         first = 0
         for s, draws in runs:  # each setting's draws written in place: no second copy
-            sample_weights(s.law, depth, d, [gen(i, purpose) for i in draws], layer_major=True, dist=s.dist,
-                           lengthscale=s.lengthscale, hurst=s.hurst, fbm_backend=s.fbm_backend, dtype=dtype,
-                           device=device, out=out[:, first:first + len(draws)])
+            sample_weights(s.law, depth, d, [gen(i, purpose) for i in draws], layer_major=True, dtype=dtype,
+                           device=device, out=out[:, first:first + len(draws)], **s.law_settings())
             first += len(draws)
         return out
 

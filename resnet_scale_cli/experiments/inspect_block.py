@@ -331,9 +331,7 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
                 _check_output(setup, h_in[0], spec.block)
             flat = stk.sample_stack(block, layout, law=spec.law, width=spec.width, depth=depth, draws=draws,
                                     root_seed=spec.seed, key=key, dtype=dtype, device=device,
-                                    lengthscale=spec.lengthscale, hurst=spec.hurst, dist=spec.dist, moments=moments,
-                                    init=spec.init,
-                                    progress=progress)
+                                    moments=moments, init=spec.init, progress=progress, **spec.law_settings())
             h0 = h_in.repeat(1, n_beta, *ones)  # rows: β-major, then inputs
             readout = torch.stack([torch.randn(shape, generator=seeding.generator(spec.seed, key + (i, seeding.READOUT), device),
                                                dtype=dtype, device=device) for i in draws])

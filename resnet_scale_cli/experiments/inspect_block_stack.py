@@ -311,17 +311,17 @@ def reference_moments(block: Block, layout: Layout, width: int, depth: int, root
 
 
 def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: int, draws: range, root_seed: int,
-                 key: tuple[int, ...], dtype: torch.dtype, device: torch.device, lengthscale: float = 0.1,
-                 hurst: float = 0.5, dist: str = "gaussian", moments: tuple[torch.Tensor, torch.Tensor] | None = None,
-                 init: str = "module", progress: Callable[[int], None] | None = None) -> torch.Tensor:
+                 key: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+                 moments: tuple[torch.Tensor, torch.Tensor] | None = None, init: str = "module",
+                 progress: Callable[[int], None] | None = None, **settings: Any) -> torch.Tensor:
     """Parameters of L layers for the given draws, layer-major: shape (L, D, P), on `device` in
     `dtype` (layer k of every draw is the contiguous block `out[k]`).
 
     `iid` with init "module": draw i, layer k is factory(...) built with the CPU generator
     seeded from the i-th draw's stream (purpose WEIGHTS_V, one 62-bit seed per layer), the D
     modules of a layer stacked with `torch.func.stack_module_state`. Otherwise (other laws, or
-    init "moments"): θ = μ_t + s_t · G, G the law's unit-variance paths (`laws.sample_paths`,
-    `dist` entries for iid), tensor t of draw i from its own stream (purpose `tensor_purpose(t)`),
+    init "moments"): θ = μ_t + s_t · G, G the law's unit-variance paths (`laws.sample_paths` with
+    the law's `settings`, its defaults where not given), tensor t of draw i from its own stream (purpose `tensor_purpose(t)`),
     and (μ_t, s_t) the `reference_moments`.
     """
     n = len(draws)
@@ -355,8 +355,8 @@ def sample_stack(block: Block, layout: Layout, *, law: str, width: int, depth: i
     for t, (offset, size) in enumerate(zip(layout.offsets, layout.sizes())):
         for j, i in enumerate(draws):  # one tensor of one draw at a time: a single (L, size) temporary
             gen = seeding.generator(root_seed, key + (i, tensor_purpose(t)), device)
-            out[:, j, offset:offset + size] = sample_paths(law, depth, size, [gen], dist=dist, lengthscale=lengthscale,
-                                                           hurst=hurst, dtype=dtype, device=device)[0]
+            out[:, j, offset:offset + size] = sample_paths(law, depth, size, [gen], dtype=dtype, device=device,
+                                                           **settings)[0]
     mean, std = (m.to(device=device, dtype=dtype) for m in moments)
     if mean.dim() == 2:  # per layer: (L, P) → (L, 1, P)
         mean, std = mean.unsqueeze(1), std.unsqueeze(1)

@@ -62,6 +62,7 @@ def parse_shape(text: Any, flag: str = "--input-shape") -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
+@F.law_fields(exclude=("fbm_backend",), after="init")
 class InspectSpec(F.Spec):
     """A user's block measured over depths × β (field names = the future flags, `-` → `_`).
 
@@ -76,9 +77,6 @@ class InspectSpec(F.Spec):
     law: str = F.LAW_NAME.field()
     init: str = F.Setting(F.Choice(INITS), "iid weights: module = the module's own init, a fresh seed per layer; moments = "
                           "law paths with its per-tensor mean and std (fast).", "module", panel=F.MODEL).field()
-    dist: str = F.law_setting("dist")
-    lengthscale: float = F.law_setting("lengthscale")
-    hurst: float = F.law_setting("hurst")
     depths: tuple[int, ...] = F.DEPTHS.field()
     width: int = F.WIDTH.field()
     betas: tuple[float, ...] = F.BETAS.field()

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.laws import law_entry
+from resnet_scale_cli.laws.references import Limit
 
 if TYPE_CHECKING:
     import torch
@@ -50,36 +52,14 @@ BLOCK = 8
 CONVERGED_RATIO = 10.0
 QUANTITIES = ("distance_max", "distance_final", "reference_change", "reference_change_final")
 
-#: the limit of each law at its critical β: kind, equation, scheme, reference
-LIMITS = {
-    "iid": ("sde", "dH = dB σ(H), B a d×d Brownian motion with entry variance t/d",
-            "Euler–Maruyama with V_k = √L (B_{k/L} − B_{(k−1)/L})",
-            "Euler–Maruyama on a grid r·L finer, driven by the same B refined by Brownian bridges"),
-    "fbm": ("young", "dH = dB^H σ(H), B^H a d×d fBm with entry variance t^{2H}/d (a Young equation for H > 1/2)",
-            "Euler with V_k = L^H (B^H_{k/L} − B^H_{(k−1)/L})",
-            "Euler on a grid r·L finer; B^H sampled exactly on the fine grid, the ResNet's increments are its sums"),
-    "rbf": ("ode", "dH/dt = f(H, θ(t)), θ(t) the Gaussian-process path",
-            "Euler, θ_{k+1} = θ((k+1)/L) on the step from k/L to (k+1)/L",
-            "Euler on a grid r·L finer, θ at the fine times drawn from the GP conditioned on the coarse values θ(k/L)"),
-    "tied": ("ode", "dH/dt = f(H, θ), θ constant (autonomous)", "Euler", "Euler on a grid r·L finer"),
-}
-
-
-def critical_beta(law: str, hurst: float) -> float:
-    """The β at which a law's ResNet has a continuous-depth limit: 1/2 (iid), H (fbm), 1 (rbf, tied)."""
-    return {"iid": 0.5, "fbm": float(hurst)}.get(law, 1.0)
-
-
 @dataclass(frozen=True)
+@F.law_fields(order=("dist", "hurst"), exclude=("fbm_backend",))
 class LimitSpec(F.Spec):
     """Settings of `rscale limit`: a law, a model, β (default: the law's critical β), depths, and
     the reference's refinement factor r (even, ≥ 2: the reference runs r·L steps, and r/2·L for
     its own convergence check)."""
 
     law: str = F.LAW_NAME.field()
-    dist: str = F.law_setting("dist")
-    hurst: float = F.law_setting("hurst")
-    lengthscale: float = F.law_setting("lengthscale")
     model: str = F.MODEL_NAME.field("simple", help="Residual f: simple V σ(h), linear V h, full V σ(W h) (rbf and tied "
                                     "only).")
     activation: str = F.ACTIVATION.field()
@@ -102,37 +82,33 @@ class LimitSpec(F.Spec):
             raise SpecError(f"--depth: a rate needs at least two depths, got {list(self.depths)}")
         if self.refinement % 2:
             raise SpecError(f"--refinement must be even (the reference's check runs r/2·L steps), got {self.refinement}")
-        _check_limit(self)
-        object.__setattr__(self, "beta", float(critical_beta(self.law, self.hurst) if self.beta is None else self.beta))
+        limit = law_limit(self)
+        object.__setattr__(self, "beta", float(limit.critical_beta if self.beta is None else self.beta))
         object.__setattr__(self, "depths", tuple(sorted(self.depths)))
+
+    @property
+    def limit(self) -> Limit:
+        """The law's continuous-depth limit at these settings (its kind: sde, young or ode)."""
+        return law_limit(self)
 
     @property
     def kind(self) -> str:
         """sde, young or ode (fBm with H = 1/2 is Brownian motion: sde)."""
-        if self.law == "fbm" and abs(self.hurst - 0.5) < 1e-12:
-            return "sde"
-        return LIMITS[self.law][0]
+        return self.limit.kind
 
 
-def _check_limit(spec: LimitSpec) -> None:
-    """Refuse a (law, model, β) that has no pathwise continuous-depth limit."""
-    law, critical = spec.law, critical_beta(spec.law, spec.hurst)
-    if law in ("iid", "fbm") and spec.model == "full":
-        raise SpecError(f"--model full with --law {law}: no pathwise limit (a fresh random W_k at every layer averages "
-                        "out; the ResNet converges at most in law); use --model simple or linear")
-    if law == "iid" and spec.dist != "gaussian":
-        raise SpecError(f"--dist {spec.dist}: a pathwise comparison needs Gaussian weights (increments of a Brownian "
-                        "path to refine); other i.i.d. entries reach the same SDE only in law")
-    if law == "fbm" and spec.hurst < 0.5:
-        raise SpecError(f"--hurst {spec.hurst:g}: Euler's scheme has no pathwise limit for fBm with H < 1/2 "
-                        "(a rough driver); use H ≥ 1/2")
-    if spec.beta is not None:
-        beta = spec.beta
-        if abs(beta - critical) > 1e-9:
-            where = {"iid": "β = 1/2 (the neural SDE)", "fbm": f"β = H = {spec.hurst:g} (the Young equation)"}.get(
-                law, "β = 1 (the neural ODE)")
-            raise SpecError(f"--beta {beta:g}: --law {law} has a continuous-depth limit only at {where}; "
-                            "above it the ResNet tends to the identity, below it there is no limit")
+def law_limit(spec: LimitSpec) -> Limit:
+    """The limit the spec's law declares (`Law.limit_of`), or a `SpecError`: the law has none (at
+    these settings), the model has no pathwise limit, or β is not the law's critical β."""
+    limit = law_entry(spec.law).limit_of(spec.law_params())
+    if limit.models is not None and spec.model not in limit.models:
+        raise SpecError(f"--model {spec.model} with --law {spec.law}: no pathwise limit (a fresh random W_k at every "
+                        "layer averages out; the ResNet converges at most in law); use --model "
+                        + " or ".join(limit.models))
+    if spec.beta is not None and abs(spec.beta - limit.critical_beta) > 1e-9:
+        raise SpecError(f"--beta {spec.beta:g}: --law {spec.law} has a continuous-depth limit only at {limit.where}; "
+                        "above it the ResNet tends to the identity, below it there is no limit")
+    return limit
 
 
 # ----------------------------------------------------------------------------- the fine paths
@@ -187,7 +163,7 @@ class _Drive:
         self.plan = None
         self.noise: dict[str, tuple["torch.Tensor", "torch.Tensor"]] = {}
         self._buffers: dict[str, "torch.Tensor"] = {}
-        options = dict(dist=spec.dist, lengthscale=spec.lengthscale, hurst=spec.hurst, dtype=dtype, device=device)
+        options = dict(spec.law_settings(), dtype=dtype, device=device)
         if law == "fbm":  # exact fGn on the fine grid (unit variance), float32, (D, rL, d²)
             self.fine_path = sample_paths("fbm", depth * self.r, d * d, self.gens[seeding.WEIGHTS_V],
                                           hurst=spec.hurst, dtype=torch.float32, device=device)
@@ -431,7 +407,7 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
         ratio = _ratio(r["distance_max"], r["reference_change"])
         extra = {k: r["info"][k] for k in PATH_FIELDS if k in r["info"]}
         results.append({"depth": r["cell"]["depth"], **{q: r[q] for q in QUANTITIES}, "reference_ratio": ratio, **extra})
-    theory = limit_rate_reference(spec.law, hurst=spec.hurst)
+    theory = limit_rate_reference(spec.law, **spec.law_settings())
 
     def rate(quantity: str) -> dict[str, Any] | None:
         samples = [[v for v in r["values"][quantity] if v is not None] for r in records]
@@ -448,9 +424,8 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     ratios = [x["reference_ratio"] for x in results if x["reference_ratio"] is not None]
     r = spec.refinement
     expected = math.sqrt(r - 1) if spec.kind == "sde" else r - 1 if spec.kind == "ode" else None
-    _, equation, scheme, reference = LIMITS[spec.law]
-    if spec.model == "linear":
-        equation = equation.replace("σ(H)", "H")
+    limit = spec.limit
+    equation = limit.equation.replace("σ(H)", "H") if spec.model == "linear" else limit.equation
     discretized = bool(ratios) and min(ratios) >= CONVERGED_RATIO
     verdict: dict[str, Any] = {"ratio_min": min(ratios) if ratios else None, "threshold": CONVERGED_RATIO,
                                "converged": discretized, "expected_ratio": expected}
@@ -462,7 +437,8 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
                         "path_ratio_min": min(margins) if margins else None, "converged": discretized and path_ok})
     verdict["advice"] = _advice(spec, verdict)
     return {
-        "limit": {"kind": spec.kind, "equation": equation, "resnet_scheme": scheme, "reference": reference},
+        "limit": {"kind": limit.kind, "equation": equation, "resnet_scheme": limit.scheme,
+                  "reference": limit.reference},
         "results": results,
         "rate": rate("distance_max"),
         "rate_final": rate("distance_final"),

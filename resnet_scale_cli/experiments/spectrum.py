@@ -47,15 +47,13 @@ LN_2 = math.log(2.0)
 
 
 @dataclass(frozen=True)
+@F.law_fields(order=("dist", "hurst"), exclude=("fbm_backend",), grid=True)
 class SpectrumSpec(F.Spec):
     """Settings of `rscale spectrum`: a law (and a grid of its parameter), a model, grids of depths,
     β and widths, weight draws per cell (one input h_0 each), and the β of the histogram
     (None: the critical β read from σ_max(J_L − I), else 0.5)."""
 
     law: str = F.LAW_NAME.field()
-    dist: str = F.law_setting("dist")
-    hurst: tuple[float, ...] = F.law_setting("hurst", grid=True)
-    lengthscale: tuple[float, ...] = F.law_setting("lengthscale", grid=True)
     model: str = F.MODEL_NAME.field()
     activation: str = F.ACTIVATION.field()
     depths: tuple[int, ...] = F.DEPTHS.field()
@@ -85,6 +83,10 @@ class SpectrumSpec(F.Spec):
         if self.parameter is None:
             return [{"law": self.law}]
         return [{"law": self.law, self.parameter: float(v)} for v in getattr(self, self.parameter)]
+
+    def cell_law_settings(self, cell: dict[str, Any]) -> dict[str, Any]:
+        """The law settings of one cell: a grid parameter at the cell's value, else its first."""
+        return {k: float(cell.get(k, v[0])) if isinstance(v, tuple) else v for k, v in self.law_settings().items()}
 
 
 # ----------------------------------------------------------------------------- cells
@@ -185,8 +187,7 @@ def measure_spectrum_cell(spec: SpectrumSpec, cell: dict[str, Any] | int,
     depth, d = int(cell["depth"]), _cell_width(spec, cell)
     device, dtype = spec.torch_device(), spec.torch_dtype()
     key = (seeding.name_key(spec.law), d, depth)
-    law_settings = {"dist": spec.dist, "hurst": float(cell.get("hurst", spec.hurst[0])),
-                    "lengthscale": float(cell.get("lengthscale", spec.lengthscale[0]))}
+    law_settings = spec.cell_law_settings(cell)
     betas = spec.betas
     scales = torch.tensor([depth ** (-b) for b in betas], dtype=torch.float64, device=device)
     chunk = draws_per_chunk(spec, cell)
@@ -383,7 +384,7 @@ def _theory_reference(spec: SpectrumSpec, entry: dict[str, Any]) -> dict[str, An
                          "‖(J_L − I) v‖, and its trend is read as that of one direction (not a theorem about σ_max)",
             "source": "exact identity, docs/science.md"}}
     ref = reference(spec.law, "gradient", model=spec.model, activation=spec.activation,
-                    hurst=float(entry.get("hurst", spec.hurst[0])), width=entry["width"], depths=entry["depths"])
+                    width=entry["width"], depths=entry["depths"], **spec.cell_law_settings(entry))
     basis = ref.basis_dict()
     basis["statement"] = (f"the gradient ratio's reference (‖p_0 − p_L‖/‖p_L‖ = ‖(J_L − I)ᵀ p_L‖/‖p_L‖, one direction "
                           f"of J_L − I): {basis['statement']}")

@@ -243,8 +243,8 @@ class _CellRun:
         spec, n = self.spec, max(rows, cols)
         fine = spec.reference_depth  # --limit-reference: one path on the reference's grid j/fine, sampled at k/L
         layers, ell = (fine, spec.lengthscale) if fine else (self.layers, law_lengthscale(spec, self.depth))
-        w = sample_weights(spec.law, layers, n, self._gens(purpose, self.device), layer_major=True,
-                           dist=spec.dist, lengthscale=ell, hurst=spec.hurst, dtype=self.dtype, device=self.device)
+        w = sample_weights(spec.law, layers, n, self._gens(purpose, self.device), layer_major=True, dtype=self.dtype,
+                           device=self.device, **(spec.law_settings() | {"lengthscale": ell}))
         if fine:
             stride = fine // self.depth
             w = w[stride - 1::stride]  # θ_k = θ(k/L), k = 1..L: fine layer stride·k

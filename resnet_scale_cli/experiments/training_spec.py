@@ -43,6 +43,7 @@ def _own(check: Any, help: str, default: Any, panel: str = TRAINING, **more: Any
 
 
 @dataclass(frozen=True)
+@F.law_fields(exclude=("fbm_backend",))
 class TrainSpec(F.Spec):
     """Settings of `rscale train` (field = flag name with `-` → `_`; `depths` is `--depth`).
 
@@ -54,9 +55,6 @@ class TrainSpec(F.Spec):
     """
 
     law: str = F.LAW_NAME.field("tied")
-    dist: str = F.law_setting("dist")
-    lengthscale: float = F.law_setting("lengthscale")
-    hurst: float = F.law_setting("hurst")
     net: str = _own(F.Choice(NETS), "resnet: Euler steps, N weight layers; heunnet: Heun steps (Sander, Ablin & Peyré, "
                     "eq. 8), N + 1 weight layers θ_0..θ_N.", "resnet", F.MODEL)
     model: str = F.MODEL_NAME.field()
@@ -141,6 +139,10 @@ def _validate_limit_reference(spec: TrainSpec) -> None:
     if spec.net != "resnet":
         raise SpecError("--limit-reference applies to --net resnet (the HeunNet's layers sit at n/N, n = 0..N)")
     if spec.law not in LIMIT_LAWS:
+        from resnet_scale_cli.laws import law_entry
+
+        if isinstance(law_entry(spec.law).limit, str):  # a law that declares no limit says why
+            law_entry(spec.law).limit_of(spec.law_params())
         raise SpecError(f"--limit-reference needs --law {', '.join(LIMIT_LAWS)} (one path θ(s) sampled at s = k/L), "
                         f"not {spec.law}")
     if spec.beta != 1.0:

@@ -2,17 +2,18 @@
 
 Every entry path `k ↦ √d (V_k)_{ij}`, k = 1..L, is independent across (i, j), has unit variance,
 and follows its law across depth (see each law's module). Adding a law is one module that
-defines a `Law` and one line in `registry.py`. Importing this package does not import torch:
-the samplers are loaded on first use.
+defines a `Law` and one line in `registry.py`; the laws `RSCALE_LAWS` names are added when this
+package is imported. Importing this package does not import torch: the samplers are loaded on
+first use.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import os
 
 from resnet_scale_cli.laws.registry import (
     DISTS,
+    add_laws,
     FBM_BACKENDS,
     LAWS,
     Law,
@@ -22,6 +23,7 @@ from resnet_scale_cli.laws.registry import (
     parameter_symbol,
     setting_label,
 )
+from resnet_scale_cli.lazy import lazy_attributes
 
 _LAZY = {
     "sample_paths": "resnet_scale_cli.laws.sampling",
@@ -36,10 +38,7 @@ _LAZY = {
 __all__ = ["DISTS", "FBM_BACKENDS", "LAWS", "Law", "law_entry", "law_parameter", "law_parameters",
            "parameter_symbol", "setting_label", *_LAZY]
 
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+
+add_laws(os.environ.get("RSCALE_LAWS"))  # last: a law's module may import from this package

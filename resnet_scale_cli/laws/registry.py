@@ -1,5 +1,6 @@
 """The registry of weight laws: one entry per law module. Adding a law is one module (a `Law`
-with its sampler and autocorrelation) and one name in the tuple below."""
+with its sampler and autocorrelation) and one name in the tuple below, or, from outside the
+package, `RSCALE_LAWS="module:NAME[,module:NAME]"` (`add_laws`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,31 @@ if TYPE_CHECKING:
     import numpy as np
 
 LAWS: dict[str, Law] = {module.LAW.name: module.LAW for module in (iid, rbf, fbm, tied)}
+
+
+def add_laws(named: str | None) -> None:
+    """Add to `LAWS` the `Law` objects `RSCALE_LAWS` names (`module:NAME`, comma separated): their
+    parameters then become settings of every command. A bad entry is a one-line `SpecError`."""
+    import importlib
+
+    for entry in filter(None, (part.strip() for part in (named or "").split(","))):
+        module, _, name = entry.partition(":")
+        if not module or not name.isidentifier():
+            raise SpecError(f"RSCALE_LAWS: expected module:NAME, got {entry!r}")
+        try:
+            law = getattr(importlib.import_module(module), name, None)
+        except Exception as exc:  # the module is the user's: any failure to import it is one line
+            raise SpecError(f"RSCALE_LAWS: cannot import {module!r}: {type(exc).__name__}: {exc}") from None
+        if not isinstance(law, Law):
+            raise SpecError(f"RSCALE_LAWS: module {module!r} has no {name!r}" if law is None
+                            else f"RSCALE_LAWS: {entry} is a {type(law).__name__}, not a Law")
+        if law.name in LAWS:
+            raise SpecError(f"RSCALE_LAWS: {entry} is named {law.name!r}, the name of a law already registered")
+        taken = {s.name for known in LAWS.values() for s in known.parameters}
+        clash = [s.name or repr(s) for s in law.parameters if not s.name or s.name in taken]
+        if clash:
+            raise SpecError(f"RSCALE_LAWS: {entry}: parameter {clash[0]} needs a name no other law declares")
+        LAWS[law.name] = law
 
 
 def law_entry(name: str) -> Law:

@@ -100,7 +100,6 @@ def reference_line(document: dict[str, Any]) -> str:
             f"{ref['ratio_min']:.3g}{escape(expected)}{escape(path)}{escape(note)}")
 
 
-def limit_tables(document: dict[str, Any], figure=None) -> list[Any]:
-    """The distances, the rates, the reference line, and where the figure went (if one was drawn)."""
-    written = [f"figure written to {figure}"] if figure else []
-    return [distances_table(document), rates_table(document), reference_line(document), *written]
+def limit_tables(document: dict[str, Any]) -> list[Any]:
+    """The distances, the rates and the reference line."""
+    return [distances_table(document), rates_table(document), reference_line(document)]

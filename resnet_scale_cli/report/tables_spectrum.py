@@ -108,11 +108,10 @@ def regimes_table(document: dict[str, Any]) -> Table:
     return table
 
 
-def spectrum_tables(document: dict[str, Any], plot: Any = None) -> list[Any]:
+def spectrum_tables(document: dict[str, Any]) -> list[Any]:
+    """The cells, and where the depth trend reads them, the regimes and the critical β."""
     out: list[Any] = [cells_table(document)]
     if any(e["regime_basis"] == "trend" for e in document["critical"]):
         out.append(regimes_table(document))
         out.append(critical_table(document))
-    if plot:
-        out.append(f"figure written to {plot}")
     return out

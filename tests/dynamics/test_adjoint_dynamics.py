@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from resnet_scale_cli.dynamics import adjoint as A
+from resnet_scale_cli.dynamics.schemes import SCHEMES
 from resnet_scale_cli.dynamics.activations import ACTIVATIONS
 from resnet_scale_cli.dynamics.recursion import Network, backward, forward
 
@@ -23,7 +24,7 @@ NP_ACT = {"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2), "relu": (lambda z: n
 def random_net(scheme, model, act="tanh", *, draws=3, depth=6, width=5, seed=0, device="cpu"):
     """A net with Gaussian weights (variance 1/d) of shape (draws, K, d, d), drawn on the CPU, on `device`."""
     g = torch.Generator().manual_seed(seed)
-    layers = A.weight_layers(scheme, depth)
+    layers = SCHEMES[scheme].weight_layers(depth)
     V = torch.randn((draws, layers, width, width), generator=g, dtype=F64) / math.sqrt(width)
     W = torch.randn((draws, layers, width, width), generator=g, dtype=F64) / math.sqrt(width) if model == "full" else None
     return Network(V.to(device), W.to(device) if W is not None else None, model, ACTIVATIONS[act])
@@ -87,7 +88,7 @@ def test_forward_matches_a_plain_float64_implementation(scheme, model, device):
     net = random_net(scheme, model, device=device)
     x0, _ = inputs(device=device)
     s = 1 / 6
-    _, states = A.forward(net, scheme, x0, s, store=True)
+    _, states = SCHEMES[scheme].forward(net, x0, s, store=True)
     for i in range(3):
         Vs, Ws = _draw(net, i)
         for r in range(2):
@@ -181,7 +182,7 @@ def test_gradient_buffers_are_zeroed_and_reused(device):
 def _tied_linear(depth: int, width: int, scheme: str, seed: int = 3, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     M = torch.randn((width, width), generator=g, dtype=F64) / math.sqrt(width)
-    V = M.expand(1, A.weight_layers(scheme, depth), width, width).clone()
+    V = M.expand(1, SCHEMES[scheme].weight_layers(depth), width, width).clone()
     return M.numpy(), Network(V.to(device), None, "linear", ACTIVATIONS["identity"])
 
 
@@ -225,10 +226,10 @@ def test_scalar_tied_linear_errors_in_closed_form(v, device):
     (1 + v⁴/(4N⁴))^N − 1 ≈ v⁴/(4N³) (Heun): orders 1 and 3."""
     for depth in (8, 64):
         for scheme, closed in (("euler", 1 - (1 - v * v / depth**2) ** depth), ("heun", (1 + v**4 / (4 * depth**4)) ** depth - 1)):
-            net = Network(torch.full((1, A.weight_layers(scheme, depth), 1, 1), v, dtype=F64, device=device), None,
+            net = Network(torch.full((1, SCHEMES[scheme].weight_layers(depth), 1, 1), v, dtype=F64, device=device), None,
                           "linear", ACTIVATIONS["identity"])
             x0 = torch.ones((1, 1, 1), dtype=F64, device=device)
-            _, states = A.forward(net, scheme, x0, 1 / depth, store=True)
+            _, states = SCHEMES[scheme].forward(net, x0, 1 / depth, store=True)
             worst = []
             A.memory_free_gradients(net, scheme, x0, torch.zeros_like(x0), 1 / depth,
                                     on_recovered=lambda n, x: worst.append(abs(float(x - states[n]) / float(states[n]))))
@@ -246,11 +247,11 @@ def _smooth_path(depth: int, layers: int, width: int, draws: int, seed: int, dev
 
 
 def _recovery(scheme: str, depth: int, draws: int = 3, width: int = 8, device="cpu") -> np.ndarray:
-    layers = A.weight_layers(scheme, depth)
+    layers = SCHEMES[scheme].weight_layers(depth)
     net = Network(_smooth_path(depth, layers, width, draws, 1, device), _smooth_path(depth, layers, width, draws, 2, device),
                   "full", ACTIVATIONS["tanh"], layer_major=True)
     x0, y = inputs(draws=draws, rows=1, width=width, seed=3, device=device)
-    _, states = A.forward(net, scheme, x0, 1 / depth, store=True)
+    _, states = SCHEMES[scheme].forward(net, x0, 1 / depth, store=True)
     worst = torch.zeros(draws, dtype=F64, device=device)
     A.memory_free_gradients(net, scheme, x0, y, 1 / depth, on_recovered=lambda n, x: torch.maximum(
         worst, (x - states[n]).norm(dim=(-2, -1)) / states[n].norm(dim=(-2, -1)), out=worst))
