@@ -1,5 +1,5 @@
-"""The `Law` protocol: a law defined here alone — a stationary Ornstein–Uhlenbeck path across depth
-— once registered, is sampled, labelled, referenced (or not) and refused a limit through the
+"""The `Law` protocol: a law defined in a test file alone (test_new_law_commands.py) — a stationary
+Ornstein–Uhlenbeck path across depth — once registered, is sampled, labelled, referenced (or not) and refused a limit through the
 registry, `analysis` and `report`, and unregistering it leaves the registry as it was.
 
 The OU law: entry paths x_k = X(k/L), k = 1..L, of a stationary OU process with unit variance
@@ -7,7 +7,7 @@ and autocorrelation exp(−λ|s − t|), drawn exactly as the AR(1) recursion
 x_1 ~ N(0, 1), x_{k+1} = ρ x_k + √(1 − ρ²) ε_k, ρ = exp(−λ/L).
 """
 
-import math
+import dataclasses
 
 import numpy as np
 import pytest
@@ -17,37 +17,16 @@ from resnet_scale_cli import seeding
 from resnet_scale_cli.analysis import theory
 from resnet_scale_cli.analysis.autocorrelation import autocovariance
 from resnet_scale_cli.errors import SpecError
-from resnet_scale_cli.fields import LAW as LAW_PANEL, POSITIVE, Setting
-from resnet_scale_cli.laws import LAWS, Law, law_entry, law_parameters, parameter_symbol, sample_paths, setting_label
-from resnet_scale_cli.laws.base import into
+from resnet_scale_cli.laws import LAWS, law_entry, law_parameters, parameter_symbol, sample_paths, setting_label
 from resnet_scale_cli.report import documents, tables_limit, tables_spectrum, tables_train
 from resnet_scale_cli.report.fit import Table, _key_count
 
 Z = 4.5  # standard errors: a false alarm about once in 10^5 comparisons
 
 
-def ou_sampler(depth, settings, dtype, device):
-    rho = math.exp(-float(settings["ou_rate"]) / depth)
-
-    def draw(n_paths, gen, out=None):
-        noise = torch.randn((depth, n_paths), generator=gen, dtype=dtype, device=device)
-        paths = torch.empty_like(noise)
-        paths[0] = noise[0]
-        for k in range(1, depth):
-            paths[k] = rho * paths[k - 1] + math.sqrt(1.0 - rho * rho) * noise[k]
-        return into(out, paths)
-
-    return draw
-
-
-def ou_autocorrelation(lags, depth, settings):
-    return np.exp(-float(settings["ou_rate"]) * np.abs(lags) / depth)
-
-
-RATE = Setting(POSITIVE, "OU rate λ > 0.", 2.0, panel=LAW_PANEL, name="ou_rate", symbol="λ")
-#: no references and no limit declared; Δ = max_k |x_{k+1} − x_k| ≈ √(2λ/L): δ = 1/2
-OU = Law("ou", "stationary Ornstein–Uhlenbeck path across depth, rate λ", ("ou_rate",), ou_sampler, ou_autocorrelation,
-         parameter="ou_rate", symbol="λ", parameters=(RATE,), smoothness=0.5)
+#: the law of test_new_law_commands.py: no references and no limit declared; Δ = max_k |x_{k+1} − x_k|
+#: ≈ √(2λ/L): δ = 1/2
+from test_new_law_commands import OU  # noqa: E402
 
 
 @pytest.fixture
@@ -126,8 +105,7 @@ def test_a_law_without_a_limit_is_refused_with_one_line(ou):
         ou.limit_of({})
     with pytest.raises(SpecError, match="--law ou has no continuous-depth limit"):
         theory.limit_rate_reference("ou", ou_rate=2.0)
-    limited = Law("ou", OU.summary, OU.params, ou_sampler, ou_autocorrelation, parameter="ou_rate", symbol="λ",
-                  parameters=(RATE,), limit="its paths are Hölder-1/2, neither increments to refine nor Lipschitz")
+    limited = dataclasses.replace(OU, limit="its paths are Hölder-1/2, neither increments to refine nor Lipschitz")
     with pytest.raises(SpecError, match="no continuous-depth limit: its paths are Hölder-1/2"):
         limited.limit_of({})
 
