@@ -131,7 +131,9 @@ def memory(needs: list[Need], memory_gb: float, device: str) -> dict[str, Any]:
 def engine_work(cell: Any) -> dict[str, int]:
     """Layer steps, multiply-adds and weight numbers of one cell of the built-in engine (the
     chunking of `experiments.cell`: as many draws at once as half the budget holds)."""
-    m = 2 if cell.model == "full" else 1
+    from resnet_scale_cli.dynamics import MODELS
+
+    m = len(MODELS[cell.model].weights)
     per_draw = cell.depth * cell.width**2 * itemsize(cell.dtype) * m
     chunk = min(cell.n_draws, max(1, int(cell.memory_gb * 2**29 // per_draw)))
     reverse = cell.gradients and (cell.grad_method == "reverse" or (cell.grad_method == "auto" and cell.probes is None))

@@ -105,6 +105,25 @@ class Spec:
         return resolve_device(self.device)  # type: ignore[attr-defined]
 
 
+class Draws:
+    """What a spec with `samples` and `draws` holds beyond them: `samples` (weight draw, input)
+    pairs share `n_draws` independent weight draws (default one per sample), `samples / draws`
+    inputs each; `check_draws` refuses draws that do not divide the samples."""
+
+    @property
+    def n_draws(self) -> int:
+        return self.samples if self.draws is None else self.draws  # type: ignore[attr-defined]
+
+    @property
+    def inputs_per_draw(self) -> int:
+        return self.samples // self.n_draws  # type: ignore[attr-defined]
+
+    def check_draws(self) -> None:
+        draws, samples = self.draws, self.samples  # type: ignore[attr-defined]
+        if draws is not None and (draws > samples or samples % draws):
+            raise SpecError(f"--draws ({draws}) must divide --samples ({samples})")
+
+
 def settings_of(spec: Any) -> Iterator[tuple[dataclasses.Field, Setting]]:
     """Each field of a spec (class or instance) with its setting; its flags filled in from the
     field's name where not declared."""

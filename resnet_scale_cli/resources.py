@@ -63,22 +63,21 @@ def check_need(need: Need, *, memory_gb: float | None, device: str, available: i
                         f"{available / GB:.3g} GB free on {device}; reduce {need.reduce}")
 
 
-#: float64 L × L matrices the RBF sampler holds at once: the kernel, kernel + jitter, its Cholesky
-#: factor (cached) and that factor in the draw's dtype (`laws.rbf`)
-RBF_KERNEL_MATRICES = 4
-
-
 def law_bytes(law: str, depth: int) -> int:
-    """Memory a law's sampler holds for paths of length L besides the paths themselves: the RBF
-    Gaussian process's L × L kernel and Cholesky factor (RBF_KERNEL_MATRICES · 8 · L² bytes);
-    nothing for iid, tied and fBm (whose FFTs are chunked within the weights' size)."""
-    return RBF_KERNEL_MATRICES * 8 * depth * depth if law == "rbf" else 0
+    """Memory a law's sampler holds for paths of length L besides the paths themselves, as the law
+    declares it (`Law.held_bytes`: the RBF kernel's L × L matrices; nothing for iid, tied and fBm,
+    whose FFTs are chunked within the weights' size)."""
+    from resnet_scale_cli.laws import law_entry
+
+    return law_entry(law).held_bytes(depth)
 
 
 def cell_minimum_bytes(spec: "RunSpec") -> int:
     """The least memory one cell can run in: one draw's weights, its rows, a checkpoint segment."""
     size = itemsize(spec.dtype)
-    weights = spec.depth * spec.width**2 * size * (2 if spec.model == "full" else 1)
+    from resnet_scale_cli.dynamics import MODELS
+
+    weights = spec.depth * spec.width**2 * size * len(MODELS[spec.model].weights)
     rows = len(spec.betas) * spec.inputs_per_draw
     if spec.gradients and (spec.grad_method == "tangent" or (spec.grad_method == "auto" and spec.probes is not None)):
         rows *= 1 + (spec.probes if spec.probes is not None else spec.width)
@@ -88,12 +87,21 @@ def cell_minimum_bytes(spec: "RunSpec") -> int:
     return weights + states + records + law_bytes(spec.law, spec.depth)
 
 
+def _held_what(law: str) -> str:
+    from resnet_scale_cli.laws import law_entry
+
+    what = law_entry(law).held_what
+    return f", and {what}" if what else ""
+
+
 def cell_need(spec: "RunSpec") -> Need:
     """`cell_minimum_bytes` with its description (a cell of `run`, `sweep`, `phase`)."""
-    full = spec.model == "full"
+    from resnet_scale_cli.dynamics import MODELS
+
+    full = MODELS[spec.model].has_inner_weights
     return Need(cell_minimum_bytes(spec), f"--depth {spec.depth} --width {spec.width}: one weight draw",
                 f"{'V and W' if full else 'V'}: L·d² numbers of {itemsize(spec.dtype)} bytes each, plus the states"
-                + (", and the RBF kernel's L × L matrices" if spec.law == "rbf" else ""),
+                + _held_what(spec.law),
                 "--depth or --width" + (", or use --model simple" if full else ""))
 
 

@@ -19,7 +19,7 @@ from resnet_scale_cli.grids import parse_float_grid
 
 @dataclass(frozen=True)
 @F.law_fields()
-class RunSpec(F.Spec):
+class RunSpec(F.Spec, F.Draws):
     """One experiment cell: a weight law at depth L and width d, run for every β in `betas`.
 
     `samples` (weight draw, input) pairs are measured per β; they share `draws` independent
@@ -48,22 +48,12 @@ class RunSpec(F.Spec):
     def __post_init__(self) -> None:
         validate(self)
 
-    # ----------------------------------------------------------------- derived values
-    @property
-    def n_draws(self) -> int:
-        return self.samples if self.draws is None else self.draws
-
-    @property
-    def inputs_per_draw(self) -> int:
-        return self.samples // self.n_draws
-
 
 def validate(spec: RunSpec) -> None:
     """Raise `SpecError` naming the flag of the first invalid setting: each field's own check
     (`fields.check_fields`), then draws dividing samples and probes needing tangents."""
     F.check_fields(spec)
-    if spec.draws is not None and (spec.draws > spec.samples or spec.samples % spec.draws):
-        raise SpecError(f"--draws ({spec.draws}) must divide --samples ({spec.samples})")
+    spec.check_draws()
     if spec.probes is not None and spec.grad_method in ("reverse", "autograd"):
         raise SpecError(f"--probes applies to --grad-method tangent (or auto), not {spec.grad_method}")
 

@@ -75,7 +75,8 @@ def _graph() -> dict[str, set[str]]:
 #: refusal) are read by sweep and experiments alike; `analysis` reads records and theory; `laws`
 #: and `dynamics` are the engine; errors, grid syntax, output paths, seeding, the log-ratio
 #: metrics, `values` (the checks and the `Setting` declaration laws declare their parameters
-#: with) and `lazy` (the packages' lazily loaded names) sit at the bottom.
+#: with) `lazy` (the packages' lazily loaded names) and `threads` (one thread for small products) sit at
+#: the bottom.
 LAYERS = (
     ("cli", "__main__"),
     ("api",),
@@ -86,7 +87,7 @@ LAYERS = (
     ("spec", "resources", "fields"),
     ("analysis",),
     ("laws", "dynamics"),
-    ("errors", "grids", "outputs", "seeding", "metrics", "values", "lazy"),
+    ("errors", "grids", "outputs", "seeding", "metrics", "values", "lazy", "threads"),
 )
 
 def _layer(module: str) -> int:

@@ -76,3 +76,18 @@ def power_law_fit(
     pairwise = [{"depths": [int(10 ** x[i] + 0.5), int(10 ** x[i + 1] + 0.5)], **fit(slice(i, i + 2))}
                 for i in range(len(x) - 1)]
     return {**whole, "pairwise": pairwise, "statistic": statistic, "level": level}
+
+
+def decay_rate(depths: Sequence[int], samples: Sequence[Sequence[float]], *, seed: int, key: str) -> dict[str, Any] | None:
+    """The rate r of a quantity that falls like L^(−r): `power_law_fit`'s slope negated, with its
+    interval [−hi, −lo] and the pairwise rates, or None where no fit exists (fewer than two depths,
+    or a depth with no positive finite value). Returns {"estimate", "interval", "level",
+    "statistic", "pairwise": [{"depths", "estimate", "interval"}]}."""
+    try:
+        fit = power_law_fit(depths, samples, seed=seed, key=key)
+    except ValueError:
+        return None
+    lo, hi = fit["interval"]
+    return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
+            "pairwise": [{"depths": p["depths"], "estimate": -p["slope"], "interval": [-p["interval"][1], -p["interval"][0]]}
+                         for p in fit["pairwise"]]}

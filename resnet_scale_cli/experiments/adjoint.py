@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from resnet_scale_cli import fields as F
-from resnet_scale_cli.errors import SpecError
 
 if TYPE_CHECKING:
     from resnet_scale_cli.resources import Need
@@ -91,9 +90,10 @@ def cell_bytes(spec: AdjointSpec, depth: int) -> int:
 
 def cell_need(spec: AdjointSpec, depth: int) -> "Need":
     """`cell_bytes` with its description (`resources.check_need`)."""
+    from resnet_scale_cli.dynamics import MODELS
     from resnet_scale_cli.resources import Need, itemsize
 
-    full = spec.model == "full"
+    full = MODELS[spec.model].has_inner_weights
     return Need(cell_bytes(spec, depth), f"--depth {depth} --width {spec.width} --samples {spec.samples}: the cell",
                 f"{'V and W' if full else 'V'} and both passes' gradients: 3·K·samples·d² numbers of "
                 f"{itemsize(spec.dtype)} bytes, plus the N + 1 stored states",
@@ -212,21 +212,11 @@ def _finite(value: float) -> float | None:
 def _fit(spec: AdjointSpec, records: list[dict[str, Any]], quantity: str) -> dict[str, Any] | None:
     """Rate of `quantity` ∝ N^(−rate) with its bootstrap interval and pairwise rates, or None
     (fewer than two depths, or no positive value at a depth)."""
-    from resnet_scale_cli.analysis.rates import power_law_fit
+    from resnet_scale_cli.analysis.rates import decay_rate
 
-    if len(records) < 2:
-        return None
     depths = [r["cell"]["depth"] for r in records]
     samples = [[v for v in r["values"][quantity] if v is not None] for r in records]
-    try:
-        fit = power_law_fit(depths, samples, seed=spec.seed, key=f"adjoint-{quantity}")
-    except ValueError:
-        return None
-    lo, hi = fit["interval"]
-    return {"estimate": -fit["slope"], "interval": [-hi, -lo],
-            "pairwise": [{"depths": p["depths"], "estimate": -p["slope"], "interval": [-p["interval"][1], -p["interval"][0]]}
-                         for p in fit["pairwise"]],
-            "statistic": fit["statistic"], "level": fit["level"]}
+    return decay_rate(depths, samples, seed=spec.seed, key=f"adjoint-{quantity}")
 
 
 def summarize_adjoint(spec: AdjointSpec, records: list[dict[str, Any]]) -> dict[str, Any]:

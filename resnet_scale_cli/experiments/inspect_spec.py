@@ -63,7 +63,7 @@ def parse_shape(text: Any, flag: str = "--input-shape") -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 @F.law_fields(exclude=("fbm_backend",), after="init")
-class InspectSpec(F.Spec):
+class InspectSpec(F.Spec, F.Draws):
     """A user's block measured over depths × β (field names = the future flags, `-` → `_`).
 
     `block`: package.module:factory or path/to/file.py:factory. `input_shape`: the shape S of
@@ -106,18 +106,9 @@ class InspectSpec(F.Spec):
         if self.dist != "gaussian" and not (self.law == "iid" and self.init == "moments"):
             raise SpecError("--dist applies to law paths: --law iid --init moments (the module's own "
                             "initialization keeps its own entry law)")
-        if self.draws is not None and (self.draws > self.samples or self.samples % self.draws):
-            raise SpecError(f"--draws ({self.draws}) must divide --samples ({self.samples})")
+        self.check_draws()
         # sorted as a grid (and β rounded as one), whatever order the caller gave
         object.__setattr__(self, "depths", parse_int_grid(list(self.depths), "--depth"))
         object.__setattr__(self, "betas", parse_float_grid(list(self.betas), "--beta"))
         if self.input_shape is not None:
             object.__setattr__(self, "input_shape", parse_shape(self.input_shape))
-
-    @property
-    def n_draws(self) -> int:
-        return self.samples if self.draws is None else self.draws
-
-    @property
-    def inputs_per_draw(self) -> int:
-        return self.samples // self.n_draws

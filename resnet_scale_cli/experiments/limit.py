@@ -31,14 +31,14 @@ below anything measured), the GP refinement in float64, and the dynamics run in 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from resnet_scale_cli import fields as F
 from resnet_scale_cli.errors import SpecError
 from resnet_scale_cli.laws import law_entry
 from resnet_scale_cli.laws.references import Limit
+from resnet_scale_cli.threads import one_thread_below
 
 if TYPE_CHECKING:
     import torch
@@ -261,23 +261,6 @@ class _Drive:
 SMALL_PRODUCT = 2**20
 
 
-@contextmanager
-def _one_thread(device, work: int) -> Iterator[None]:
-    """Run small per-layer products on one CPU thread: intra-op threads only add synchronization
-    to a product of draws·d² multiply-adds (on a busy 2-core machine 5 ms instead of 70 µs each)."""
-    import torch
-
-    if device.type != "cpu" or work >= SMALL_PRODUCT or torch.get_num_threads() == 1:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, record: bool = False,
           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run the ResNet, the reference (r·L steps) and its check (r/2·L steps) side by side from
@@ -300,7 +283,7 @@ def solve(drive: _Drive, h0: "torch.Tensor", model: str, activation: str, *, rec
         k1 = min(k0 + BLOCK, L)
         coarse, fine, half, weights_W = drive.block(k0, k1)
         cW, fW, hW = weights_W if weights_W is not None else (None, None, None)
-        with _one_thread(h0.device, h0.shape[0] * h0.shape[1] ** 2):
+        with one_thread_below(h0.device, h0.shape[0] * h0.shape[1] ** 2, SMALL_PRODUCT):
             for i in range(k1 - k0):
                 step_(f, act, h, coarse[:, i], cW[:, i] if cW is not None else None)
                 for j in range(r):
@@ -397,7 +380,7 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
     `results` (one entry per depth), `rate` and `rate_final` (power-law fits of the distances
     against L with bootstrap intervals and per-pair slopes, beside the theory), `reference`
     (did the reference converge), `info`."""
-    from resnet_scale_cli.analysis.rates import power_law_fit
+    from resnet_scale_cli.analysis.rates import decay_rate
     from resnet_scale_cli.analysis.theory import limit_rate_reference
 
     records = sorted(records, key=lambda r: r["cell"]["depth"])
@@ -411,15 +394,8 @@ def summarize_limit(spec: LimitSpec, records: list[dict[str, Any]]) -> dict[str,
 
     def rate(quantity: str) -> dict[str, Any] | None:
         samples = [[v for v in r["values"][quantity] if v is not None] for r in records]
-        try:
-            fit = power_law_fit(depths, samples, seed=spec.seed, key=f"limit-{quantity}")
-        except ValueError:
-            return None
-        lo, hi = fit["interval"]
-        return {"estimate": -fit["slope"], "interval": [-hi, -lo], "level": fit["level"], "statistic": fit["statistic"],
-                "quantity": quantity, **theory,
-                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
-                              "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
+        fit = decay_rate(depths, samples, seed=spec.seed, key=f"limit-{quantity}")
+        return None if fit is None else {**fit, "quantity": quantity, **theory}
 
     ratios = [x["reference_ratio"] for x in results if x["reference_ratio"] is not None]
     r = spec.refinement

@@ -114,10 +114,11 @@ def draw_bytes(spec: SpectrumSpec, depth: int, width: int) -> int:
     its weights m·L·d² (m = 2 for V and W of the full model, else 1) in the spec's dtype; the
     S·(d + 1) rows of d (states and their d tangents) of the engine pass, STATE_COPIES times;
     and QR_MATRICES float64 d × d matrices per state for the QR re-orthonormalization."""
+    from resnet_scale_cli.dynamics import MODELS
     from resnet_scale_cli.resources import STATE_COPIES, itemsize, law_bytes
 
     size, states = itemsize(spec.dtype), len(spec.betas)
-    weights = (2 if spec.model == "full" else 1) * depth * width * width * size
+    weights = len(MODELS[spec.model].weights) * depth * width * width * size
     rows = STATE_COPIES * states * (width + 1) * width * size
     return weights + rows + QR_MATRICES * states * width * width * 8 + law_bytes(spec.law, depth)
 
@@ -126,7 +127,9 @@ def draw_need(spec: SpectrumSpec, cell: dict[str, Any]) -> "Need":
     """`draw_bytes` of a cell with its description (`resources.check_need`)."""
     from resnet_scale_cli.resources import Need, itemsize
 
-    d, full = _cell_width(spec, cell), spec.model == "full"
+    from resnet_scale_cli.dynamics import MODELS
+
+    d, full = _cell_width(spec, cell), MODELS[spec.model].has_inner_weights
     return Need(draw_bytes(spec, cell["depth"], d), f"--depth {cell['depth']} --width {d}: one weight draw",
                 f"{'V and W' if full else 'V'}: L·d² numbers of {itemsize(spec.dtype)} bytes each, the "
                 f"{len(spec.betas)}·(d + 1) tangent rows and {QR_MATRICES}·{len(spec.betas)} float64 d×d QR matrices",
@@ -177,7 +180,7 @@ def measure_spectrum_cell(spec: SpectrumSpec, cell: dict[str, Any] | int,
     import torch
 
     from resnet_scale_cli import seeding
-    from resnet_scale_cli.dynamics import ACTIVATIONS
+    from resnet_scale_cli.dynamics import ACTIVATIONS, MODELS
     from resnet_scale_cli.dynamics.lyapunov import jacobian_spectrum
     from resnet_scale_cli.dynamics.recursion import Network
     from resnet_scale_cli.laws.sampling import sample_weights
@@ -203,7 +206,7 @@ def measure_spectrum_cell(spec: SpectrumSpec, cell: dict[str, Any] | int,
                 return sample_weights(spec.law, depth, d, gens(purpose), layer_major=True, dtype=dtype, device=device,
                                       **law_settings)
 
-            net = Network(weights(seeding.WEIGHTS_V), weights(seeding.WEIGHTS_W) if spec.model == "full" else None,
+            net = Network(weights(seeding.WEIGHTS_V), weights(seeding.WEIGHTS_W) if MODELS[spec.model].has_inner_weights else None,
                           spec.model, ACTIVATIONS[spec.activation], layer_major=True)
             h0 = torch.stack([torch.randn((1, d), generator=g, dtype=dtype, device=device)
                               for g in gens(seeding.INPUTS)])

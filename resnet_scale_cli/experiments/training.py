@@ -44,7 +44,6 @@ Seeds: sample i at depth L draws its weights, A, B and minibatches from streams 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -59,6 +58,7 @@ import torch
 from resnet_scale_cli import seeding
 from resnet_scale_cli.dynamics.schemes import net_scheme
 from resnet_scale_cli.errors import SpecError
+from resnet_scale_cli.threads import one_thread_below
 from resnet_scale_cli.experiments.training_engine import (
     LOSS_NAMES, METRIC_NAMES, Dataset, Optimizer, autograd_gradients, depth_lr_factor, digits_dataset, euler_states,
     loss_and_grad, max_increments, relative_gradient_error, synthetic_dataset, test_metric,
@@ -528,20 +528,11 @@ def measure_training_cell(spec: TrainSpec, depth: int, *, progress: Callable[[in
     return record
 
 
-@contextlib.contextmanager
 def _threads(cell: "_CellRun"):
     """One CPU thread for small layer products (see SINGLE_THREAD_BELOW), restored afterwards."""
     spec = cell.spec
     work = spec.samples * (spec.batch_size or spec.n_examples) * spec.width * spec.hidden_width
-    if cell.device.type != "cpu" or work >= SINGLE_THREAD_BELOW or torch.get_num_threads() == 1:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return one_thread_below(cell.device, work, SINGLE_THREAD_BELOW)
 
 
 def _train(cell: "_CellRun", progress, checkpoint_dir, checkpoint_every: int) -> None:
@@ -811,7 +802,7 @@ def summarize_limit(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str,
     discretizes the same network's θ(s))."""
     if spec.limit_reference is None:
         return None
-    from resnet_scale_cli.analysis.rates import power_law_fit
+    from resnet_scale_cli.analysis.rates import decay_rate
 
     records = sorted(records, key=lambda r: r["cell"]["depth"])
     depths = [r["cell"]["depth"] for r in records]
@@ -819,19 +810,16 @@ def summarize_limit(spec: TrainSpec, records: list[dict[str, Any]]) -> dict[str,
 
     def rate(quantity: str) -> dict[str, Any] | None:
         samples = [[v for v in r["values"].get(f"limit_{quantity}") or [] if v is not None] for r in records]
-        try:
-            fit = power_law_fit(depths, samples, seed=spec.seed, key=f"train-limit-{quantity}")
-        except ValueError:  # fewer than two depths, or a depth with no positive distance (e.g. tied, no training)
+        # None with fewer than two depths, or a depth with no positive distance (e.g. tied, no training)
+        fit = decay_rate(depths, samples, seed=spec.seed, key=f"train-limit-{quantity}")
+        if fit is None:
             return None
         lo, hi = fit["interval"]
-        inside = None if theory["theory"] is None else bool(-hi <= theory["theory"] <= -lo)
+        inside = None if theory["theory"] is None else bool(lo <= theory["theory"] <= hi)
         values = [r["values"].get(f"limit_{quantity}") or [] for r in records]
         paired = _paired_interval(spec, depths, values, fit["level"]) if len({len(v) for v in values}) == 1 else None
-        return {"estimate": -fit["slope"], "interval": [-hi, -lo],
-                "paired_interval": [-paired[1], -paired[0]] if paired else None,
-                "level": fit["level"], "statistic": fit["statistic"], **theory, "theory_in_interval": inside,
-                "pairwise": [{"depths": p["depths"], "estimate": -p["slope"],
-                              "interval": [-p["interval"][1], -p["interval"][0]]} for p in fit["pairwise"]]}
+        return {**fit, "paired_interval": [-paired[1], -paired[0]] if paired else None, **theory,
+                "theory_in_interval": inside}
 
     ref_loss = records[0]["values"].get("limit_reference_final_loss") if records else None
     return {

@@ -168,17 +168,20 @@ def cell_bytes(spec: TrainSpec, depth: int) -> int:
     every example): the ResNet's workspace, h_k and p_k (2·(L + 1)·S·n·d), e_k (L·S·n·m), z_k (full
     model) and σ(z_k) (not linear), L·S·n·m each; the HeunNet's states h_0..h_N, (L + 1)·S·n·d;
     and the law's sampler (`resources.law_bytes`: the RBF kernel's L × L matrices)."""
+    from resnet_scale_cli.dynamics import MODELS
+    from resnet_scale_cli.dynamics.schemes import net_scheme
     from resnet_scale_cli.resources import itemsize, law_bytes
 
     S, d, m = spec.samples, spec.width, spec.hidden_width
     n = spec.batch_size or spec.n_examples
-    layers = depth + (1 if spec.net == "heunnet" else 0)
-    params = layers * S * d * m * (2 if spec.model == "full" else 1)
+    model = MODELS[spec.model]
+    layers = net_scheme(spec.net).weight_layers(depth)
+    params = layers * S * d * m * len(model.weights)
     weights = params * (5 if spec.optimizer == "adam" else 3)
     if spec.net == "heunnet":
         states = (depth + 1) * S * n * d
     else:
-        per_layer = 1 + (spec.model == "full") + (spec.model != "linear")
+        per_layer = 1 + model.has_inner_weights + model.nonlinear
         states = 2 * (depth + 1) * S * n * d + per_layer * depth * S * n * m
     return (weights + states) * itemsize(spec.dtype) + law_bytes(spec.law, layers)
 

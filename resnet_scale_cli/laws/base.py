@@ -50,6 +50,9 @@ class Law:
     smoothness: float | None = None
     independent: bool = False
     parameters: tuple[Any, ...] = ()
+    #: bytes the sampler holds for paths of length L besides the paths themselves, and what they are
+    held_bytes: Callable[[int], int] = lambda depth: 0
+    held_what: str = ""
 
     @property
     def defaults(self) -> dict[str, Any]:

@@ -68,6 +68,11 @@ LIMIT = Limit("ode", 1.0, "β = 1 (the neural ODE)", "dH/dt = f(H, θ(t)), θ(t)
               "Euler on a grid r·L finer, θ at the fine times drawn from the GP conditioned on the coarse values θ(k/L)",
               *ODE_REFERENCE_RATE)
 
+#: float64 L × L matrices the sampler holds at once: the kernel, kernel + jitter, its Cholesky factor
+#: (cached) and that factor in the draw's dtype
+KERNEL_MATRICES = 4
+
 LAW = Law("rbf", "smooth Gaussian process, RBF kernel with lengthscale ℓ", ("lengthscale",), sampler, autocorrelation,
           parameter="lengthscale", symbol="ℓ", parameters=(LENGTHSCALE,), references=lipschitz_references,
-          limit=LIMIT, smoothness=1.0)
+          limit=LIMIT, smoothness=1.0, held_bytes=lambda depth: KERNEL_MATRICES * 8 * depth * depth,
+          held_what="the RBF kernel's L × L matrices")

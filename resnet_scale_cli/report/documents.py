@@ -83,11 +83,6 @@ def run_document(result) -> dict[str, Any]:
 
 
 
-def theory_beta(spec) -> float | None:
-    """The reference critical β of a law setting's output ratio (`analysis.theory.reference`)."""
-    return theory_reference(spec, "output").value
-
-
 def theory_reference(spec, quantity: str = "output", depths=None):
     """The `analysis.theory.Reference` of a spec's (law, model, activation) for one ratio, with
     its finite-(L, d) prediction over `depths` where one applies."""

@@ -101,3 +101,22 @@ def test_power_law_fit_refuses_bad_input():
         power_law_fit([10, 20], [[1.0, 2.0], [0.0, -1.0, math.nan]])
     with pytest.raises(ValueError, match="statistic"):
         power_law_fit([10, 20], [[1.0], [2.0]], statistic="mode")
+
+
+def test_decay_rate_is_the_negated_slope_with_its_interval_and_pairs():
+    from resnet_scale_cli.analysis.rates import decay_rate
+
+    depths = [10, 100, 1000]
+    # every draw exactly 3 L^-0.75: the rate is 0.75 with a zero-width interval, at every pair too
+    samples = [[3.0 * L ** -0.75] * 5 for L in depths]
+    fit = decay_rate(depths, samples, seed=0, key="test")
+    assert fit["estimate"] == pytest.approx(0.75, abs=1e-12)
+    assert fit["interval"] == pytest.approx([0.75, 0.75], abs=1e-12)
+    assert [p["depths"] for p in fit["pairwise"]] == [[10, 100], [100, 1000]]
+    assert all(p["estimate"] == pytest.approx(0.75, abs=1e-12) for p in fit["pairwise"])
+    # a spread at the deepest depth only: the interval stays ordered low ≤ estimate ≤ high
+    spread = [[3.0 * 10 ** -0.75] * 5, [3.0 * 100 ** -0.75] * 5, [3.0 * 1000 ** -0.75 * f for f in (0.5, 1, 1, 1, 2)]]
+    fit = decay_rate(depths, spread, seed=0, key="test")
+    assert fit["interval"][0] <= fit["estimate"] <= fit["interval"][1] and fit["interval"][0] < fit["interval"][1]
+    assert decay_rate([10], [[1.0]], seed=0, key="test") is None
+    assert decay_rate([10, 100], [[1.0], [0.0, -1.0]], seed=0, key="test") is None
