@@ -27,14 +27,18 @@ def rbf_kernel_matrix(depth: int, lengthscale: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _rbf_cholesky(depth: int, lengthscale: float) -> np.ndarray:
-    """Lower Cholesky factor of the RBF kernel matrix, with the smallest jitter that works."""
+    """Lower Cholesky factor of the RBF kernel matrix, with the smallest jitter that works; on one
+    BLAS thread, so that the factor (and every draw) is the same bit for bit on every machine."""
     import numpy as np
+
+    from resnet_scale_cli.threads import one_blas_thread
 
     kernel = rbf_kernel_matrix(depth, lengthscale)
     jitter = 1e-10
     while jitter <= 1e-3:
         try:
-            return np.linalg.cholesky(kernel + jitter * np.eye(depth))
+            with one_blas_thread():
+                return np.linalg.cholesky(kernel + jitter * np.eye(depth))
         except np.linalg.LinAlgError:
             jitter *= 10.0
     raise SpecError(f"--lengthscale {lengthscale}: the RBF kernel at depth {depth} is too ill-conditioned")

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import functools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from resnet_scale_cli.threads import one_blas_thread
 
 if TYPE_CHECKING:
     import torch
@@ -144,27 +145,6 @@ def _reference_variances(depth: int, refinement: int, lengthscale: float, jitter
     return out
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Small factorizations on one BLAS thread (threads only add waiting to 100 × 100 matrices)."""
-    controller = _blas_controller()
-    if controller is None:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    """One threadpoolctl controller (finding the BLAS libraries is the slow part), or None."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        return None
-    return ThreadpoolController()
-
-
 def _blocks(depth: int, block: int) -> list[tuple[int, int]]:
     return [(k0, min(k0 + block, depth)) for k0 in range(0, depth, block)]
 
@@ -197,7 +177,7 @@ def bridge_plan(depth: int, refinement: int, lengthscale: float, block: int = 8)
     chosen = sorted(set(blocks[:edge] + blocks[-edge:] + [blocks[len(blocks) // 2]]))
     window, error, exact = WINDOWS[-1], 0.0, False
     reference = None
-    with _one_blas_thread():
+    with one_blas_thread():
         for w in WINDOWS:
             if all(window_of(depth, w, k0, k1) == (0, depth) for k0, k1 in blocks):
                 window, error, exact = w, 0.0, True
@@ -247,7 +227,7 @@ def block_operator(plan: BridgePlan, k0: int, k1: int) -> BlockOperator:
     lo, hi = min(times_c[0], times_f[0]), max(times_c[-1], times_f[-1])
     j0 = max(0, int(math.floor((lo - REACH * ell - plan.u0) / plan.delta)))
     j1 = min(plan.n_noise, int(math.ceil((hi + REACH * ell - plan.u0) / plan.delta)) + 1)
-    with _one_blas_thread():
+    with one_blas_thread():
         chol = _window_factor(times_c, ell, plan.jitter)
         coarse_op = cho_solve((chol, True), kernel(times_c, times_f, ell), check_finite=False).T  # (nf, nW)
         noise_op = _convolution(plan, times_f, j0, j1) - coarse_op @ _convolution(plan, times_c, j0, j1)
