@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 import torch
@@ -81,8 +81,8 @@ def rscale_process() -> Callable[..., subprocess.CompletedProcess]:
 def rscale_popen() -> Callable[..., subprocess.Popen]:
     """Start `rscale ARGS` in the background (stdout and stderr piped, text mode)."""
 
-    def start(*args: str) -> subprocess.Popen:
+    def start(*args: str, **popen: Any) -> subprocess.Popen:
         return subprocess.Popen(rscale_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, NO_COLOR="1"))
+                                env=dict(os.environ, NO_COLOR="1"), **popen)
 
     return start

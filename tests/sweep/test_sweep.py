@@ -54,7 +54,10 @@ SWEEP_ARGS = ["sweep", "--hurst", "0.3,0.6,0.9", "--depth", "200,400,800", "--wi
 
 
 def _kill_after_first_cell(out: Path, sig: int, rscale_popen) -> None:
-    proc = rscale_popen(*SWEEP_ARGS, "--out", str(out))
+    # the sweep starts with SIGINT's default action, as from a shell: a child inherits an ignored
+    # SIGINT, and Python then raises no KeyboardInterrupt (earlier tests in this process may have
+    # left SIGINT ignored)
+    proc = rscale_popen(*SWEEP_ARGS, "--out", str(out), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = out / "results.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
