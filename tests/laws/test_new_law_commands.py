@@ -156,6 +156,7 @@ def test_a_bad_value_of_its_parameter_is_one_line():
     one_line_refusal(rscale(*COMMANDS["run"], "--law", "iid", "--ou-rate", 3), "--ou-rate applies to --law ou")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("laws, words", [
     ("no_such_module_anywhere:OU", ("RSCALE_LAWS", "no_such_module_anywhere")),
     ("test_new_law_commands:MISSING", ("RSCALE_LAWS", "MISSING")),

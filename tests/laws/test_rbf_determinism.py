@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 from resnet_scale_cli.laws.rbf import _rbf_cholesky
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth, lengthscale", [(200, 0.1)])
 def test_the_rbf_factor_does_not_depend_on_the_blas_threads(depth, lengthscale):
     factors = []
