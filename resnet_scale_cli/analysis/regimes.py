@@ -261,3 +261,27 @@ def json_key(mapping: dict[str, Any]) -> str:
     import json
 
     return json.dumps(mapping, sort_keys=True)
+
+
+#: the log10 ratios a row per β summarizes
+RATIO_QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
+
+
+def beta_rows(betas, depth: int, values: dict[str, np.ndarray], overflowed: np.ndarray, *, inputs_per_draw: int = 1,
+              seed: int = 0) -> list[dict[str, Any]]:
+    """One row per β of a cell at depth L: the quantiles of each log10 ratio (`metrics.summarize`),
+    the sample and overflow counts, and the single-depth regime of the output ratio with the 95 %
+    bootstrap interval of its median (`single_depth_regimes`, overflow as +∞, seeded from `seed`)."""
+    from resnet_scale_cli.metrics import summarize
+
+    read = single_depth_regimes(values["output_log10"], inputs_per_draw, seed=seed)
+    rows = []
+    for j, beta in enumerate(betas):
+        row: dict[str, Any] = {"beta": float(beta), "depth": depth}
+        for q in RATIO_QUANTITIES:
+            row[q] = summarize(values[q][j]) if q in values else None
+        row["samples"] = int(overflowed.shape[1])
+        row["overflowed"] = int(overflowed[j].sum())
+        row["regime"], row["median_interval"] = read[j]["regime"], read[j]["median_interval"]
+        rows.append(row)
+    return rows

@@ -27,10 +27,10 @@ from resnet_scale_cli.dynamics.models import MODELS
 from resnet_scale_cli.dynamics.recursion import RENORM_EVERY, Network, autograd_gradient, backward, forward
 from resnet_scale_cli.laws.registry import law_parameters
 from resnet_scale_cli.laws.sampling import sample_weights
-from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize, tangent_gradient_log10
+from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, tangent_gradient_log10
 from resnet_scale_cli.spec import RunSpec
 
-QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
+from resnet_scale_cli.analysis.regimes import RATIO_QUANTITIES as QUANTITIES  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -501,22 +501,12 @@ class RunResult:
 
 
 def statistics(spec: RunSpec, meas: Measurements) -> list[dict[str, Any]]:
-    """One summary per β: quantiles of each log10 ratio, sample and overflow counts, and the
-    single-depth regime of the output ratio with the 95 % bootstrap interval of its median
-    (`analysis.regimes.single_depth_regimes`, overflow as +∞, seeded from --seed)."""
-    from resnet_scale_cli.analysis.regimes import single_depth_regimes
+    """One summary per β (`analysis.regimes.beta_rows`): quantiles of each log10 ratio, sample and
+    overflow counts, and the single-depth regime of the output ratio with its median's interval."""
+    from resnet_scale_cli.analysis.regimes import beta_rows
 
-    read = single_depth_regimes(meas.values["output_log10"], spec.inputs_per_draw, seed=spec.seed)
-    rows = []
-    for j, beta in enumerate(meas.betas):
-        row: dict[str, Any] = {"beta": float(beta), "depth": spec.depth}
-        for q in QUANTITIES:
-            row[q] = summarize(meas.values[q][j]) if q in meas.values else None
-        row["samples"] = int(meas.overflowed.shape[1])
-        row["overflowed"] = int(meas.overflowed[j].sum())
-        row["regime"], row["median_interval"] = read[j]["regime"], read[j]["median_interval"]
-        rows.append(row)
-    return rows
+    return beta_rows(meas.betas, spec.depth, meas.values, meas.overflowed, inputs_per_draw=spec.inputs_per_draw,
+                     seed=spec.seed)
 
 
 def run(spec: RunSpec, progress: Callable[[int], None] | None = None) -> RunResult:

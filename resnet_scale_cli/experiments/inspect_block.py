@@ -57,13 +57,13 @@ from resnet_scale_cli.experiments import inspect_block_stack as stk
 from resnet_scale_cli.experiments.inspect_spec import (  # noqa: F401  (the spec, torch-free, re-exported)
     BATCHING, HOMOGENEOUS, INITS, MAX_PROFILE_POINTS, InspectSpec, _whole, parse_block, parse_shape)
 from resnet_scale_cli.laws import law_entry, law_parameter
-from resnet_scale_cli.metrics import log10_norm, log10_norm_diff, summarize
+from resnet_scale_cli.analysis.regimes import RATIO_QUANTITIES as QUANTITIES, beta_rows
+from resnet_scale_cli.metrics import log10_norm, log10_norm_diff
 
 if TYPE_CHECKING:
     from resnet_scale_cli.resources import Need
 
 COMMAND = "inspect"
-QUANTITIES = ("output_log10", "output_norm_log10", "gradient_log10", "gradient_norm_log10")
 #: relative tolerance of the homogeneity check and of the vmap-against-loop comparison
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 
@@ -396,7 +396,7 @@ def _measure(spec: InspectSpec, depth: int, progress: Callable[[int], None] | No
         "cell": cell_id(spec, depth),
         "betas": [float(b) for b in betas],
         "inputs_per_draw": m,
-        "results": statistics(betas, depth, values, overflowed, inputs_per_draw=m, seed=spec.seed),
+        "results": beta_rows(betas, depth, values, overflowed, inputs_per_draw=m, seed=spec.seed),
         "values": {q: [[None if not np.isfinite(v) else float(v) for v in row] for row in arr] for q, arr in values.items()},
         "profiles": profiles,
         "info": info,
@@ -503,25 +503,6 @@ def _profiles(betas, depth: int, positions: list[int], parts: dict[str, list[np.
             entry[label] = [_median_or_none(joined[name][j, i]) for i in range(len(positions))] if name in joined else None
         entry["modules_log10"] = {name: [_median_or_none(v[j, i]) for i in range(len(positions))] for name, v in modules.items()}
         out.append(entry)
-    return out
-
-
-def statistics(betas, depth: int, values: dict[str, np.ndarray], overflowed: np.ndarray, *, inputs_per_draw: int = 1,
-               seed: int = 0) -> list[dict[str, Any]]:
-    """One row per β, the fields of the built-in cells' rows (quantiles, samples, overflow, and
-    the single-depth regime with its median's interval, `analysis.regimes.single_depth_regimes`)."""
-    from resnet_scale_cli.analysis.regimes import single_depth_regimes
-
-    read = single_depth_regimes(values["output_log10"], inputs_per_draw, seed=seed)
-    out = []
-    for j, beta in enumerate(betas):
-        row: dict[str, Any] = {"beta": float(beta), "depth": depth}
-        for q in QUANTITIES:
-            row[q] = summarize(values[q][j]) if q in values else None
-        row["samples"] = int(overflowed.shape[1])
-        row["overflowed"] = int(overflowed[j].sum())
-        row["regime"], row["median_interval"] = read[j]["regime"], read[j]["median_interval"]
-        out.append(row)
     return out
 
 
