@@ -261,3 +261,13 @@ def test_spec_defaults_and_the_critical_beta():
 def test_combinations_without_a_limit_theorem_are_refused(changes, flag):
     with pytest.raises(SpecError, match=flag.replace("-", r"\-")):
         LimitSpec(**changes)
+
+
+def test_a_beta_near_but_off_the_critical_beta_is_refused():
+    # a limit exists only at β = 1/2 (iid), H (fbm), 1 (rbf): 0.05 away is already no limit
+    from resnet_scale_cli.errors import SpecError
+
+    for law, beta in (("iid", 0.55), ("iid", 0.45), ("rbf", 0.95)):
+        with pytest.raises(SpecError, match="has a continuous-depth limit only at"):
+            LimitSpec(law=law, model="simple" if law == "iid" else "full", beta=beta, depths=(10, 30))
+    assert LimitSpec(law="iid", model="simple", beta=0.5, depths=(10, 30)).beta == 0.5
